@@ -1,0 +1,94 @@
+import { realClock } from './clock.js';
+import type { Attributes, Clock, Context, ContextPatch, ExecuteOptions, PhaseBudgets } from './types.js';
+
+interface Commitment {
+  committed: boolean;
+}
+
+const neverAborted = new AbortController().signal;
+const empty: Readonly<Attributes & PhaseBudgets> = Object.freeze({});
+
+class CallContext implements Context {
+  readonly signal: AbortSignal;
+  readonly attempt: number;
+  readonly maxAttempts: number | undefined;
+  readonly deadline: number | undefined;
+  readonly attributes: Readonly<Attributes>;
+  readonly budgets: Readonly<PhaseBudgets>;
+  readonly clock: Clock;
+  readonly #commitment: Commitment;
+
+  constructor(
+    signal: AbortSignal,
+    attempt: number,
+    maxAttempts: number | undefined,
+    deadline: number | undefined,
+    attributes: Readonly<Attributes>,
+    budgets: Readonly<PhaseBudgets>,
+    clock: Clock,
+    commitment: Commitment,
+  ) {
+    this.signal = signal;
+    this.attempt = attempt;
+    this.maxAttempts = maxAttempts;
+    this.deadline = deadline;
+    this.attributes = attributes;
+    this.budgets = budgets;
+    this.clock = clock;
+    this.#commitment = commitment;
+  }
+
+  get committed(): boolean {
+    return this.#commitment.committed;
+  }
+
+  commit(): void {
+    this.#commitment.committed = true;
+  }
+
+  remainingMs(): number {
+    return this.deadline === undefined
+      ? Number.POSITIVE_INFINITY
+      : Math.max(0, this.deadline - this.clock.now());
+  }
+
+  with(patch: ContextPatch): Context {
+    const deadline =
+      patch.deadline === undefined
+        ? this.deadline
+        : this.deadline === undefined
+          ? patch.deadline
+          : Math.min(this.deadline, patch.deadline);
+    return new CallContext(
+      patch.signal ?? this.signal,
+      patch.attempt ?? this.attempt,
+      patch.maxAttempts ?? this.maxAttempts,
+      deadline,
+      patch.attributes ? { ...this.attributes, ...patch.attributes } : this.attributes,
+      patch.budgets ? { ...this.budgets, ...withoutUndefined(patch.budgets) } : this.budgets,
+      this.clock,
+      patch.attempt === undefined ? this.#commitment : { committed: false },
+    );
+  }
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [key, entry] of Object.entries(value))
+    if (entry !== undefined) (out as Record<string, unknown>)[key] = entry;
+  return out;
+}
+
+/** The context a call starts with: the caller's signal and attributes, attempt 0, no deadline. */
+export function createContext(options: ExecuteOptions = {}): Context {
+  return new CallContext(
+    options.signal ?? neverAborted,
+    0,
+    undefined,
+    undefined,
+    options.attributes ? { ...options.attributes } : empty,
+    empty,
+    options.clock ?? realClock,
+    { committed: false },
+  );
+}

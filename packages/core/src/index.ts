@@ -1,0 +1,60 @@
+export { flushMicrotasks, ManualClock, realClock } from './clock.js';
+export type { CockatielLikePolicy } from './cockatiel-adapter.js';
+export { fromCockatiel } from './cockatiel-adapter.js';
+export { createContext } from './context.js';
+export type {
+  BulwarkErrorOptions,
+  NotRetriedReason,
+  ResponseErrorOptions,
+  TimeoutErrorOptions,
+} from './errors.js';
+export {
+  BulkheadRejectedError,
+  BulwarkError,
+  CircuitOpenError,
+  ConnectionError,
+  ErrorCode,
+  InvalidOptionError,
+  ProtocolError,
+  RETRYABLE_STATUSES,
+  ResponseError,
+  RetryBudgetExhaustedError,
+  StreamError,
+  TimeoutError,
+} from './errors.js';
+export { Emitter } from './events.js';
+export { DEFAULT_KEY, LruMap, resolveKey } from './keyed.js';
+export type { OptionCheck } from './options.js';
+export {
+  anyOf,
+  boolean,
+  duration,
+  func,
+  integer,
+  keyOption,
+  numberIn,
+  object,
+  oneOf,
+  string,
+  validateOptions,
+} from './options.js';
+export type { PolicyRun } from './policy.js';
+export { BasePolicy, definePolicy, invoke, noop } from './policy.js';
+export type { LinkedController } from './signal.js';
+export { assertSignal, describe, linkSignal, raceSignal, sleep } from './signal.js';
+export type {
+  Attributes,
+  Clock,
+  Context,
+  ContextPatch,
+  Disposable,
+  Event,
+  ExecuteOptions,
+  KeyOption,
+  Operation,
+  PhaseBudgets,
+  Policy,
+  TimeoutPhase,
+  TimerHandle,
+} from './types.js';
+export { wrap } from './wrap.js';

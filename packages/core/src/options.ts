@@ -1,0 +1,89 @@
+import { InvalidOptionError } from './errors.js';
+import { describe } from './signal.js';
+
+/** Checks one option value; returns an error message fragment ("must be …") or `undefined` if valid. */
+export type OptionCheck = (value: unknown) => string | undefined;
+
+/** A finite number of milliseconds, at least `min` (default 0). */
+export const duration =
+  (min = 0): OptionCheck =>
+  (value) =>
+    typeof value === 'number' && Number.isFinite(value) && value >= min
+      ? undefined
+      : `must be a finite number of milliseconds >= ${min}`;
+
+/** A whole number, at least `min`. */
+export const integer =
+  (min: number): OptionCheck =>
+  (value) =>
+    typeof value === 'number' && Number.isSafeInteger(value) && value >= min
+      ? undefined
+      : `must be a whole number >= ${min}`;
+
+/** A finite number within `[min, max]`. */
+export const numberIn =
+  (min: number, max: number): OptionCheck =>
+  (value) =>
+    typeof value === 'number' && Number.isFinite(value) && value >= min && value <= max
+      ? undefined
+      : `must be a number from ${min} to ${max}`;
+
+export const boolean: OptionCheck = (value) =>
+  typeof value === 'boolean' ? undefined : 'must be true or false';
+export const func: OptionCheck = (value) => (typeof value === 'function' ? undefined : 'must be a function');
+export const string: OptionCheck = (value) => (typeof value === 'string' ? undefined : 'must be a string');
+export const object: OptionCheck = (value) =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) ? undefined : 'must be an object';
+
+/** One of the given literal values. */
+export const oneOf =
+  (...values: readonly unknown[]): OptionCheck =>
+  (value) =>
+    values.includes(value) ? undefined : `must be one of ${values.map((v) => JSON.stringify(v)).join(', ')}`;
+
+/** The first check that passes wins; otherwise the messages are joined. */
+export const anyOf =
+  (...checks: OptionCheck[]): OptionCheck =>
+  (value) => {
+    const messages: string[] = [];
+    for (const check of checks) {
+      const message = check(value);
+      if (message === undefined) return undefined;
+      messages.push(message.replace(/^must be /, ''));
+    }
+    return `must be ${messages.join(' or ')}`;
+  };
+
+/** The `key` option of keyed policies. */
+export const keyOption: OptionCheck = anyOf(oneOf('model', 'host', 'operation'), func);
+
+/**
+ * Validates an options object eagerly: unknown keys and bad values throw an
+ * {@link InvalidOptionError} naming the option and the value. `undefined` values are allowed
+ * (they mean "the default").
+ */
+export function validateOptions(
+  where: string,
+  options: unknown,
+  schema: Readonly<Record<string, OptionCheck>>,
+): void {
+  if (options === undefined) return;
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new InvalidOptionError(
+      `${where}: options must be an object, got ${describe(options)}`,
+      '(options)',
+    );
+  }
+  for (const [key, value] of Object.entries(options)) {
+    const check = schema[key];
+    if (!check) {
+      const known = Object.keys(schema).join(', ');
+      throw new InvalidOptionError(`${where}: unknown option "${key}" (known options: ${known})`, key);
+    }
+    if (value === undefined) continue;
+    const message = check(value);
+    if (message !== undefined) {
+      throw new InvalidOptionError(`${where}: option "${key}" ${message}, got ${describe(value)}`, key);
+    }
+  }
+}

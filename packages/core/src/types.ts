@@ -1,0 +1,121 @@
+/**
+ * Public types of the Bulwark policy contract. Every policy package, transport and instrumentation
+ * speaks in these terms.
+ */
+
+/** What a call is about. Transports set `operation`, `model` and `host`; callers may add their own. */
+export interface Attributes {
+  /** The operation, e.g. `chat`, `generate`, `embed`, `pull`, `fetch`. */
+  operation?: string;
+  /** The model the call addresses, when it has one. */
+  model?: string;
+  /** The origin the call goes to, e.g. `http://127.0.0.1:11434`. Never carries credentials. */
+  host?: string;
+  [key: string]: unknown;
+}
+
+/** Budgets for the phases of one attempt, set by a `timeout()` and read by transports. */
+export interface PhaseBudgets {
+  /** DNS + TCP + TLS. */
+  connectMs?: number;
+  /** Request sent until response headers arrive. */
+  headersMs?: number;
+  /** Attempt start until the first content, thinking or tool-call chunk. */
+  firstTokenMs?: number;
+  /** Silence between two chunks while the reader waits. */
+  idleMs?: number;
+}
+
+/** Which budget fired. */
+export type TimeoutPhase = 'queue' | 'connect' | 'headers' | 'first-token' | 'idle' | 'attempt' | 'total';
+
+/** A handle to something that can be released; events return one per listener. */
+export interface Disposable {
+  dispose(): void;
+}
+
+/** Subscribes a listener; the returned handle unsubscribes it. */
+export type Event<T> = (listener: (value: T) => void) => Disposable;
+
+/** A pending timer of a {@link Clock}. */
+export interface TimerHandle {
+  clear(): void;
+}
+
+/**
+ * Time as policies see it. The real clock's timers are `unref()`ed, so a pending policy never keeps
+ * a process alive; the manual clock lets tests drive time without global fake timers.
+ */
+export interface Clock {
+  /** Milliseconds since the epoch, monotonic for the real clock. */
+  now(): number;
+  /** Calls `callback` once after `delayMs`. */
+  setTimeout(callback: () => void, delayMs: number): TimerHandle;
+}
+
+/** Patch applied by a policy to the context it hands inward. */
+export interface ContextPatch {
+  /** A signal for the inner call; must follow the outer one (use `linkSignal`). */
+  signal?: AbortSignal;
+  /** Starts a new attempt: a fresh commit state and this attempt number. */
+  attempt?: number;
+  /** Attempts allowed in total, for messages (`attempt 2 of 3`). */
+  maxAttempts?: number;
+  /** An absolute deadline; the context keeps the earliest of this and the one in force. */
+  deadline?: number;
+  /** Merged over the attributes in force. */
+  attributes?: Attributes;
+  /** Merged over the budgets in force. */
+  budgets?: PhaseBudgets;
+}
+
+/** What the operation sees. Immutable: policies derive a new context with {@link Context.with}. */
+export interface Context {
+  /** Aborts when the call must stop; `reason` tells why (the caller's own reason, or a `TimeoutError`). */
+  readonly signal: AbortSignal;
+  /** The attempt number, 0-based. */
+  readonly attempt: number;
+  /** Attempts allowed in total when a retry policy is in force. */
+  readonly maxAttempts: number | undefined;
+  /** The earliest absolute deadline in force, in the clock's time, or `undefined` for none. */
+  readonly deadline: number | undefined;
+  /** The call's attributes. */
+  readonly attributes: Readonly<Attributes>;
+  /** Phase budgets a timeout policy set. Transports clamp them to the deadline. */
+  readonly budgets: Readonly<PhaseBudgets>;
+  /** The clock of this call. */
+  readonly clock: Clock;
+  /** True once the operation delivered output to the caller: the attempt can no longer be replayed. */
+  readonly committed: boolean;
+  /** Marks the current attempt committed. Idempotent. */
+  commit(): void;
+  /** Milliseconds left until the deadline (never negative), or `Infinity` without one. */
+  remainingMs(): number;
+  /** A derived context. */
+  with(patch: ContextPatch): Context;
+}
+
+/** Options of {@link Policy.execute}. */
+export interface ExecuteOptions {
+  /** The caller's cancel. Its reason is rethrown untouched. */
+  signal?: AbortSignal;
+  /** Attributes of the call (`operation`, `model`, `host`, …). */
+  attributes?: Attributes;
+  /** The clock of the call. @default the real clock */
+  clock?: Clock;
+}
+
+/** The operation a policy runs. */
+export type Operation<T> = (context: Context) => Promise<T> | T;
+
+/**
+ * A policy runs a function. `execute` is the entry point for callers; `run` is the middleware form
+ * that `wrap()` chains, handing each policy the context its outer neighbour made.
+ */
+export interface Policy {
+  execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T>;
+  run<T>(context: Context, next: (context: Context) => Promise<T>): Promise<T>;
+}
+
+/** How a keyed policy picks its state: by an attribute, or by a function of the context. */
+export type KeyOption = 'model' | 'host' | 'operation' | ((context: Context) => string);
