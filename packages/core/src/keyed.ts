@@ -58,7 +58,7 @@ export class LruMap<K, V> {
   set(key: K, value: V): this {
     this.#map.delete(key);
     this.#map.set(key, value);
-    this.#trim();
+    this.#trim(key);
     return this;
   }
 
@@ -87,10 +87,10 @@ export class LruMap<K, V> {
     return this.#map.keys();
   }
 
-  #trim(): void {
+  #trim(newest: K): void {
     if (this.#map.size <= this.maxSize) return;
     for (const [key, value] of this.#map) {
-      if (this.#map.size <= this.maxSize) break;
+      if (this.#map.size <= this.maxSize || key === newest) break;
       if (this.#canEvict && !this.#canEvict(value, key)) continue;
       this.#map.delete(key);
       this.#onEvict?.(value, key);

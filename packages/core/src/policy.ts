@@ -22,7 +22,11 @@ export abstract class BasePolicy implements Policy {
   abstract run<T>(context: Context, next: (context: Context) => Promise<T>): Promise<T>;
 
   execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T> {
-    assertSignal(options?.signal, 'execute()');
+    try {
+      assertSignal(options?.signal, 'execute()');
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const context = createContext(options);
     if (context.signal.aborted) return Promise.reject(context.signal.reason);
     return this.run(context, (inner) => invoke(fn, inner));

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from './clock.js';
+import { createContext } from './context.js';
+
+describe('Context', () => {
+  it('shares one commit state within an attempt and starts fresh on a new attempt', () => {
+    const root = createContext();
+    const attempt0 = root.with({ attempt: 0 });
+    const deeper = attempt0.with({ attributes: { a: 1 } });
+    expect(deeper.committed).toBe(false);
+    deeper.commit();
+    expect(attempt0.committed).toBe(true);
+    expect(deeper.committed).toBe(true);
+    const attempt1 = attempt0.with({ attempt: 1 });
+    expect(attempt1.attempt).toBe(1);
+    expect(attempt1.committed).toBe(false);
+    expect(attempt0.committed).toBe(true);
+  });
+
+  it('keeps the earliest deadline and measures what is left on its clock', () => {
+    const clock = new ManualClock(1_000);
+    const context = createContext({ clock }).with({ deadline: 6_000 }).with({ deadline: 9_000 });
+    expect(context.deadline).toBe(6_000);
+    expect(context.remainingMs()).toBe(5_000);
+    clock.advance(7_000);
+    expect(context.remainingMs()).toBe(0);
+    expect(createContext({ clock }).remainingMs()).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('merges budgets, ignoring undefined entries', () => {
+    const context = createContext()
+      .with({ budgets: { connectMs: 100, idleMs: 5 } })
+      .with({ budgets: { idleMs: 50, headersMs: undefined } });
+    expect(context.budgets).toEqual({ connectMs: 100, idleMs: 50 });
+  });
+
+  it('copies the caller attributes instead of aliasing them', () => {
+    const attributes = { model: 'a' };
+    const context = createContext({ attributes });
+    attributes.model = 'b';
+    expect(context.attributes.model).toBe('a');
+  });
+});

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidOptionError } from './errors.js';
+import { anyOf, duration, func, integer, keyOption, oneOf, validateOptions } from './options.js';
+
+const schema = {
+  timeoutMs: duration(),
+  limit: integer(1),
+  key: keyOption,
+  mode: oneOf('a', 'b'),
+  on: anyOf(func, oneOf(false)),
+};
+
+describe('validateOptions', () => {
+  it('accepts valid options and undefined values', () => {
+    expect(() =>
+      validateOptions('test()', { timeoutMs: 0, limit: 3, key: 'model', mode: 'a', on: false }, schema),
+    ).not.toThrow();
+    expect(() => validateOptions('test()', { timeoutMs: undefined }, schema)).not.toThrow();
+    expect(() => validateOptions('test()', undefined, schema)).not.toThrow();
+  });
+
+  it('rejects an unknown key, naming it', () => {
+    expect(() => validateOptions('test()', { timeoutMS: 5 }, schema)).toThrowError(InvalidOptionError);
+    expect(() => validateOptions('test()', { timeoutMS: 5 }, schema)).toThrowError(
+      'test(): unknown option "timeoutMS" (known options: timeoutMs, limit, key, mode, on)',
+    );
+  });
+
+  it.each([
+    [{ timeoutMs: -1 }, 'option "timeoutMs" must be a finite number of milliseconds >= 0, got -1'],
+    [{ timeoutMs: Number.NaN }, 'got NaN'],
+    [{ timeoutMs: Number.POSITIVE_INFINITY }, 'got Infinity'],
+    [{ timeoutMs: '5' }, 'got "5"'],
+    [{ limit: 1.5 }, 'option "limit" must be a whole number >= 1, got 1.5'],
+    [
+      { key: 'region' },
+      'option "key" must be one of "model", "host", "operation" or a function, got "region"',
+    ],
+    [{ on: true }, 'option "on" must be a function or one of false, got true'],
+  ])('rejects %j naming the option and the value', (options, message) => {
+    let error: unknown;
+    try {
+      validateOptions('test()', options, schema);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect((error as Error).message).toContain(message);
+    expect((error as InvalidOptionError).option).toBe(Object.keys(options)[0]);
+  });
+
+  it('rejects options that are not an object', () => {
+    expect(() => validateOptions('test()', 5, schema)).toThrowError(
+      'test(): options must be an object, got 5',
+    );
+    expect(() => validateOptions('test()', null, schema)).toThrowError(/got null/);
+  });
+});
