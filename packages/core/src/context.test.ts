@@ -40,4 +40,22 @@ describe('Context', () => {
     attributes.model = 'b';
     expect(context.attributes.model).toBe('a');
   });
+
+  it('tells commit observers once, with the clock time, and only for their attempt', () => {
+    const clock = new ManualClock(100);
+    const seen: number[] = [];
+    const attempt0 = createContext({ clock }).with({ attempt: 0, onCommit: (at) => seen.push(at) });
+    const inner = attempt0.with({ attributes: { deeper: true } });
+    clock.advance(50);
+    inner.commit();
+    inner.commit();
+    expect(seen).toEqual([150]);
+    const attempt1 = attempt0.with({ attempt: 1, onCommit: (at) => seen.push(-at) });
+    clock.advance(10);
+    attempt1.commit();
+    expect(seen).toEqual([150, -160]);
+    // Observing an attempt that already committed reports at once.
+    attempt1.with({ onCommit: (at) => seen.push(at) });
+    expect(seen).toEqual([150, -160, 160]);
+  });
 });

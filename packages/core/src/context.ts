@@ -3,6 +3,7 @@ import type { Attributes, Clock, Context, ContextPatch, ExecuteOptions, PhaseBud
 
 interface Commitment {
   committed: boolean;
+  listeners: Array<(at: number) => void> | undefined;
 }
 
 const neverAborted = new AbortController().signal;
@@ -43,7 +44,15 @@ class CallContext implements Context {
   }
 
   commit(): void {
-    this.#commitment.committed = true;
+    const commitment = this.#commitment;
+    if (commitment.committed) return;
+    commitment.committed = true;
+    const listeners = commitment.listeners;
+    if (listeners) {
+      commitment.listeners = undefined;
+      const at = this.clock.now();
+      for (const listener of listeners) listener(at);
+    }
   }
 
   remainingMs(): number {
@@ -59,6 +68,12 @@ class CallContext implements Context {
         : this.deadline === undefined
           ? patch.deadline
           : Math.min(this.deadline, patch.deadline);
+    const commitment: Commitment =
+      patch.attempt === undefined ? this.#commitment : { committed: false, listeners: undefined };
+    if (patch.onCommit) {
+      if (commitment.committed) patch.onCommit(this.clock.now());
+      else (commitment.listeners ??= []).push(patch.onCommit);
+    }
     return new CallContext(
       patch.signal ?? this.signal,
       patch.attempt ?? this.attempt,
@@ -67,7 +82,7 @@ class CallContext implements Context {
       patch.attributes ? { ...this.attributes, ...patch.attributes } : this.attributes,
       patch.budgets ? { ...this.budgets, ...withoutUndefined(patch.budgets) } : this.budgets,
       this.clock,
-      patch.attempt === undefined ? this.#commitment : { committed: false },
+      commitment,
     );
   }
 }
@@ -89,6 +104,6 @@ export function createContext(options: ExecuteOptions = {}): Context {
     options.attributes ? { ...options.attributes } : empty,
     empty,
     options.clock ?? realClock,
-    { committed: false },
+    { committed: false, listeners: undefined },
   );
 }

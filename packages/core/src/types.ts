@@ -67,6 +67,11 @@ export interface ContextPatch {
   attributes?: Attributes;
   /** Merged over the budgets in force. */
   budgets?: PhaseBudgets;
+  /**
+   * Called once when the current attempt commits (its first output reaches the caller), with the
+   * clock time of the commit. Observers (telemetry, the slow-call rule) use it to time the first chunk.
+   */
+  onCommit?: (at: number) => void;
 }
 
 /** What the operation sees. Immutable: policies derive a new context with {@link Context.with}. */
