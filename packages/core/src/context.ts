@@ -72,7 +72,8 @@ class CallContext implements Context {
       patch.attempt === undefined ? this.#commitment : { committed: false, listeners: undefined };
     if (patch.onCommit) {
       if (commitment.committed) patch.onCommit(this.clock.now());
-      else (commitment.listeners ??= []).push(patch.onCommit);
+      else if (commitment.listeners) commitment.listeners.push(patch.onCommit);
+      else commitment.listeners = [patch.onCommit];
     }
     return new CallContext(
       patch.signal ?? this.signal,
