@@ -1,1 +1,3 @@
-export {};
+export { classifyBodyFailure, classifyRequestFailure, isIdempotent } from './classify.js';
+export { createFetch } from './create-fetch.js';
+export type { BulwarkFetch, CreateFetchOptions, RequestInfo } from './types.js';
