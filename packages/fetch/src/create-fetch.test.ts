@@ -254,7 +254,7 @@ describe('createFetch()', () => {
     vi.spyOn(net, 'connect').mockImplementation(((...args: Parameters<typeof net.connect>) => {
       const socket = original(...args);
       socket.pause();
-      // Never report the connection: the socket stays "connecting" for undici.
+      // Never report the connection: undici keeps waiting for it.
       socket.connecting = true as never;
       socket.emit = ((event: string, ...rest: unknown[]) =>
         event === 'connect' || event === 'secureConnect'
