@@ -251,15 +251,13 @@ describe('createFetch()', () => {
 
   it('fires the connect budget with a connector that never connects', async () => {
     const original = net.connect;
-    vi.spyOn(net, 'connect').mockImplementation(((...args: Parameters<typeof net.connect>) => {
-      const socket = original(...args);
+    vi.spyOn(net, 'connect').mockImplementation(((...args: unknown[]) => {
+      const socket = (original as (...a: unknown[]) => net.Socket)(...args);
       socket.pause();
       // Never report the connection: undici keeps waiting for it.
-      socket.connecting = true as never;
+      const emit = socket.emit.bind(socket) as (event: string, ...rest: unknown[]) => boolean;
       socket.emit = ((event: string, ...rest: unknown[]) =>
-        event === 'connect' || event === 'secureConnect'
-          ? false
-          : net.Socket.prototype.emit.call(socket, event, ...rest)) as never;
+        event === 'connect' || event === 'secureConnect' ? false : emit(event, ...rest)) as never;
       return socket;
     }) as typeof net.connect);
     const { url } = await serve((_, response) => response.end('never'));
