@@ -1,0 +1,82 @@
+import {
+  type Clock,
+  duration,
+  InvalidOptionError,
+  type OptionCheck,
+  type PhaseBudgets,
+  validateOptions,
+} from '@bulwark/core';
+import type { TimeoutOptions } from './types.js';
+
+const positiveDuration = duration(1);
+
+const clockCheck: OptionCheck = (value) =>
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as Clock).now === 'function' &&
+  typeof (value as Clock).setTimeout === 'function'
+    ? undefined
+    : 'must be a Clock (an object with now() and setTimeout())';
+
+const schema: Readonly<Record<keyof TimeoutOptions, OptionCheck>> = {
+  attemptMs: positiveDuration,
+  totalMs: positiveDuration,
+  connectMs: positiveDuration,
+  headersMs: positiveDuration,
+  firstTokenMs: positiveDuration,
+  idleMs: positiveDuration,
+  clock: clockCheck,
+};
+
+const budgetKeys = ['connectMs', 'headersMs', 'firstTokenMs', 'idleMs'] as const;
+
+/** The options of `timeout()`, checked and resolved. */
+export interface ResolvedTimeoutOptions {
+  limitMs: number | undefined;
+  /** `undefined` when the phase follows placement (`timeout(ms)`). */
+  phase: 'attempt' | 'total' | undefined;
+  budgets: Readonly<PhaseBudgets> | undefined;
+  clock: Clock | undefined;
+}
+
+/** Validates the argument of `timeout()`, throwing an `InvalidOptionError` that names the option. */
+export function resolveTimeoutOptions(options: number | TimeoutOptions): ResolvedTimeoutOptions {
+  if (typeof options === 'number') {
+    validateOptions('timeout()', { ms: options }, { ms: positiveDuration });
+    return { limitMs: options, phase: undefined, budgets: undefined, clock: undefined };
+  }
+  if (options === undefined) {
+    throw new InvalidOptionError(
+      'timeout(): give a limit in milliseconds or an options object with attemptMs, totalMs or a phase budget',
+      '(options)',
+    );
+  }
+  validateOptions('timeout()', options, schema);
+  const { attemptMs, totalMs } = options;
+  if (attemptMs !== undefined && totalMs !== undefined) {
+    throw new InvalidOptionError(
+      `timeout(): give "attemptMs" or "totalMs", not both (got attemptMs ${attemptMs} and totalMs ${totalMs}); use two timeout() policies, one outside retry() and one inside`,
+      'totalMs',
+    );
+  }
+  let budgets: PhaseBudgets | undefined;
+  for (const key of budgetKeys) {
+    const value = options[key];
+    if (value === undefined) continue;
+    budgets ??= {};
+    budgets[key] = value;
+  }
+  const limitMs = attemptMs ?? totalMs;
+  if (limitMs === undefined && budgets === undefined) {
+    throw new InvalidOptionError(
+      `timeout(): no budget given; set one of attemptMs, totalMs, ${budgetKeys.join(', ')}`,
+      '(options)',
+    );
+  }
+  return {
+    limitMs,
+    phase: attemptMs !== undefined ? 'attempt' : totalMs !== undefined ? 'total' : undefined,
+    budgets: budgets && Object.freeze(budgets),
+    clock: options.clock,
+  };
+}

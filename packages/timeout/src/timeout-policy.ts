@@ -1,0 +1,169 @@
+import {
+  BasePolicy,
+  type Clock,
+  type Context,
+  Emitter,
+  type Event,
+  linkSignal,
+  type PhaseBudgets,
+  TimeoutError,
+} from '@bulwark/core';
+import { resolveTimeoutOptions } from './timeout-options.js';
+import type { TimeoutEvent, TimeoutOptions } from './types.js';
+
+/*
+ * Why this does not run on cockatiel's TimeoutPolicy (3.2.1): it aborts its signal without a reason
+ * (the operation cannot tell a timeout from a cancel), it times with the global `setTimeout` rather
+ * than the call's clock, and by default it aborts the signal when the function returns
+ * (`abortOnReturn`), which would cut short a stream still being read. What it does is small: link a
+ * signal, arm one timer, race the operation. That is done here with core's `linkSignal`, on the
+ * call's clock, with a `TimeoutError` as the abort reason.
+ */
+
+/** An error a retry policy let pass because its next wait would have overrun the deadline. */
+function gaveUpOnDeadline(error: unknown): boolean {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { notRetried?: unknown }).notRetried === 'deadline'
+  );
+}
+
+/**
+ * The `timeout()` policy. It bounds everything it wraps and hands its phase budgets to every attempt
+ * beneath it. Placed outside `retry()` it is the call's deadline (`totalMs`); inside, a limit per
+ * attempt (`attemptMs`).
+ */
+export class TimeoutPolicy extends BasePolicy {
+  /** The limit over what the policy wraps, or `undefined` when it only passes phase budgets inward. */
+  readonly limitMs: number | undefined;
+  /** The phase budgets handed to each attempt, or `undefined` for none. */
+  readonly budgets: Readonly<PhaseBudgets> | undefined;
+  readonly #phase: 'attempt' | 'total' | undefined;
+  readonly #clock: Clock | undefined;
+  readonly #timeouts = new Emitter<TimeoutEvent>();
+
+  /** Fires when the limit expires, before the call rejects. */
+  readonly onTimeout: Event<TimeoutEvent> = this.#timeouts.event;
+
+  constructor(options: number | TimeoutOptions) {
+    super();
+    const resolved = resolveTimeoutOptions(options);
+    this.limitMs = resolved.limitMs;
+    this.budgets = resolved.budgets;
+    this.#phase = resolved.phase;
+    this.#clock = resolved.clock;
+  }
+
+  run<T>(context: Context, next: (context: Context) => Promise<T>): Promise<T> {
+    const limitMs = this.limitMs;
+    if (limitMs === undefined) {
+      return next(this.budgets === undefined ? context : context.with({ budgets: this.budgets }));
+    }
+    const parent = context.signal;
+    if (parent.aborted) return Promise.reject(parent.reason);
+    const clock = this.#clock ?? context.clock;
+    const start = clock.now();
+    const deadline = (clock === context.clock ? start : context.clock.now()) + limitMs;
+    const linked = linkSignal(parent);
+    const signal = linked.signal;
+    const inner = context.with({ signal, deadline, budgets: this.budgets });
+
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const settle = (): void => {
+        settled = true;
+        timer.clear();
+        signal.removeEventListener('abort', onAbort);
+        linked.dispose();
+      };
+      // One listener covers both ways the inner signal aborts: the caller's cancel (its own reason,
+      // passed on by the link) and this policy's timer (a TimeoutError). Either way the call settles
+      // at once, even when the operation ignores its signal.
+      const onAbort = (): void => {
+        if (settled) return;
+        settle();
+        reject(signal.reason);
+      };
+      const timer = clock.setTimeout(() => {
+        if (settled) return;
+        const error = this.#expired(context, limitMs, clock.now() - start, undefined);
+        // Aborting runs onAbort first (it was added before the operation ran), which rejects; the
+        // inner policies' listeners then see the reason (retry adds the last attempt's error as its
+        // cause) before anyone can observe the rejection.
+        linked.abort(error);
+        this.#emit(error, limitMs, context);
+      }, limitMs);
+      signal.addEventListener('abort', onAbort);
+
+      let promise: Promise<T>;
+      try {
+        promise = next(inner);
+      } catch (error) {
+        promise = Promise.reject(error);
+      }
+      promise.then(
+        (value) => {
+          if (settled) return;
+          settle();
+          resolve(value);
+        },
+        (error: unknown) => {
+          if (settled) return;
+          settle();
+          // A retry beneath gave up early because its next wait would overrun this deadline: the
+          // call ran out of this budget, so say so, with the last attempt's error as the cause.
+          if (inner.deadline === deadline && gaveUpOnDeadline(error)) {
+            const expired = this.#expired(context, limitMs, clock.now() - start, error);
+            this.#emit(expired, limitMs, context);
+            reject(expired);
+          } else {
+            reject(error);
+          }
+        },
+      );
+    });
+  }
+
+  #expired(context: Context, limitMs: number, elapsedMs: number, cause: unknown): TimeoutError {
+    return new TimeoutError({
+      phase: this.#phase ?? (context.maxAttempts === undefined ? 'total' : 'attempt'),
+      timeoutMs: limitMs,
+      elapsedMs,
+      // Outside a retry the attempt number says nothing; inside one it says which attempt timed out.
+      attempt: context.maxAttempts === undefined ? undefined : context.attempt,
+      maxAttempts: context.maxAttempts,
+      cause,
+    });
+  }
+
+  #emit(error: TimeoutError, limitMs: number, context: Context): void {
+    if (this.#timeouts.size === 0) return;
+    this.#timeouts.emit({
+      phase: error.phase as 'attempt' | 'total',
+      timeoutMs: limitMs,
+      elapsedMs: error.elapsedMs,
+      attempt: context.attempt,
+      error,
+      context,
+    });
+  }
+}
+
+/**
+ * A timeout policy.
+ *
+ * - `timeout(ms)` bounds what it wraps; its error names the `total` budget when no retry is around
+ *   it and the `attempt` budget when it runs inside `retry()`.
+ * - `timeout({ attemptMs | totalMs, connectMs, headersMs, firstTokenMs, idleMs })` names the budget
+ *   explicitly and hands the phase budgets to the transport of every attempt beneath it.
+ *
+ * When the limit fires, the inner signal aborts with a `TimeoutError` and the call rejects with it at
+ * once, even if the operation ignores its signal. A caller's cancel rejects with the caller's reason.
+ *
+ * @example
+ * const policy = wrap(timeout({ totalMs: 60_000 }), retry(), timeout({ attemptMs: 20_000, connectMs: 2_000 }));
+ */
+export function timeout(options: number | TimeoutOptions): TimeoutPolicy {
+  return new TimeoutPolicy(options);
+}

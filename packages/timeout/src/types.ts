@@ -1,0 +1,61 @@
+import type { Clock, Context, TimeoutError } from '@bulwark/core';
+
+/**
+ * Options of `timeout()`. Give `attemptMs` or `totalMs` (not both) to bound what the policy wraps,
+ * and any of the phase budgets to hand them to the transport of each attempt beneath it.
+ */
+export interface TimeoutOptions {
+  /**
+   * Bounds what the policy wraps and names the budget `attempt` in its error (retryable). Use it for
+   * a `timeout()` placed inside `retry()`: a limit per attempt.
+   * @default undefined (no limit)
+   */
+  attemptMs?: number;
+  /**
+   * Bounds what the policy wraps and names the budget `total` in its error (not retryable). Use it
+   * for a `timeout()` placed outside `retry()`: one deadline over every attempt and backoff wait.
+   * @default undefined (no limit)
+   */
+  totalMs?: number;
+  /**
+   * DNS + TCP + TLS, per attempt; enforced by the transport.
+   * @default undefined (the transport's own default)
+   */
+  connectMs?: number;
+  /**
+   * Request sent until response headers arrive, per attempt; enforced by the transport.
+   * @default undefined (the transport's own default)
+   */
+  headersMs?: number;
+  /**
+   * Attempt start until the first content, thinking or tool-call chunk; enforced by the transport.
+   * @default undefined (the transport's own default)
+   */
+  firstTokenMs?: number;
+  /**
+   * Silence between two chunks while the reader waits; enforced by the transport.
+   * @default undefined (the transport's own default)
+   */
+  idleMs?: number;
+  /**
+   * The clock that times the limit.
+   * @default the call's clock (`context.clock`)
+   */
+  clock?: Clock;
+}
+
+/** Emitted by `onTimeout` when the policy's limit fires. */
+export interface TimeoutEvent {
+  /** Which budget fired: `attempt` or `total`. */
+  readonly phase: 'attempt' | 'total';
+  /** The size of the budget. */
+  readonly timeoutMs: number;
+  /** How long the policy had been running when it fired. */
+  readonly elapsedMs: number;
+  /** The 0-based attempt number in the context the policy received. */
+  readonly attempt: number;
+  /** The error the call rejects with (also the inner signal's abort reason). */
+  readonly error: TimeoutError;
+  /** The context the policy received: the call's, or the attempt's when placed inside `retry()`. */
+  readonly context: Context;
+}
