@@ -1,1 +1,17 @@
-export {};
+export { parseRetryAfter } from '@bulwark/core';
+export {
+  DEFAULT_BUDGET,
+  DEFAULT_INITIAL_DELAY_MS,
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_MAX_DELAY_MS,
+  isRetryable,
+} from './retry-options.js';
+export { RetryPolicy, retry } from './retry-policy.js';
+export type {
+  RetryBackoffContext,
+  RetryBudgetExhaustedEvent,
+  RetryBudgetOptions,
+  RetryEvent,
+  RetryGiveUpEvent,
+  RetryOptions,
+} from './types.js';

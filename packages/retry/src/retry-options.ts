@@ -1,0 +1,144 @@
+import {
+  anyOf,
+  BulwarkError,
+  boolean,
+  type Clock,
+  type Context,
+  duration,
+  func,
+  InvalidOptionError,
+  integer,
+  type KeyOption,
+  keyOption,
+  numberIn,
+  type OptionCheck,
+  object,
+  realClock,
+  validateOptions,
+} from '@bulwark/core';
+import { decorrelatedJitterGenerator, ExponentialBackoff, type IBackoffFactory } from 'cockatiel';
+import type { RetryBackoffContext, RetryBudgetOptions, RetryOptions } from './types.js';
+
+/** Attempts in total, the first included. */
+export const DEFAULT_MAX_ATTEMPTS = 3;
+/** The scale of the default backoff's first wait. */
+export const DEFAULT_INITIAL_DELAY_MS = 250;
+/** The longest wait before a retry. */
+export const DEFAULT_MAX_DELAY_MS = 10_000;
+/** The default retry budget. */
+export const DEFAULT_BUDGET: Readonly<Required<RetryBudgetOptions>> = Object.freeze({
+  ratio: 0.2,
+  windowMs: 10_000,
+  minRetries: 10,
+});
+const DEFAULT_MAX_KEYS = 1_000;
+
+const clockCheck: OptionCheck = (value) =>
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as Clock).now === 'function' &&
+  typeof (value as Clock).setTimeout === 'function'
+    ? undefined
+    : 'must be a Clock (an object with now() and setTimeout())';
+
+const backoffCheck: OptionCheck = (value) =>
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as IBackoffFactory<unknown>).next === 'function'
+    ? undefined
+    : 'must be a backoff (an object with next(), such as a cockatiel ExponentialBackoff)';
+
+const schema: Readonly<Record<keyof RetryOptions, OptionCheck>> = {
+  maxAttempts: integer(1),
+  backoff: backoffCheck,
+  initialDelayMs: duration(0),
+  maxDelayMs: duration(0),
+  retryOn: func,
+  budget: anyOf(boolean, object),
+  key: keyOption,
+  maxKeys: integer(1),
+  clock: clockCheck,
+};
+
+const budgetSchema: Readonly<Record<keyof RetryBudgetOptions, OptionCheck>> = {
+  ratio: numberIn(0, 1),
+  windowMs: duration(10),
+  minRetries: integer(0),
+};
+
+/** The default `retryOn`: the error's own `retryable` flag. */
+export function isRetryable(error: unknown): boolean {
+  return BulwarkError.is(error) && error.retryable;
+}
+
+export interface ResolvedRetryOptions {
+  maxAttempts: number;
+  backoff: IBackoffFactory<RetryBackoffContext>;
+  maxDelayMs: number;
+  retryOn: (error: unknown, context: Context) => boolean;
+  budget: Required<RetryBudgetOptions> | undefined;
+  key: KeyOption | undefined;
+  maxKeys: number;
+  clock: Clock;
+}
+
+/** Validates the options of `retry()`, throwing an `InvalidOptionError` that names the option. */
+export function resolveRetryOptions(options: RetryOptions = {}): ResolvedRetryOptions {
+  validateOptions('retry()', options, schema);
+  if (options.backoff !== undefined && options.initialDelayMs !== undefined) {
+    throw new InvalidOptionError(
+      'retry(): "initialDelayMs" shapes the default backoff and cannot be given with "backoff"',
+      'initialDelayMs',
+    );
+  }
+  const initialDelayMs = options.initialDelayMs ?? DEFAULT_INITIAL_DELAY_MS;
+  const maxDelayMs = options.maxDelayMs ?? DEFAULT_MAX_DELAY_MS;
+  if (initialDelayMs > maxDelayMs) {
+    throw new InvalidOptionError(
+      `retry(): option "maxDelayMs" (${maxDelayMs}) must not be below "initialDelayMs" (${initialDelayMs})`,
+      'maxDelayMs',
+    );
+  }
+  let budget: Required<RetryBudgetOptions> | undefined;
+  if (options.budget === undefined || options.budget === true) budget = DEFAULT_BUDGET;
+  else if (options.budget !== false) {
+    try {
+      validateOptions('retry() budget', options.budget, budgetSchema);
+    } catch (error) {
+      if (error instanceof InvalidOptionError) {
+        throw new InvalidOptionError(error.message, `budget.${error.option}`);
+      }
+      throw error;
+    }
+    budget = { ...DEFAULT_BUDGET, ...withoutUndefined(options.budget) };
+  }
+  if (options.key !== undefined && budget === undefined) {
+    throw new InvalidOptionError(
+      'retry(): option "key" selects a retry budget and has no effect with "budget: false"',
+      'key',
+    );
+  }
+  return {
+    maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    backoff:
+      options.backoff ??
+      new ExponentialBackoff({
+        generator: decorrelatedJitterGenerator,
+        initialDelay: initialDelayMs,
+        maxDelay: maxDelayMs,
+      }),
+    maxDelayMs,
+    retryOn: options.retryOn ?? isRetryable,
+    budget,
+    key: options.key,
+    maxKeys: options.maxKeys ?? DEFAULT_MAX_KEYS,
+    clock: options.clock ?? realClock,
+  };
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [key, entry] of Object.entries(value))
+    if (entry !== undefined) (out as Record<string, unknown>)[key] = entry;
+  return out;
+}
