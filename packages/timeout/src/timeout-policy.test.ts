@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import {
   type Context,
   definePolicy,
@@ -377,6 +378,26 @@ describe('timeout()', () => {
     await own.advanceAsync(100);
     expect(((await result).error as TimeoutError).timeoutMs).toBe(100);
     expect(own.pending).toBe(0);
+  });
+});
+
+describe('timeout() in a process', () => {
+  it('does not keep the process alive while its timer is pending', () => {
+    const source = new URL('./index.ts', import.meta.url).pathname;
+    const script = `import { timeout } from ${JSON.stringify(source)};
+      timeout(60_000).execute(() => new Promise(() => {})).catch(() => console.log('fired'));
+      console.log('scheduled');`;
+    const started = Date.now();
+    const child = spawnSync(
+      process.execPath,
+      ['--conditions=source', '--import', 'tsx', '--input-type=module', '-e', script],
+      { encoding: 'utf8', timeout: 15_000 },
+    );
+    expect(child.stderr).toBe('');
+    expect(child.stdout).toContain('scheduled');
+    expect(child.stdout).not.toContain('fired');
+    expect(child.status).toBe(0);
+    expect(Date.now() - started).toBeLessThan(15_000);
   });
 });
 
