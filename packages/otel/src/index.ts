@@ -1,1 +1,14 @@
-export {};
+import { instrument } from './instrument.js';
+
+export { errorType } from './error-type.js';
+export { createInstrumentation, instrument } from './instrument.js';
+export { startSpanHook } from './start-span-hook.js';
+export type {
+  InstrumentOptions,
+  LoggerLike,
+  LogRecordLike,
+  SemconvMode,
+  UndiciRequestLike,
+} from './types.js';
+
+export default instrument;

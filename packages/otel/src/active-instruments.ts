@@ -1,0 +1,162 @@
+import {
+  type Attributes,
+  type Counter,
+  createNoopMeter,
+  type Histogram,
+  type Meter,
+  type MeterProvider,
+  metrics,
+  ValueType,
+} from '@opentelemetry/api';
+import {
+  DURATION_BUCKETS,
+  METRIC_BULWARK_ATTEMPT_DURATION,
+  METRIC_BULWARK_BULKHEAD_QUEUE_DURATION,
+  METRIC_BULWARK_EVENTS,
+  METRIC_BULWARK_PIPELINE_DURATION,
+  METRIC_GEN_AI_CLIENT_EMBEDDINGS_DURATION,
+  METRIC_GEN_AI_CLIENT_EMBEDDINGS_OPERATION_INPUT_TOKENS,
+  METRIC_GEN_AI_CLIENT_INFERENCE_DURATION,
+  METRIC_GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS,
+  METRIC_GEN_AI_CLIENT_INFERENCE_OPERATION_OUTPUT_TOKENS,
+  METRIC_GEN_AI_CLIENT_INFERENCE_TIME_PER_OUTPUT_CHUNK,
+  METRIC_GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK,
+  METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS,
+  METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS,
+  METRIC_GEN_AI_CLIENT_OPERATION_DURATION,
+  METRIC_GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK,
+  METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
+  METRIC_GEN_AI_CLIENT_TOKEN_USAGE,
+  TOKEN_BUCKETS,
+} from './semconv.js';
+import { SCOPE_NAME, SCOPE_VERSION } from './version.js';
+
+interface Definition {
+  kind: 'histogram' | 'counter';
+  unit: string;
+  description: string;
+  buckets?: readonly number[];
+  integer?: boolean;
+}
+
+const seconds = (description: string): Definition => ({
+  kind: 'histogram',
+  unit: 's',
+  description,
+  buckets: DURATION_BUCKETS,
+});
+const tokens = (description: string): Definition => ({
+  kind: 'histogram',
+  unit: '{token}',
+  description,
+  buckets: TOKEN_BUCKETS,
+  integer: true,
+});
+
+/** Every synchronous instrument: name, kind, unit and bucket advice. */
+export const DEFINITIONS: Readonly<Record<string, Definition>> = {
+  [METRIC_GEN_AI_CLIENT_OPERATION_DURATION]: seconds('GenAI operation duration.'),
+  [METRIC_GEN_AI_CLIENT_TOKEN_USAGE]: tokens('Number of input and output tokens used.'),
+  [METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK]: seconds(
+    'Time from the call until the first chunk of a streamed answer reached the caller.',
+  ),
+  [METRIC_GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK]: seconds(
+    'Mean time per output chunk after the first, one point per stream.',
+  ),
+  [METRIC_GEN_AI_CLIENT_INFERENCE_DURATION]: seconds('GenAI client inference operation duration.'),
+  [METRIC_GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK]: seconds(
+    'Time from the call until the first chunk of a streamed answer reached the caller.',
+  ),
+  [METRIC_GEN_AI_CLIENT_INFERENCE_TIME_PER_OUTPUT_CHUNK]: seconds(
+    'Mean time per output chunk after the first, one point per stream.',
+  ),
+  [METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS]: {
+    kind: 'counter',
+    unit: '{token}',
+    description: 'The number of input (prompt) tokens used, including cached tokens.',
+    integer: true,
+  },
+  [METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS]: {
+    kind: 'counter',
+    unit: '{token}',
+    description: 'The number of output (completion) tokens used.',
+    integer: true,
+  },
+  [METRIC_GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS]: tokens('Input tokens per inference operation.'),
+  [METRIC_GEN_AI_CLIENT_INFERENCE_OPERATION_OUTPUT_TOKENS]: tokens('Output tokens per inference operation.'),
+  [METRIC_GEN_AI_CLIENT_EMBEDDINGS_DURATION]: seconds('GenAI client embeddings operation duration.'),
+  [METRIC_GEN_AI_CLIENT_EMBEDDINGS_OPERATION_INPUT_TOKENS]: tokens('Input tokens per embeddings operation.'),
+  [METRIC_BULWARK_ATTEMPT_DURATION]: seconds('Duration of one attempt, rejected attempts included.'),
+  [METRIC_BULWARK_PIPELINE_DURATION]: seconds('Duration of a call outside the GenAI conventions.'),
+  [METRIC_BULWARK_BULKHEAD_QUEUE_DURATION]: seconds('Time a call waited for a bulkhead slot.'),
+  [METRIC_BULWARK_EVENTS]: {
+    kind: 'counter',
+    unit: '{event}',
+    description:
+      'Resilience policy events: retries, give-ups, timeouts, breaker changes, rejections, cancels.',
+    integer: true,
+  },
+};
+
+/** The instruments of one meter, each created on first use. */
+export class Instruments {
+  readonly meter: Meter;
+  readonly #created = new Map<string, Histogram | Counter>();
+
+  constructor(meter: Meter) {
+    this.meter = meter;
+  }
+
+  #instrument(name: string): Histogram | Counter {
+    let instrument = this.#created.get(name);
+    if (instrument) return instrument;
+    const definition = DEFINITIONS[name];
+    if (!definition) throw new Error(`unknown instrument ${name}`);
+    const options = {
+      description: definition.description,
+      unit: definition.unit,
+      valueType: definition.integer ? ValueType.INT : ValueType.DOUBLE,
+      ...(definition.buckets ? { advice: { explicitBucketBoundaries: [...definition.buckets] } } : {}),
+    };
+    instrument =
+      definition.kind === 'histogram'
+        ? this.meter.createHistogram(name, options)
+        : this.meter.createCounter(name, options);
+    this.#created.set(name, instrument);
+    return instrument;
+  }
+
+  /** Records a value on a histogram, or adds it to a counter. */
+  record(name: string, value: number, attributes: Attributes): void {
+    const instrument = this.#instrument(name);
+    if ('record' in instrument) instrument.record(value, attributes);
+    else instrument.add(value, attributes);
+  }
+}
+
+const noopMeter = createNoopMeter();
+const onCreate: Array<(instruments: Instruments) => void> = [];
+let cachedProvider: MeterProvider | undefined;
+let cached: Instruments | undefined;
+
+/**
+ * The instruments of the global meter provider, or `undefined` while none is registered. A meter
+ * taken before the SDK registers stays a no-op forever, so the provider is looked up on every call
+ * and the instruments are made again when it changes.
+ */
+export function activeInstruments(): Instruments | undefined {
+  const provider = metrics.getMeterProvider();
+  if (provider !== cachedProvider) {
+    cachedProvider = provider;
+    const meter = provider.getMeter(SCOPE_NAME, SCOPE_VERSION);
+    cached = meter === noopMeter ? undefined : new Instruments(meter);
+    if (cached) for (const listener of onCreate) listener(cached);
+  }
+  return cached;
+}
+
+/** Runs `listener` with every new set of instruments (and the current one, if any). */
+export function onInstruments(listener: (instruments: Instruments) => void): void {
+  onCreate.push(listener);
+  if (cached) listener(cached);
+}

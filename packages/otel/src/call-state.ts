@@ -1,0 +1,525 @@
+import type { Clock, Context } from '@bulwark/core';
+import {
+  type Attributes,
+  createContextKey,
+  type Context as OtelContext,
+  context as otelContext,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
+import type { Instruments } from './active-instruments.js';
+import type { CallDescription } from './call-description.js';
+import { inputMessages, outputMessages, systemInstructions } from './content.js';
+import { errorType, isRejection, timeoutLimitSeconds, timeoutPhase } from './error-type.js';
+import type { ResolvedOptions } from './resolve-options.js';
+import { summarizeResponse } from './response-attributes.js';
+import {
+  ATTR_BULWARK_ATTEMPT_COUNT,
+  ATTR_BULWARK_ATTEMPT_NUMBER,
+  ATTR_BULWARK_ATTEMPT_TIME_TO_FIRST_CHUNK,
+  ATTR_BULWARK_EVENT_NAME,
+  ATTR_BULWARK_OLLAMA_EVAL_DURATION,
+  ATTR_BULWARK_OLLAMA_LOAD_DURATION,
+  ATTR_BULWARK_OLLAMA_PROMPT_EVAL_DURATION,
+  ATTR_BULWARK_OLLAMA_TOTAL_DURATION,
+  ATTR_BULWARK_TIMEOUT_LIMIT,
+  ATTR_BULWARK_TIMEOUT_PHASE,
+  ATTR_ERROR_TYPE,
+  ATTR_EXCEPTION_MESSAGE,
+  ATTR_EXCEPTION_STACKTRACE,
+  ATTR_EXCEPTION_TYPE,
+  ATTR_GEN_AI_INPUT_MESSAGES,
+  ATTR_GEN_AI_OUTPUT_MESSAGES,
+  ATTR_GEN_AI_RESPONSE_FINISH_REASONS,
+  ATTR_GEN_AI_RESPONSE_ID,
+  ATTR_GEN_AI_RESPONSE_MODEL,
+  ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
+  ATTR_GEN_AI_SYSTEM_INSTRUCTIONS,
+  ATTR_GEN_AI_TOKEN_MODALITY,
+  ATTR_GEN_AI_TOKEN_TYPE,
+  ATTR_GEN_AI_USAGE_INPUT_TOKENS,
+  ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
+  BulwarkEventName,
+  EVENT_BULWARK_CANCELLED,
+  EVENT_BULWARK_OPERATION_EXCEPTION,
+  EVENT_BULWARK_STREAM_COMMITTED,
+  EVENT_BULWARK_TIMEOUT,
+  EVENT_GEN_AI_CLIENT_OPERATION_EXCEPTION,
+  METRIC_BULWARK_ATTEMPT_DURATION,
+  METRIC_BULWARK_EVENTS,
+  METRIC_BULWARK_PIPELINE_DURATION,
+  METRIC_GEN_AI_CLIENT_EMBEDDINGS_DURATION,
+  METRIC_GEN_AI_CLIENT_EMBEDDINGS_OPERATION_INPUT_TOKENS,
+  METRIC_GEN_AI_CLIENT_INFERENCE_DURATION,
+  METRIC_GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS,
+  METRIC_GEN_AI_CLIENT_INFERENCE_OPERATION_OUTPUT_TOKENS,
+  METRIC_GEN_AI_CLIENT_INFERENCE_TIME_PER_OUTPUT_CHUNK,
+  METRIC_GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK,
+  METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS,
+  METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS,
+  METRIC_GEN_AI_CLIENT_OPERATION_DURATION,
+  METRIC_GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK,
+  METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
+  METRIC_GEN_AI_CLIENT_TOKEN_USAGE,
+  SPAN_BULWARK_ATTEMPT,
+} from './semconv.js';
+
+/** The key under which a call's state travels in the Bulwark context's attributes. */
+export const CALL: unique symbol = Symbol('bulwark.otel.call');
+
+/** The OpenTelemetry context key holding the number of the attempt in progress. */
+export const ATTEMPT_KEY = createContextKey('bulwark.otel.attempt');
+
+/** Attempt numbers on metrics stop here: 5 means "5 or later". */
+const MAX_ATTEMPT_ATTRIBUTE = 5;
+
+/** SeverityNumber.WARN of the Logs API (a number, so no logs package is needed). */
+const SEVERITY_WARN = 13;
+
+/** The call state a Bulwark context carries, if any. */
+export function callStateOf(context: Context | undefined): CallState | undefined {
+  const state = (context?.attributes as Record<symbol, unknown> | undefined)?.[CALL];
+  return state instanceof CallState ? state : undefined;
+}
+
+const isObject = (value: unknown): value is object =>
+  (typeof value === 'object' && value !== null) || typeof value === 'function';
+
+function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return typeof error === 'string' ? error : String(error);
+}
+
+/**
+ * One call's telemetry: its operation span, its attempt spans, the first chunk and the metrics
+ * recorded when it ends. The operation layer makes it; the attempt layer and the policy event
+ * listeners find it in the Bulwark context's attributes.
+ */
+export class CallState {
+  /** The operation layer that made this state. */
+  readonly owner: object;
+  readonly options: ResolvedOptions;
+  readonly description: CallDescription;
+  readonly instruments: Instruments | undefined;
+  /** The operation span, absent when no tracer provider is registered. */
+  readonly span: Span | undefined;
+  /** The operation span records (an SDK is registered and sampled it). */
+  readonly recording: boolean;
+  /** The OpenTelemetry context of the call: the caller's, with the operation span. */
+  readonly otelContext: OtelContext;
+  readonly clock: Clock;
+  readonly startAt: number;
+  /** When the first chunk of any attempt reached the caller (clock time). */
+  firstChunkAt: number | undefined;
+  /** Attempts made, rejected ones included. */
+  attempts = 0;
+  readonly #tracer: Tracer | undefined;
+  readonly #signal: AbortSignal;
+  readonly #seen = new Set<number>();
+  readonly #open = new Map<number, Span>();
+  #lastAttempt = -1;
+  /** Errors already accounted for: attempt failures, rejections, timeouts. */
+  readonly #attemptErrors = new WeakSet<object>();
+  readonly #rejections = new WeakSet<object>();
+  readonly #timeouts = new WeakSet<object>();
+  readonly #queuedAt = new Map<string, number>();
+
+  constructor(
+    owner: object,
+    options: ResolvedOptions,
+    description: CallDescription,
+    context: Context,
+    tracer: Tracer | undefined,
+    span: Span | undefined,
+    parent: OtelContext,
+    startAt: number,
+    instruments: Instruments | undefined,
+  ) {
+    this.owner = owner;
+    this.options = options;
+    this.description = description;
+    this.instruments = instruments;
+    this.#tracer = tracer;
+    this.span = span;
+    this.recording = span?.isRecording() ?? false;
+    this.otelContext = span ? trace.setSpan(parent, span) : parent;
+    this.clock = context.clock;
+    this.startAt = startAt;
+    this.#signal = context.signal;
+    if (this.recording && options.captureContent && description.genAi && !description.embeddings) {
+      const input = inputMessages(description.request);
+      if (input !== undefined) span?.setAttribute(ATTR_GEN_AI_INPUT_MESSAGES, input);
+      const system = systemInstructions(description.request);
+      if (system !== undefined) span?.setAttribute(ATTR_GEN_AI_SYSTEM_INSTRUCTIONS, system);
+    }
+  }
+
+  /** The caller cancelled: its signal aborted and this is the signal's reason. */
+  isCancel(error: unknown): boolean {
+    return this.#signal.aborted && error === this.#signal.reason;
+  }
+
+  /** The open span of an attempt, else the operation span (for events). */
+  spanFor(attempt: number | undefined): Span | undefined {
+    if (!this.recording) return undefined;
+    return (attempt === undefined ? undefined : this.#open.get(attempt)) ?? this.span;
+  }
+
+  /** Adds one point to `bulwark.events`. */
+  countEvent(name: string, extra?: Attributes): void {
+    this.instruments?.record(METRIC_BULWARK_EVENTS, 1, {
+      ...this.description.policyMetricAttributes,
+      [ATTR_BULWARK_EVENT_NAME]: name,
+      ...extra,
+    });
+  }
+
+  /** Records a bulkhead queue start or end for `key`; returns the wait in ms at the end. */
+  queued(key: string, at: number): void {
+    this.#queuedAt.set(key, at);
+  }
+
+  dequeued(key: string, at: number): number | undefined {
+    const start = this.#queuedAt.get(key);
+    this.#queuedAt.delete(key);
+    return start === undefined ? undefined : at - start;
+  }
+
+  /**
+   * Records a timeout once per error object: a `bulwark.timeout` event on the attempt's span (or
+   * the operation span) and a `bulwark.events` point with the phase.
+   */
+  noteTimeout(error: unknown, attempt: number | undefined): void {
+    const phase = timeoutPhase(error);
+    if (phase === undefined || !isObject(error) || this.#timeouts.has(error)) return;
+    this.#timeouts.add(error);
+    const span = this.spanFor(attempt);
+    if (span) {
+      const attributes: Attributes = { [ATTR_BULWARK_TIMEOUT_PHASE]: phase };
+      const limit = timeoutLimitSeconds(error);
+      if (limit !== undefined) attributes[ATTR_BULWARK_TIMEOUT_LIMIT] = limit;
+      if (attempt !== undefined) attributes[ATTR_BULWARK_ATTEMPT_NUMBER] = attempt;
+      span.addEvent(EVENT_BULWARK_TIMEOUT, attributes, this.clock.now());
+    }
+    this.countEvent(BulwarkEventName.Timeout, { [ATTR_BULWARK_TIMEOUT_PHASE]: phase });
+  }
+
+  #noteAttempt(attempt: number): void {
+    this.#seen.add(attempt);
+    this.attempts++;
+    if (attempt > this.#lastAttempt) this.#lastAttempt = attempt;
+  }
+
+  /** Runs one attempt under its span: the attempt layer's work. */
+  runAttempt<T>(context: Context, next: (context: Context) => Promise<T>): Promise<T> {
+    const attempt = context.attempt;
+    this.#noteAttempt(attempt);
+    const clock = context.clock;
+    const startAt = clock.now();
+    let span: Span | undefined;
+    let active = this.otelContext.setValue(ATTEMPT_KEY, attempt);
+    if (this.recording && this.#tracer) {
+      span = this.#tracer.startSpan(
+        SPAN_BULWARK_ATTEMPT,
+        {
+          kind: SpanKind.INTERNAL,
+          startTime: startAt,
+          attributes: { [ATTR_BULWARK_ATTEMPT_NUMBER]: attempt },
+        },
+        this.otelContext,
+      );
+      this.#open.set(attempt, span);
+      active = trace.setSpan(active, span);
+    }
+    const inner = context.with({
+      onCommit: (at) => {
+        if (this.firstChunkAt === undefined) this.firstChunkAt = at;
+        if (span) {
+          span.setAttribute(ATTR_BULWARK_ATTEMPT_TIME_TO_FIRST_CHUNK, (at - startAt) / 1000);
+          span.addEvent(EVENT_BULWARK_STREAM_COMMITTED, at);
+        }
+      },
+    });
+    let promise: Promise<T>;
+    try {
+      promise = otelContext.with(active, next, undefined, inner);
+    } catch (error) {
+      promise = Promise.reject(error);
+    }
+    return promise.then(
+      (value) => {
+        this.#endAttempt(attempt, startAt, clock, span, undefined, false);
+        return value;
+      },
+      (error: unknown) => {
+        this.#endAttempt(attempt, startAt, clock, span, error, true);
+        throw error;
+      },
+    );
+  }
+
+  #endAttempt(
+    attempt: number,
+    startAt: number,
+    clock: Clock,
+    span: Span | undefined,
+    error: unknown,
+    failed: boolean,
+  ): void {
+    const endAt = clock.now();
+    let type: string | undefined;
+    if (failed) {
+      if (isObject(error)) this.#attemptErrors.add(error);
+      if (this.isCancel(error)) {
+        span?.addEvent(EVENT_BULWARK_CANCELLED, endAt);
+      } else {
+        type = errorType(error);
+        this.noteTimeout(error, attempt);
+        if (span) {
+          span.setAttribute(ATTR_ERROR_TYPE, type);
+          const phase = timeoutPhase(error);
+          if (phase !== undefined) span.setAttribute(ATTR_BULWARK_TIMEOUT_PHASE, phase);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: messageOf(error) });
+        }
+      }
+    }
+    this.#open.delete(attempt);
+    span?.end(endAt);
+    this.instruments?.record(METRIC_BULWARK_ATTEMPT_DURATION, (endAt - startAt) / 1000, {
+      ...this.description.policyMetricAttributes,
+      [ATTR_BULWARK_ATTEMPT_NUMBER]: Math.min(attempt, MAX_ATTEMPT_ATTRIBUTE),
+      ...(type === undefined ? {} : { [ATTR_ERROR_TYPE]: type }),
+    });
+  }
+
+  /**
+   * An attempt that a breaker or bulkhead refused before dispatch (the attempt layer never ran for
+   * it): a zero-length `bulwark.attempt` span in error, so every attempt has a span. Once per
+   * attempt number and per error.
+   */
+  rejectedAttempt(attempt: number | undefined, error: unknown): void {
+    if (isObject(error)) {
+      if (this.#rejections.has(error) || this.#attemptErrors.has(error)) return;
+      this.#rejections.add(error);
+    }
+    const number = attempt ?? this.#lastAttempt + 1;
+    if (this.#seen.has(number)) return;
+    this.#noteAttempt(number);
+    this.noteTimeout(error, undefined);
+    if (!this.recording || !this.#tracer) return;
+    const at = this.clock.now();
+    const type = errorType(error);
+    const attributes: Attributes = { [ATTR_BULWARK_ATTEMPT_NUMBER]: number, [ATTR_ERROR_TYPE]: type };
+    const phase = timeoutPhase(error);
+    if (phase !== undefined) attributes[ATTR_BULWARK_TIMEOUT_PHASE] = phase;
+    const span = this.#tracer.startSpan(
+      SPAN_BULWARK_ATTEMPT,
+      { kind: SpanKind.INTERNAL, startTime: at, attributes },
+      this.otelContext,
+    );
+    span.setStatus({ code: SpanStatusCode.ERROR, message: messageOf(error) });
+    span.end(at);
+  }
+
+  /** Ends the call: the operation span's final attributes and status, and the call's metrics. */
+  end(value: unknown, error: unknown, failed: boolean): void {
+    const endAt = this.clock.now();
+    const cancelled = failed && this.isCancel(error);
+    if (failed && !cancelled) {
+      if (isRejection(error)) this.rejectedAttempt(undefined, error);
+      this.noteTimeout(error, undefined);
+    }
+    const { description } = this;
+    const summary = failed ? undefined : summarizeResponse(value);
+    const type = failed && !cancelled ? errorType(error) : undefined;
+    const delivered =
+      this.firstChunkAt !== undefined ||
+      (isObject(error) && (error as { committed?: unknown }).committed === true);
+    const streamed = description.stream && this.firstChunkAt !== undefined;
+    const span = this.span;
+
+    if (span && this.recording) {
+      span.setAttribute(ATTR_BULWARK_ATTEMPT_COUNT, this.attempts);
+      if (description.genAi) {
+        if (summary) this.#responseAttributes(span, summary);
+        if (streamed)
+          span.setAttribute(
+            ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
+            (this.firstChunkAt! - this.startAt) / 1000,
+          );
+        if (type !== undefined && delivered)
+          span.setAttribute(ATTR_GEN_AI_RESPONSE_FINISH_REASONS, ['error']);
+        if (this.options.captureContent && !failed && !description.embeddings) {
+          const output = outputMessages(value);
+          if (output !== undefined) span.setAttribute(ATTR_GEN_AI_OUTPUT_MESSAGES, output);
+        }
+      }
+      if (cancelled) span.addEvent(EVENT_BULWARK_CANCELLED, endAt);
+      if (type !== undefined) {
+        span.setAttribute(ATTR_ERROR_TYPE, type);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: messageOf(error) });
+      }
+    }
+    if (type !== undefined) this.#recordFailure(error, type, endAt);
+    if (cancelled) this.countEvent(BulwarkEventName.Cancelled);
+    span?.end(endAt);
+    if (this.instruments) this.#recordMetrics(this.instruments, summary, type, endAt, streamed);
+  }
+
+  #responseAttributes(span: Span, summary: NonNullable<ReturnType<typeof summarizeResponse>>): void {
+    if (summary.model !== undefined) span.setAttribute(ATTR_GEN_AI_RESPONSE_MODEL, summary.model);
+    if (summary.id !== undefined) span.setAttribute(ATTR_GEN_AI_RESPONSE_ID, summary.id);
+    if (summary.finishReasons !== undefined && !this.description.embeddings)
+      span.setAttribute(ATTR_GEN_AI_RESPONSE_FINISH_REASONS, summary.finishReasons);
+    if (summary.inputTokens !== undefined)
+      span.setAttribute(ATTR_GEN_AI_USAGE_INPUT_TOKENS, summary.inputTokens);
+    if (summary.outputTokens !== undefined && !this.description.embeddings)
+      span.setAttribute(ATTR_GEN_AI_USAGE_OUTPUT_TOKENS, summary.outputTokens);
+    if (summary.loadSeconds !== undefined)
+      span.setAttribute(ATTR_BULWARK_OLLAMA_LOAD_DURATION, summary.loadSeconds);
+    if (summary.promptEvalSeconds !== undefined)
+      span.setAttribute(ATTR_BULWARK_OLLAMA_PROMPT_EVAL_DURATION, summary.promptEvalSeconds);
+    if (summary.evalSeconds !== undefined)
+      span.setAttribute(ATTR_BULWARK_OLLAMA_EVAL_DURATION, summary.evalSeconds);
+    if (summary.totalSeconds !== undefined)
+      span.setAttribute(ATTR_BULWARK_OLLAMA_TOTAL_DURATION, summary.totalSeconds);
+  }
+
+  /** The terminal failure, recorded once: a log record when a logger is given, else on the span. */
+  #recordFailure(error: unknown, type: string, at: number): void {
+    const logger = this.options.logger;
+    if (logger) {
+      const attributes: Record<string, string> = {
+        [ATTR_EXCEPTION_MESSAGE]: messageOf(error),
+        [ATTR_ERROR_TYPE]: type,
+      };
+      if (error instanceof Error) {
+        attributes[ATTR_EXCEPTION_TYPE] = error.name;
+        if (error.stack !== undefined) attributes[ATTR_EXCEPTION_STACKTRACE] = error.stack;
+      }
+      try {
+        logger.emit({
+          eventName: this.description.genAi
+            ? EVENT_GEN_AI_CLIENT_OPERATION_EXCEPTION
+            : EVENT_BULWARK_OPERATION_EXCEPTION,
+          timestamp: at,
+          severityNumber: SEVERITY_WARN,
+          severityText: 'WARN',
+          body: messageOf(error),
+          attributes,
+          context: this.otelContext,
+        });
+      } catch {
+        // A failing logger must not change the call's outcome.
+      }
+      return;
+    }
+    if (this.recording && this.span) {
+      this.span.recordException(error instanceof Error ? error : messageOf(error), at);
+    }
+  }
+
+  #recordMetrics(
+    instruments: Instruments,
+    summary: ReturnType<typeof summarizeResponse>,
+    type: string | undefined,
+    endAt: number,
+    streamed: boolean,
+  ): void {
+    const { description, options } = this;
+    const durationSeconds = (endAt - this.startAt) / 1000;
+    if (!description.genAi) {
+      instruments.record(
+        METRIC_BULWARK_PIPELINE_DURATION,
+        durationSeconds,
+        type === undefined
+          ? description.callMetricAttributes
+          : { ...description.callMetricAttributes, [ATTR_ERROR_TYPE]: type },
+      );
+      return;
+    }
+    const attributes: Attributes = { ...description.callMetricAttributes };
+    if (summary?.model !== undefined) attributes[ATTR_GEN_AI_RESPONSE_MODEL] = summary.model;
+    const withError = type === undefined ? attributes : { ...attributes, [ATTR_ERROR_TYPE]: type };
+    if (options.emitV1)
+      instruments.record(METRIC_GEN_AI_CLIENT_OPERATION_DURATION, durationSeconds, withError);
+    if (options.emitLatest)
+      instruments.record(
+        description.embeddings
+          ? METRIC_GEN_AI_CLIENT_EMBEDDINGS_DURATION
+          : METRIC_GEN_AI_CLIENT_INFERENCE_DURATION,
+        durationSeconds,
+        withError,
+      );
+
+    const input = summary?.inputTokens;
+    const output = description.embeddings ? undefined : summary?.outputTokens;
+    if (options.emitV1) {
+      if (input !== undefined)
+        instruments.record(METRIC_GEN_AI_CLIENT_TOKEN_USAGE, input, {
+          ...attributes,
+          [ATTR_GEN_AI_TOKEN_TYPE]: 'input',
+        });
+      if (output !== undefined)
+        instruments.record(METRIC_GEN_AI_CLIENT_TOKEN_USAGE, output, {
+          ...attributes,
+          [ATTR_GEN_AI_TOKEN_TYPE]: 'output',
+        });
+    }
+    if (options.emitLatest) {
+      if (description.embeddings) {
+        if (input !== undefined)
+          instruments.record(METRIC_GEN_AI_CLIENT_EMBEDDINGS_OPERATION_INPUT_TOKENS, input, withError);
+      } else {
+        // The genai-main counters are recorded for every inference, failed ones with 0 and modality unknown.
+        const modality =
+          input === undefined ? 'unknown' : hasImages(description.request) ? 'unknown' : 'text';
+        instruments.record(METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS, input ?? 0, {
+          ...attributes,
+          [ATTR_GEN_AI_TOKEN_MODALITY]: modality,
+        });
+        instruments.record(METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS, output ?? 0, {
+          ...attributes,
+          [ATTR_GEN_AI_TOKEN_MODALITY]: output === undefined ? 'unknown' : 'text',
+        });
+        if (input !== undefined)
+          instruments.record(METRIC_GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS, input, withError);
+        if (output !== undefined)
+          instruments.record(METRIC_GEN_AI_CLIENT_INFERENCE_OPERATION_OUTPUT_TOKENS, output, withError);
+      }
+    }
+
+    if (streamed) {
+      const firstChunkAt = this.firstChunkAt!;
+      const toFirstChunk = (firstChunkAt - this.startAt) / 1000;
+      if (options.emitV1)
+        instruments.record(METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK, toFirstChunk, attributes);
+      if (options.emitLatest)
+        instruments.record(METRIC_GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK, toFirstChunk, attributes);
+      if (options.timePerOutputChunk && type === undefined && output !== undefined && output > 1) {
+        const perChunk = (endAt - firstChunkAt) / 1000 / (output - 1);
+        if (options.emitV1)
+          instruments.record(METRIC_GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK, perChunk, attributes);
+        if (options.emitLatest)
+          instruments.record(METRIC_GEN_AI_CLIENT_INFERENCE_TIME_PER_OUTPUT_CHUNK, perChunk, attributes);
+      }
+    }
+  }
+}
+
+/** True when a chat or generate request carries images (its token modality is then not just text). */
+function hasImages(request: unknown): boolean {
+  if (!isObject(request)) return false;
+  const fields = request as Record<string, unknown>;
+  if (Array.isArray(fields.images) && fields.images.length > 0) return true;
+  if (!Array.isArray(fields.messages)) return false;
+  return fields.messages.some(
+    (message) =>
+      isObject(message) &&
+      Array.isArray((message as { images?: unknown }).images) &&
+      ((message as { images: unknown[] }).images.length ?? 0) > 0,
+  );
+}
