@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import {
   type BulwarkError,
   ConnectionError,
@@ -437,5 +438,37 @@ describe('retry()', () => {
       expect(thrown, JSON.stringify(options)).toBeInstanceOf(InvalidOptionError);
       expect((thrown as InvalidOptionError).option, JSON.stringify(options)).toBe(option);
     }
+  });
+});
+
+describe('retry() in a process', () => {
+  it('keeps a script alive through a backoff wait on the real clock, and lets it go once cancelled', () => {
+    const source = new URL('./index.ts', import.meta.url).pathname;
+    const core = new URL('../../core/src/index.ts', import.meta.url).pathname;
+    const script = `import { retry } from ${JSON.stringify(source)};
+      import { ResponseError } from ${JSON.stringify(core)};
+      let attempts = 0;
+      const answer = await retry({ initialDelayMs: 200 }).execute(() => {
+        if (++attempts === 1) throw new ResponseError({ status: 503 });
+        return 'answered after ' + attempts + ' attempts';
+      });
+      console.log(answer);
+      const controller = new AbortController();
+      const waiting = retry({ backoff: { next: () => ({ duration: 60_000, next() { return this; } }) } })
+        .execute(() => { throw new ResponseError({ status: 503 }); }, { signal: controller.signal })
+        .catch((error) => console.log('cancelled:', error));
+      setTimeout(() => controller.abort('stop'), 50);
+      await waiting;`;
+    const started = Date.now();
+    const child = spawnSync(
+      process.execPath,
+      ['--conditions=source', '--import', 'tsx', '--input-type=module', '-e', script],
+      { encoding: 'utf8', timeout: 15_000 },
+    );
+    expect(child.stderr).toBe('');
+    expect(child.stdout).toContain('answered after 2 attempts');
+    expect(child.stdout).toContain('cancelled: stop');
+    expect(child.status).toBe(0);
+    expect(Date.now() - started).toBeLessThan(15_000);
   });
 });

@@ -1,6 +1,7 @@
 import {
   BasePolicy,
   BulwarkError,
+  type Clock,
   type Context,
   DEFAULT_KEY,
   Emitter,
@@ -9,6 +10,7 @@ import {
   type KeyOption,
   LruMap,
   type NotRetriedReason,
+  realClock,
   resolveKey,
   sleep,
 } from '@bulwark/core';
@@ -29,6 +31,21 @@ import type {
  * signal (a cancel during backoff waits the whole delay), it knows no deadline, no commit state and
  * no budget, and it loses the caller's abort reason.
  */
+
+/**
+ * The real clock, but with a timer that keeps the process alive. A backoff wait is the only thing a
+ * retrying call is doing: nothing else holds the event loop (the failed request's socket is gone or
+ * idle), so with an unref'd timer a script awaiting the call would exit in the middle of the wait
+ * (exit code 13 under top-level await, 0 otherwise) instead of retrying. cockatiel's retry keeps its
+ * timer referenced by default for the same reason. Every wait is bounded by `maxDelayMs`.
+ */
+const keepAliveClock: Clock = {
+  now: realClock.now,
+  setTimeout(callback, delayMs) {
+    const timer = setTimeout(callback, Math.max(0, delayMs));
+    return { clear: () => clearTimeout(timer) };
+  },
+};
 
 /** Sets a field on an error we may not own, unless it is frozen or the field is read-only. */
 function mark(error: unknown, field: 'notRetried' | 'committed', value: unknown): void {
@@ -170,7 +187,8 @@ export class RetryPolicy extends BasePolicy {
         if (this.#retries.size > 0) this.#retries.emit({ attempt, delayMs, error, context });
         if (delayMs > 0) {
           try {
-            await sleep(delayMs, { clock: context.clock, signal });
+            const clock = context.clock === realClock ? keepAliveClock : context.clock;
+            await sleep(delayMs, { clock, signal });
           } catch {
             throw this.#giveUp(signal.reason, 'cancelled', attempt, context);
           }
