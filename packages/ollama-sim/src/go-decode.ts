@@ -1,0 +1,464 @@
+// Decodes a request body the way Ollama's handlers do (gin's ShouldBindJSON, that is Go's
+// json.Decoder into a struct), so a bad body gets the same 400 text: Go's syntax errors, its
+// "cannot unmarshal" type errors, custom unmarshaler errors, and io.EOF for an empty body.
+
+/** A Go type, as far as decoding errors can tell. */
+export type GoType =
+  | { readonly kind: 'string' | 'bool' | 'int' | 'float' | 'any' }
+  | { readonly kind: 'slice'; readonly name: string; readonly of: GoType }
+  | { readonly kind: 'map'; readonly name: string; readonly of: GoType }
+  | { readonly kind: 'bytes'; readonly name: string }
+  | {
+      readonly kind: 'struct';
+      /** The struct's own name, as error messages show it (`ChatRequest`). */
+      readonly name: string;
+      /** The type's full name (`api.ChatRequest`). */
+      readonly typeName: string;
+      readonly fields: Readonly<Record<string, GoType>>;
+      /**
+       * The type has its own UnmarshalJSON that decodes an alias (like api.Message): errors inside
+       * abort at once, and a whole-value mismatch names the alias type.
+       */
+      readonly aliasName?: string;
+      /** Post-processing of the decoded object (e.g. lower-casing a role). */
+      readonly finish?: (value: Record<string, unknown>) => void;
+    }
+  | {
+      readonly kind: 'custom';
+      /** Returns the error text of the type's UnmarshalJSON, or undefined. */
+      readonly check: (value: unknown) => string | undefined;
+    };
+
+export const goString: GoType = { kind: 'string' };
+export const goBool: GoType = { kind: 'bool' };
+export const goInt: GoType = { kind: 'int' };
+export const goFloat: GoType = { kind: 'float' };
+export const goAny: GoType = { kind: 'any' };
+
+/** Outcome of decoding a body. `eof` means the body was empty (Ollama: `missing request body`). */
+export type GoDecodeResult = { value: unknown } | { error: string; eof?: true };
+
+const EOF_RESULT: GoDecodeResult = { error: 'EOF', eof: true };
+
+function isSpace(code: number): boolean {
+  return code === 32 || code === 9 || code === 10 || code === 13;
+}
+
+/** Go's quoteChar: how the json scanner names a byte in its errors. */
+export function quoteChar(code: number): string {
+  if (code === 39) return "'\\''";
+  if (code === 34) return `'"'`;
+  const named: Record<number, string> = {
+    7: '\\a',
+    8: '\\b',
+    9: '\\t',
+    10: '\\n',
+    11: '\\v',
+    12: '\\f',
+    13: '\\r',
+    92: '\\\\',
+  };
+  const name = named[code];
+  if (name) return `'${name}'`;
+  if (code < 32 || code === 127) return `'\\x${code.toString(16).padStart(2, '0')}'`;
+  if ((code >= 0x80 && code <= 0xa0) || code === 0xad) return `'\\u${code.toString(16).padStart(4, '0')}'`;
+  return `'${String.fromCharCode(code)}'`;
+}
+
+class SyntaxFailure {
+  constructor(readonly message: string) {}
+}
+
+/** Scans the first JSON value of `bytes` like Go's decoder; returns its end offset or throws SyntaxFailure. */
+function scanFirstValue(bytes: Uint8Array): number {
+  let position = 0;
+  const length = bytes.length;
+  const fail = (code: number, context: string): never => {
+    throw new SyntaxFailure(`invalid character ${quoteChar(code)} ${context}`);
+  };
+  const eof = (): never => {
+    throw new SyntaxFailure('unexpected EOF');
+  };
+  const skipSpace = () => {
+    while (position < length && isSpace(bytes[position] as number)) position++;
+  };
+  const next = (): number => {
+    if (position >= length) eof();
+    return bytes[position] as number;
+  };
+  const literal = (word: string) => {
+    for (let index = 1; index < word.length; index++) {
+      position++;
+      const code = next();
+      if (code !== word.charCodeAt(index)) fail(code, `in literal ${word} (expecting '${word[index]}')`);
+    }
+    position++;
+  };
+  const digits = () => {
+    while (position < length) {
+      const code = bytes[position] as number;
+      if (code < 48 || code > 57) break;
+      position++;
+    }
+  };
+  const number = (topLevel: boolean) => {
+    let code = next();
+    if (code === 45) {
+      position++;
+      code = next();
+      if (code < 48 || code > 57) fail(code, 'in numeric literal');
+    }
+    position++;
+    if (code !== 48) digits();
+    if (position >= length) {
+      if (topLevel) return;
+      eof();
+    }
+    code = bytes[position] as number;
+    if (code === 46) {
+      position++;
+      if (position >= length) eof();
+      code = bytes[position] as number;
+      if (code < 48 || code > 57) fail(code, 'after decimal point in numeric literal');
+      digits();
+      if (position >= length) {
+        if (topLevel) return;
+        eof();
+      }
+      code = bytes[position] as number;
+    }
+    if (code === 101 || code === 69) {
+      position++;
+      code = next();
+      if (code === 43 || code === 45) {
+        position++;
+        code = next();
+      }
+      if (code < 48 || code > 57) fail(code, 'in exponent of numeric literal');
+      digits();
+    }
+  };
+  const string = () => {
+    position++;
+    for (;;) {
+      const code = next();
+      if (code === 34) {
+        position++;
+        return;
+      }
+      if (code === 92) {
+        position++;
+        const escaped = next();
+        if (escaped === 117) {
+          for (let index = 0; index < 4; index++) {
+            position++;
+            const hex = next();
+            const isHex = (hex >= 48 && hex <= 57) || (hex >= 65 && hex <= 70) || (hex >= 97 && hex <= 102);
+            if (!isHex) fail(hex, 'in \\u hexadecimal character escape');
+          }
+        } else if (!'"\\/bfnrt'.includes(String.fromCharCode(escaped))) {
+          fail(escaped, 'in string escape code');
+        }
+        position++;
+        continue;
+      }
+      if (code < 32) fail(code, 'in string literal');
+      position++;
+    }
+  };
+  const value = (topLevel: boolean) => {
+    skipSpace();
+    const code = next();
+    if (code === 123) {
+      position++;
+      skipSpace();
+      if (next() === 125) {
+        position++;
+        return;
+      }
+      for (;;) {
+        skipSpace();
+        const keyStart = next();
+        if (keyStart !== 34) fail(keyStart, 'looking for beginning of object key string');
+        string();
+        skipSpace();
+        const colon = next();
+        if (colon !== 58) fail(colon, 'after object key');
+        position++;
+        value(false);
+        skipSpace();
+        const after = next();
+        position++;
+        if (after === 125) return;
+        if (after !== 44) fail(after, 'after object key:value pair');
+      }
+    }
+    if (code === 91) {
+      position++;
+      skipSpace();
+      if (next() === 93) {
+        position++;
+        return;
+      }
+      for (;;) {
+        value(false);
+        skipSpace();
+        const after = next();
+        position++;
+        if (after === 93) return;
+        if (after !== 44) fail(after, 'after array element');
+      }
+    }
+    if (code === 34) return string();
+    if (code === 45 || (code >= 48 && code <= 57)) return number(topLevel);
+    if (code === 116) return literal('true');
+    if (code === 102) return literal('false');
+    if (code === 110) return literal('null');
+    return fail(code, 'looking for beginning of value');
+  };
+  value(true);
+  return position;
+}
+
+/**
+ * Parses a body as Go's json.Decoder reads one value: an empty body is EOF; a syntax error in the
+ * first value gets Go's text; anything after a complete first value is ignored.
+ */
+export function parseGoJson(body: Uint8Array | string): GoDecodeResult {
+  const text =
+    typeof body === 'string'
+      ? body
+      : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  try {
+    return { value: JSON.parse(text) };
+  } catch {
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+    let start = 0;
+    while (start < bytes.length && isSpace(bytes[start] as number)) start++;
+    if (start === bytes.length) return EOF_RESULT;
+    try {
+      const end = scanFirstValue(bytes);
+      return { value: JSON.parse(Buffer.from(bytes.subarray(0, end)).toString('utf8')) };
+    } catch (error) {
+      if (error instanceof SyntaxFailure) return { error: error.message };
+      return { error: 'unexpected EOF' };
+    }
+  }
+}
+
+function jsonKind(value: unknown): string {
+  if (typeof value === 'string') return 'string';
+  if (typeof value === 'number') return 'number';
+  if (typeof value === 'boolean') return 'bool';
+  if (Array.isArray(value)) return 'array';
+  return 'object';
+}
+
+function typeText(type: GoType): string {
+  switch (type.kind) {
+    case 'string':
+      return 'string';
+    case 'bool':
+      return 'bool';
+    case 'int':
+      return 'int';
+    case 'float':
+      return 'float64';
+    case 'slice':
+    case 'map':
+    case 'bytes':
+      return type.name;
+    case 'struct':
+      return type.aliasName ?? type.typeName;
+    default:
+      return 'interface {}';
+  }
+}
+
+interface TypeErrorInfo {
+  value: string;
+  type: string;
+  struct: string | undefined;
+  field: string[];
+}
+
+function typeErrorText(error: TypeErrorInfo): string {
+  if (error.struct !== undefined || error.field.length > 0) {
+    return `json: cannot unmarshal ${error.value} into Go struct field ${error.struct ?? ''}.${error.field.join('.')} of type ${error.type}`;
+  }
+  return `json: cannot unmarshal ${error.value} into Go value of type ${error.type}`;
+}
+
+/** An error that aborts decoding at once (custom unmarshalers). */
+class Abort {
+  constructor(
+    readonly text: string | undefined,
+    readonly typeError: TypeErrorInfo | undefined,
+  ) {}
+}
+
+const base64Pattern = /^[A-Za-z0-9+/]*={0,2}$/;
+
+class Walker {
+  saved: TypeErrorInfo | undefined;
+  struct: string | undefined;
+  fields: string[] = [];
+
+  save(value: unknown, type: GoType, kindText?: string): void {
+    if (this.saved) return;
+    this.saved = {
+      value: kindText ?? jsonKind(value),
+      type: typeText(type),
+      struct: this.struct,
+      field: [...this.fields],
+    };
+  }
+
+  /** Walks `value` as `type`; returns the value to keep (keys renamed to the struct's field names). */
+  walk(value: unknown, type: GoType): unknown {
+    if (value === null) return value;
+    switch (type.kind) {
+      case 'any':
+        return value;
+      case 'string':
+        if (typeof value !== 'string') this.save(value, type);
+        return value;
+      case 'bool':
+        if (typeof value !== 'boolean') this.save(value, type);
+        return value;
+      case 'float':
+        if (typeof value !== 'number') this.save(value, type);
+        return value;
+      case 'int':
+        if (typeof value !== 'number') this.save(value, type);
+        else if (!Number.isSafeInteger(value)) this.save(value, type, `number ${JSON.stringify(value)}`);
+        return value;
+      case 'bytes':
+        if (typeof value !== 'string') {
+          if (!Array.isArray(value)) this.save(value, type);
+          return value;
+        }
+        if (!base64Pattern.test(value) || value.length % 4 === 1) {
+          const at = Math.max(0, value.search(/[^A-Za-z0-9+/=]/));
+          throw new Abort(`illegal base64 data at input byte ${at}`, undefined);
+        }
+        return value;
+      case 'custom': {
+        const message = type.check(value);
+        if (message !== undefined) throw new Abort(message, undefined);
+        return value;
+      }
+      case 'slice':
+        if (!Array.isArray(value)) {
+          this.save(value, type);
+          return value;
+        }
+        for (let index = 0; index < value.length; index++) value[index] = this.walk(value[index], type.of);
+        return value;
+      case 'map':
+        if (typeof value !== 'object' || Array.isArray(value)) {
+          this.save(value, type);
+          return value;
+        }
+        if (type.of.kind !== 'any') {
+          for (const key of Object.keys(value as object)) {
+            const record = value as Record<string, unknown>;
+            record[key] = this.walk(record[key], type.of);
+          }
+        }
+        return value;
+      case 'struct':
+        return this.walkStruct(value, type);
+    }
+  }
+
+  walkStruct(value: unknown, type: GoType & { kind: 'struct' }): unknown {
+    if (type.aliasName !== undefined) {
+      // A type with its own UnmarshalJSON: decode in a fresh walker, abort on its first error.
+      const inner = new Walker();
+      let result: unknown;
+      try {
+        result = inner.walkPlainStruct(value, type);
+      } catch (error) {
+        if (error instanceof Abort && error.typeError) {
+          throw new Abort(undefined, {
+            ...error.typeError,
+            struct: this.struct,
+            field: [...this.fields, ...error.typeError.field],
+          });
+        }
+        throw error;
+      }
+      if (inner.saved) {
+        throw new Abort(undefined, {
+          ...inner.saved,
+          struct: this.struct ?? inner.saved.struct,
+          field: [...this.fields, ...inner.saved.field],
+        });
+      }
+      return result;
+    }
+    return this.walkPlainStruct(value, type);
+  }
+
+  walkPlainStruct(value: unknown, type: GoType & { kind: 'struct' }): unknown {
+    if (typeof value !== 'object' || Array.isArray(value)) {
+      this.save(value, type);
+      return value;
+    }
+    const source = value as Record<string, unknown>;
+    let target = source;
+    const outerStruct = this.struct;
+    const depth = this.fields.length;
+    for (const key of Object.keys(source)) {
+      let name = key;
+      let fieldType = Object.hasOwn(type.fields, key) ? type.fields[key] : undefined;
+      if (!fieldType) {
+        const lower = key.toLowerCase();
+        for (const candidate of Object.keys(type.fields)) {
+          if (candidate.toLowerCase() === lower) {
+            name = candidate;
+            fieldType = type.fields[candidate];
+            break;
+          }
+        }
+        if (!fieldType) continue;
+        if (target === source) target = { ...source };
+        target[name] = source[key];
+        delete target[key];
+      }
+      this.struct = type.name;
+      this.fields.push(name);
+      target[name] = this.walk(source[key], fieldType);
+      this.fields.length = depth;
+      this.struct = outerStruct;
+    }
+    type.finish?.(target);
+    return target;
+  }
+}
+
+/**
+ * Checks a parsed body against the Go struct it is decoded into. Returns the body (keys matched
+ * case-insensitively, as Go does, renamed to the field names) or Go's error text.
+ */
+export function decodeInto(value: unknown, type: GoType & { kind: 'struct' }): GoDecodeResult {
+  const walker = new Walker();
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    if (value === null) return { value: {} };
+    return {
+      error: typeErrorText({ value: jsonKind(value), type: type.typeName, struct: undefined, field: [] }),
+    };
+  }
+  try {
+    const result = walker.walk(value, type);
+    if (walker.saved) return { error: typeErrorText(walker.saved) };
+    return { value: result };
+  } catch (error) {
+    if (error instanceof Abort) {
+      if (error.typeError) return { error: typeErrorText(error.typeError) };
+      return { error: error.text ?? 'unexpected error' };
+    }
+    throw error;
+  }
+}

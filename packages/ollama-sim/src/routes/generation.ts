@@ -1,0 +1,160 @@
+// The life of a generating request: scheduling (queue, load), a parallel slot, silent prompt
+// evaluation, then one line per token, then the final line with the metrics.
+import { elapsedNs, nowMs } from '../go-json.js';
+import type { SimModel } from '../model-catalog.js';
+import type { Dialect } from '../response-output.js';
+import { type Lease, SchedulerError } from '../scheduler.js';
+import type { RouteContext } from '../sim-state.js';
+import type { ReplyPlan } from '../simulated-reply.js';
+import type { SimulatedToolCall } from '../types.js';
+
+/** Timings and counts for the final line, in nanoseconds. */
+export interface FinalInfo {
+  readonly plan: ReplyPlan;
+  readonly totalNs: number;
+  readonly loadNs: number;
+  readonly promptEvalNs: number;
+  readonly evalNs: number;
+}
+
+/** Turns generation events into a route's wire format. */
+export interface GenerationEncoder {
+  /** Content type of the stream. */
+  readonly contentType: string;
+  readonly dialect: Dialect;
+  /** One token line (`thinking` selects the field). */
+  token(piece: string, thinking: boolean): string;
+  /** The line carrying tool calls. */
+  toolCalls(calls: readonly SimulatedToolCall[]): string;
+  /** The final line(s). */
+  finalLine(info: FinalInfo): string;
+  /** The whole answer as one body; `partial` when a fault ended it early. */
+  single(info: FinalInfo, partial: boolean): { contentType: string; body: string };
+}
+
+export interface GenerationRequest {
+  readonly model: SimModel;
+  readonly plan: ReplyPlan;
+  readonly encoder: GenerationEncoder;
+  readonly stream: boolean;
+  readonly keepAliveMs: number | undefined;
+  readonly numCtx: number | undefined;
+  /** An error the runner raises before the first token (e.g. a bad `format`): answered with 500. */
+  readonly runnerError?: string;
+}
+
+/** Lines written between two yields to the event loop when nothing else waits. */
+const YIELD_EVERY = 512;
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Gets the model resident and holds it for the request (answering Ollama's scheduling errors
+ * itself). Returns undefined when the request is over.
+ */
+export async function schedule(
+  context: RouteContext,
+  model: SimModel,
+  keepAliveMs: number | undefined,
+  numCtx: number | undefined,
+): Promise<Lease | undefined> {
+  try {
+    const acquired = context.sim.scheduler.acquire(model, { signal: context.signal, keepAliveMs, numCtx });
+    const lease = acquired instanceof Promise ? await acquired : acquired;
+    if (context.signal.aborted) {
+      lease.release();
+      return undefined;
+    }
+    return lease;
+  } catch (error) {
+    if (error instanceof SchedulerError) {
+      await context.output.error(error.status, error.message);
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+/** Runs a generation to its end, or until the client leaves or a fault ends it. */
+export async function runGeneration(context: RouteContext, request: GenerationRequest): Promise<void> {
+  const { output, signal, record } = context;
+  const { model, plan, encoder, stream } = request;
+  output.useDialect(encoder.dialect);
+  const lease = await schedule(context, model, request.keepAliveMs, request.numCtx);
+  if (!lease) return;
+  const loadedAt = nowMs();
+  try {
+    try {
+      const slot = lease.acquireSlot(signal);
+      if (slot) await slot;
+    } catch (error) {
+      if (error instanceof SchedulerError) return void (await output.error(error.status, error.message));
+      throw error;
+    }
+    if (signal.aborted) return;
+    const slotAt = nowMs();
+    const promptEvalMs = model.promptEvalMs;
+    if (promptEvalMs > 0) await sleep(promptEvalMs, signal);
+    if (signal.aborted) return;
+    if (request.runnerError !== undefined) return void (await output.error(500, request.runnerError));
+    const evalStart = nowMs();
+    const tokenDelayMs = context.fault?.tokenDelayMs ?? model.tokenDelayMs;
+    if (stream) output.beginStream(encoder.contentType, { batch: tokenDelayMs === 0 });
+
+    const thinkingCount = plan.thinkingChunks.length;
+    const total = thinkingCount + plan.chunks.length;
+    let sinceYield = 0;
+    for (let index = 0; index < total; index++) {
+      if (tokenDelayMs > 0) {
+        await sleep(tokenDelayMs, signal);
+      } else if (++sinceYield >= YIELD_EVERY) {
+        sinceYield = 0;
+        await yieldToLoop();
+      }
+      if (signal.aborted) return;
+      const thinking = index < thinkingCount;
+      const piece = (thinking ? plan.thinkingChunks[index] : plan.chunks[index - thinkingCount]) as string;
+      const wait = stream ? output.line(encoder.token(piece, thinking)) : output.tick();
+      if (wait) await wait;
+      if (output.stopped || signal.aborted) return;
+    }
+    if (plan.toolCalls) {
+      // The tool call is generated token by token but buffered by the parser: a silent gap.
+      if (tokenDelayMs > 0) await sleep(tokenDelayMs * plan.silentTokens, signal);
+      if (signal.aborted) return;
+      const wait = stream ? output.line(encoder.toolCalls(plan.toolCalls)) : output.tick();
+      if (wait) await wait;
+      if (output.stopped || signal.aborted) return;
+    }
+    if (output.endedEarly && stream) return;
+    const end = nowMs();
+    const info: FinalInfo = {
+      plan,
+      totalNs: elapsedNs(record.startedAt, end),
+      loadNs: elapsedNs(record.startedAt, loadedAt),
+      promptEvalNs: elapsedNs(slotAt, evalStart),
+      evalNs: elapsedNs(evalStart, end),
+    };
+    if (stream) {
+      await output.finalLine(encoder.finalLine(info));
+    } else {
+      const { contentType, body } = encoder.single(info, output.endedEarly);
+      await output.body(200, contentType, body);
+    }
+  } finally {
+    lease.release();
+  }
+}

@@ -1,0 +1,87 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { GoDecodeResult, GoType } from './go-decode.js';
+import { decodeInto } from './go-decode.js';
+import type { ModelDefaults, SimModel } from './model-catalog.js';
+import { isValidModelName, modelKey, parseModelName } from './model-name.js';
+import type { ResponseOutput } from './response-output.js';
+import type { Scheduler } from './scheduler.js';
+import type { SimStats } from './sim-stats.js';
+import type { Fault, RequestRecord } from './types.js';
+
+/** Server-wide settings the routes read. */
+export interface SimSettings {
+  readonly version: string;
+  readonly keepAliveMs: number;
+  /** What a pulled or created model inherits. */
+  readonly modelDefaults: ModelDefaults;
+}
+
+/** Everything the routes share: models, scheduler, counters, settings. */
+export class SimState {
+  readonly models = new Map<string, SimModel>();
+
+  constructor(
+    models: readonly SimModel[],
+    readonly scheduler: Scheduler,
+    readonly stats: SimStats,
+    readonly settings: SimSettings,
+  ) {
+    for (const model of models) this.models.set(model.key, model);
+  }
+
+  /** The model a name refers to (`llama3.2`, `llama3.2:latest`, any case), if served. */
+  find(name: string): SimModel | undefined {
+    const parsed = parseModelName(name.trim());
+    if (!isValidModelName(parsed)) return undefined;
+    return this.models.get(modelKey(parsed));
+  }
+
+  add(model: SimModel): void {
+    this.models.set(model.key, model);
+  }
+
+  remove(model: SimModel): void {
+    this.models.delete(model.key);
+  }
+}
+
+/** What a route handler gets. */
+export interface RouteContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly record: RequestRecord;
+  readonly output: ResponseOutput;
+  /** Aborts when the client leaves or the simulator closes. */
+  readonly signal: AbortSignal;
+  readonly fault: Fault | undefined;
+  /** The body as Go's decoder read it. */
+  readonly parsed: GoDecodeResult;
+  readonly sim: SimState;
+  /** Path parameters (`/v1/models/:model`). */
+  readonly params: Readonly<Record<string, string>>;
+}
+
+export type RouteHandler = (context: RouteContext) => Promise<void>;
+
+/**
+ * Decodes the body into a Go struct as gin's ShouldBindJSON does; on failure answers 400 with
+ * `missing request body` or Go's text (through `fail`, so OpenAI routes can wrap it) and returns
+ * undefined.
+ */
+export async function decodeBody(
+  context: RouteContext,
+  type: GoType & { kind: 'struct' },
+  emptyBodyText = 'missing request body',
+): Promise<Record<string, unknown> | undefined> {
+  const parsed = context.parsed;
+  if ('error' in parsed) {
+    await context.output.error(400, parsed.eof ? emptyBodyText : parsed.error);
+    return undefined;
+  }
+  const decoded = decodeInto(parsed.value, type);
+  if ('error' in decoded) {
+    await context.output.error(400, decoded.error);
+    return undefined;
+  }
+  return decoded.value as Record<string, unknown>;
+}
