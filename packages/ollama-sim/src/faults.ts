@@ -93,6 +93,10 @@ interface Entry {
 export class FaultTable {
   private entries: Entry[] = [];
 
+  get isEmpty(): boolean {
+    return this.entries.length === 0;
+  }
+
   get faults(): Fault[] {
     return this.entries.map((entry) => entry.fault);
   }

@@ -303,15 +303,28 @@ class Walker {
   saved: TypeErrorInfo | undefined;
   struct: string | undefined;
   fields: string[] = [];
+  /** Inside a type with its own UnmarshalJSON: the struct that holds it, and how deep. */
+  aliasOuter: string | undefined;
+  aliasDepth = 0;
+
+  reset(): void {
+    this.saved = undefined;
+    this.struct = undefined;
+    this.fields.length = 0;
+    this.aliasOuter = undefined;
+    this.aliasDepth = 0;
+  }
 
   save(value: unknown, type: GoType, kindText?: string): void {
-    if (this.saved) return;
-    this.saved = {
+    const error: TypeErrorInfo = {
       value: kindText ?? jsonKind(value),
       type: typeText(type),
-      struct: this.struct,
+      struct: this.aliasDepth > 0 ? this.aliasOuter : this.struct,
       field: [...this.fields],
     };
+    // A custom UnmarshalJSON returns its first error at once, aborting the whole decode.
+    if (this.aliasDepth > 0) throw new Abort(undefined, error);
+    this.saved ??= error;
   }
 
   /** Walks `value` as `type`; returns the value to keep (keys renamed to the struct's field names). */
@@ -361,47 +374,22 @@ class Walker {
           return value;
         }
         if (type.of.kind !== 'any') {
-          for (const key of Object.keys(value as object)) {
-            const record = value as Record<string, unknown>;
-            record[key] = this.walk(record[key], type.of);
-          }
+          const record = value as Record<string, unknown>;
+          for (const key of Object.keys(record)) record[key] = this.walk(record[key], type.of);
         }
         return value;
       case 'struct':
-        return this.walkStruct(value, type);
+        if (type.aliasName === undefined) return this.walkStruct(value, type);
+        if (this.aliasDepth++ === 0) this.aliasOuter = this.struct;
+        try {
+          return this.walkStruct(value, type);
+        } finally {
+          this.aliasDepth--;
+        }
     }
   }
 
   walkStruct(value: unknown, type: GoType & { kind: 'struct' }): unknown {
-    if (type.aliasName !== undefined) {
-      // A type with its own UnmarshalJSON: decode in a fresh walker, abort on its first error.
-      const inner = new Walker();
-      let result: unknown;
-      try {
-        result = inner.walkPlainStruct(value, type);
-      } catch (error) {
-        if (error instanceof Abort && error.typeError) {
-          throw new Abort(undefined, {
-            ...error.typeError,
-            struct: this.struct,
-            field: [...this.fields, ...error.typeError.field],
-          });
-        }
-        throw error;
-      }
-      if (inner.saved) {
-        throw new Abort(undefined, {
-          ...inner.saved,
-          struct: this.struct ?? inner.saved.struct,
-          field: [...this.fields, ...inner.saved.field],
-        });
-      }
-      return result;
-    }
-    return this.walkPlainStruct(value, type);
-  }
-
-  walkPlainStruct(value: unknown, type: GoType & { kind: 'struct' }): unknown {
     if (typeof value !== 'object' || Array.isArray(value)) {
       this.save(value, type);
       return value;
@@ -410,12 +398,12 @@ class Walker {
     let target = source;
     const outerStruct = this.struct;
     const depth = this.fields.length;
-    for (const key of Object.keys(source)) {
+    for (const key in source) {
       let name = key;
       let fieldType = Object.hasOwn(type.fields, key) ? type.fields[key] : undefined;
       if (!fieldType) {
         const lower = key.toLowerCase();
-        for (const candidate of Object.keys(type.fields)) {
+        for (const candidate in type.fields) {
           if (candidate.toLowerCase() === lower) {
             name = candidate;
             fieldType = type.fields[candidate];
@@ -438,12 +426,15 @@ class Walker {
   }
 }
 
+/** Decoding is synchronous, so one walker serves every request. */
+const walker = new Walker();
+
 /**
  * Checks a parsed body against the Go struct it is decoded into. Returns the body (keys matched
  * case-insensitively, as Go does, renamed to the field names) or Go's error text.
  */
 export function decodeInto(value: unknown, type: GoType & { kind: 'struct' }): GoDecodeResult {
-  const walker = new Walker();
+  walker.reset();
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     if (value === null) return { value: {} };
     return {

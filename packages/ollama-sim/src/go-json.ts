@@ -1,6 +1,5 @@
 // Go's encoding/json output and time format, byte for byte where clients could notice.
 
-const htmlUnsafe = /[<>&\u2028\u2029]/;
 const htmlUnsafeAll = /[<>&\u2028\u2029]/g;
 const goEscapes: Record<string, string> = {
   '<': '\\u003c',
@@ -12,7 +11,16 @@ const goEscapes: Record<string, string> = {
 
 /** Escapes `<`, `>`, `&`, U+2028 and U+2029 in JSON text the way Go's `json.Marshal` does. */
 export function goEscape(json: string): string {
-  return htmlUnsafe.test(json) ? json.replace(htmlUnsafeAll, (c) => goEscapes[c] as string) : json;
+  if (
+    json.indexOf('<') < 0 &&
+    json.indexOf('>') < 0 &&
+    json.indexOf('&') < 0 &&
+    json.indexOf('\u2028') < 0 &&
+    json.indexOf('\u2029') < 0
+  ) {
+    return json;
+  }
+  return json.replace(htmlUnsafeAll, (c) => goEscapes[c] as string);
 }
 
 /** `json.Marshal(value)`: compact JSON with Go's HTML escaping. */

@@ -2,6 +2,7 @@
 // fault scripted for the request (stalls, resets, broken lines, drip, gzip...).
 import type { ServerResponse } from 'node:http';
 import { createGzip, gzipSync, constants as zlibConstants } from 'node:zlib';
+import { type CancelSignal, sleep, untilCancelled } from './cancel-signal.js';
 import { faultKind } from './faults.js';
 import { goJson } from './go-json.js';
 import type { Fault, FaultKind, RequestRecord } from './types.js';
@@ -37,23 +38,6 @@ export const OLLAMA_DIALECT: Dialect = {
   endlessPrefix: () => '{"status":"',
 };
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
-function waitForAbort(signal: AbortSignal): Promise<void> {
-  return sleep(2_147_483_647, signal);
-}
-
 /** A pipe the response bytes go through: plain, dripped, gzip-encoded. */
 interface Sink {
   /** Returns a promise when the caller should wait (backpressure, drip pacing). */
@@ -64,11 +48,17 @@ interface Sink {
 }
 
 class PlainSink implements Sink {
-  constructor(
-    private readonly res: ServerResponse,
-    private readonly signal: AbortSignal,
-    private readonly onFirstWrite: () => void,
-  ) {}
+  private readonly res: ServerResponse;
+  private readonly signal: CancelSignal;
+
+  constructor(private readonly output: ResponseOutput) {
+    this.res = output.res;
+    this.signal = output.signal;
+  }
+
+  private onFirstWrite(): void {
+    this.output.markHeaders();
+  }
 
   write(chunk: string | Buffer): Promise<void> | undefined {
     this.onFirstWrite();
@@ -98,11 +88,8 @@ class PlainSink implements Sink {
 
   end(): Promise<void> {
     this.onFirstWrite();
-    return new Promise((resolve) => {
-      if (this.res.destroyed) return resolve();
-      this.res.end(() => resolve());
-      this.signal.addEventListener('abort', () => resolve(), { once: true });
-    });
+    if (!this.res.destroyed) this.res.end();
+    return Promise.resolve();
   }
 }
 
@@ -114,7 +101,7 @@ class DripSink implements Sink {
     private readonly inner: Sink,
     private readonly bytes: number,
     private readonly intervalMs: number,
-    private readonly signal: AbortSignal,
+    private readonly signal: CancelSignal,
   ) {}
 
   write(chunk: string | Buffer): Promise<void> {
@@ -211,7 +198,7 @@ export class ResponseOutput {
     readonly record: RequestRecord,
     readonly fault: Fault | undefined,
     /** Aborts when the client leaves or the simulator closes. */
-    readonly signal: AbortSignal,
+    readonly signal: CancelSignal,
   ) {
     this.kind = fault ? faultKind(fault) : undefined;
     this.afterChunks = fault?.afterChunks ?? 0;
@@ -222,15 +209,16 @@ export class ResponseOutput {
     return this.headersSent;
   }
 
-  private markHeaders = (): void => {
+  /** Records that the status line and headers are leaving. */
+  markHeaders(): void {
     if (this.headersSent) return;
     this.headersSent = true;
     this.record.status = this.res.statusCode;
     this.record.headersAt = performance.timeOrigin + performance.now();
-  };
+  }
 
   private makeSink(single: boolean): Sink {
-    let sink: Sink = new PlainSink(this.res, this.signal, this.markHeaders);
+    let sink: Sink = new PlainSink(this);
     const fault = this.fault;
     if (fault && (fault.dripBytes !== undefined || fault.dripIntervalMs !== undefined)) {
       sink = new DripSink(sink, fault.dripBytes ?? 1, fault.dripIntervalMs ?? 10, this.signal);
@@ -296,6 +284,17 @@ export class ResponseOutput {
       return;
     }
     if (bytes <= CONTENT_LENGTH_LIMIT || this.dripping) res.setHeader('Content-Length', String(bytes));
+    if (!this.fault) {
+      // The common case: one write with the headers, not waited for.
+      this.markHeaders();
+      if (bytes <= CONTENT_LENGTH_LIMIT) {
+        res.end(payload);
+      } else {
+        res.write(payload);
+        res.end();
+      }
+      return;
+    }
     this.sink = this.makeSink(true);
     if (bytes > 0) await this.sink.write(payload);
     await this.sink.end();
@@ -352,7 +351,7 @@ export class ResponseOutput {
     switch (this.kind) {
       case 'stall':
         await (this.fault?.stallMs === undefined
-          ? waitForAbort(this.signal)
+          ? untilCancelled(this.signal)
           : sleep(this.fault.stallMs, this.signal));
         return;
       case 'reset':
@@ -416,7 +415,7 @@ export class ResponseOutput {
     switch (this.kind) {
       case 'stall':
         await this.flushAll();
-        await (fault.stallMs === undefined ? waitForAbort(this.signal) : sleep(fault.stallMs, this.signal));
+        await (fault.stallMs === undefined ? untilCancelled(this.signal) : sleep(fault.stallMs, this.signal));
         break;
       case 'reset':
         await this.flushAll();

@@ -1,5 +1,6 @@
 // Ollama's two waits (server/sched.go): a bounded scheduling queue for requests that need a model
 // load or reload, and per-model parallel slots that later requests wait for in order, without bound.
+import type { CancelSignal } from './cancel-signal.js';
 import { FOREVER_MS } from './go-duration.js';
 import type { SimModel } from './model-catalog.js';
 import type { SimStats } from './sim-stats.js';
@@ -49,7 +50,7 @@ export interface Runner {
 
 /** What a request asks of the scheduler. */
 export interface ScheduleRequest {
-  readonly signal: AbortSignal;
+  readonly signal: CancelSignal;
   /** The request's `keep_alive`, ms; `undefined` keeps the runner's. */
   readonly keepAliveMs: number | undefined;
   /** The request's `options.num_ctx`; a different value than the resident runner's reloads it. */
@@ -62,7 +63,7 @@ export interface Lease {
   /** Time spent getting the runner (queue + load), ms. */
   readonly loadMs: number;
   /** Takes a parallel slot: synchronously when one is free (returns undefined), else a promise. */
-  acquireSlot(signal: AbortSignal): Promise<void> | undefined;
+  acquireSlot(signal: CancelSignal): Promise<void> | undefined;
   /** Frees the slot (if held) and the runner reference. Idempotent. */
   release(): void;
 }
@@ -85,7 +86,7 @@ export interface SchedulerOptions {
   stats: SimStats;
 }
 
-function settleWithin(promise: Promise<unknown>, signal: AbortSignal): Promise<void> {
+function settleWithin(promise: Promise<unknown>, signal: CancelSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve();
   return new Promise<void>((resolve) => {
     const done = () => {
@@ -184,7 +185,7 @@ export class Scheduler {
   }
 
   /** Resident models for `/api/ps`, longest remaining first; waits while a model is loading. */
-  async loaded(signal: AbortSignal): Promise<{ model: SimModel; expiresAt: number; numCtx: number }[]> {
+  async loaded(signal: CancelSignal): Promise<{ model: SimModel; expiresAt: number; numCtx: number }[]> {
     for (;;) {
       const loading = [...this.runners.values()].filter((runner) => runner.loading);
       if (loading.length === 0 || signal.aborted || this.closed) break;
@@ -229,7 +230,7 @@ export class Scheduler {
     for (const listener of listeners) listener();
   }
 
-  private changed(signal: AbortSignal): Promise<void> {
+  private changed(signal: CancelSignal): Promise<void> {
     return settleWithin(new Promise<void>((resolve) => this.changeListeners.push(resolve)), signal);
   }
 
@@ -349,85 +350,114 @@ export class Scheduler {
       runner.expiryTimer = undefined;
     }
     if (request.keepAliveMs !== undefined) runner.sessionMs = request.keepAliveMs;
-    const stats = this.options.stats;
+    return new RunnerLease(this, runner, performance.now() - startedAt);
+  }
+
+  /** @internal Slot bookkeeping for {@link RunnerLease}. */
+  slotWaitAllowed(): boolean {
+    return !this.options.boundSlotWait || this.queue.length + this.slotWaiting < this.options.maxQueue;
+  }
+
+  /** @internal */
+  enterSlotWait(key: string): void {
+    this.slotWaiting++;
+    this.options.stats.enter(key, 'waitingForSlot');
+  }
+
+  /** @internal */
+  leaveSlotWait(key: string): void {
+    this.slotWaiting--;
+    this.options.stats.leave(key, 'waitingForSlot');
+  }
+
+  /** @internal */
+  get stats(): SimStats {
+    return this.options.stats;
+  }
+
+  /** @internal A lease ended: the runner may go idle, expire or unload. */
+  released(runner: Runner): void {
+    runner.refCount--;
+    if (runner.refCount === 0 && !runner.unloaded && !this.closed) {
+      if (runner.sessionMs <= 0) {
+        this.unload(runner);
+      } else if (runner.sessionMs < FOREVER_MS) {
+        runner.expiresAt = Date.now() + runner.sessionMs;
+        runner.expiryTimer = setTimeout(() => this.unload(runner), Math.min(runner.sessionMs, 2_147_483_647));
+        runner.expiryTimer.unref();
+      } else {
+        runner.expiresAt = Date.now() + runner.sessionMs;
+      }
+    }
+    if (this.changeListeners.length > 0) this.notify();
+  }
+}
+
+/** A request's hold on a runner, and its parallel slot once taken. */
+class RunnerLease implements Lease {
+  private holdsSlot = false;
+  private done = false;
+
+  constructor(
+    private readonly scheduler: Scheduler,
+    readonly runner: Runner,
+    readonly loadMs: number,
+  ) {}
+
+  private take(): void {
+    this.holdsSlot = true;
+    this.runner.active++;
+    this.scheduler.stats.enter(this.runner.model.key, 'generating');
+  }
+
+  private free(): void {
+    this.holdsSlot = false;
+    const runner = this.runner;
+    runner.active--;
+    this.scheduler.stats.leave(runner.model.key, 'generating');
+    const next = runner.waiters.shift();
+    if (next) next.resolve();
+  }
+
+  acquireSlot(signal: CancelSignal): Promise<void> | undefined {
+    const runner = this.runner;
+    if (runner.active < runner.model.numParallel && runner.waiters.length === 0) {
+      this.take();
+      return undefined;
+    }
+    if (!this.scheduler.slotWaitAllowed()) return Promise.reject(busy());
     const key = runner.model.key;
-    let holdsSlot = false;
-    let released = false;
-    const takeSlot = () => {
-      holdsSlot = true;
-      runner.active++;
-      stats.enter(key, 'generating');
-    };
-    const lease: Lease = {
-      runner,
-      loadMs: performance.now() - startedAt,
-      acquireSlot: (signal) => {
-        if (runner.active < runner.model.numParallel && runner.waiters.length === 0) {
-          takeSlot();
-          return undefined;
-        }
-        if (this.options.boundSlotWait && this.queue.length + this.slotWaiting >= this.options.maxQueue) {
-          return Promise.reject(busy());
-        }
-        return new Promise<void>((resolve, reject) => {
-          const leaveWait = () => {
-            this.slotWaiting--;
-            stats.leave(key, 'waitingForSlot');
-            signal.removeEventListener('abort', onAbort);
-          };
-          const waiter: Waiter = {
-            resolve: () => {
-              leaveWait();
-              takeSlot();
-              if (released) freeSlot();
-              resolve();
-            },
-            reject: (error) => {
-              leaveWait();
-              reject(error);
-            },
-          };
-          const onAbort = () => {
-            const index = runner.waiters.indexOf(waiter);
-            if (index >= 0) runner.waiters.splice(index, 1);
-            waiter.reject(canceled());
-          };
-          if (signal.aborted) return reject(canceled());
-          this.slotWaiting++;
-          stats.enter(key, 'waitingForSlot');
-          runner.waiters.push(waiter);
-          signal.addEventListener('abort', onAbort, { once: true });
-        });
-      },
-      release: () => {
-        if (released) return;
-        released = true;
-        if (holdsSlot) freeSlot();
-        runner.refCount--;
-        if (runner.refCount === 0 && !runner.unloaded && !this.closed) {
-          if (runner.sessionMs <= 0) {
-            this.unload(runner);
-          } else if (runner.sessionMs < FOREVER_MS) {
-            runner.expiresAt = Date.now() + runner.sessionMs;
-            runner.expiryTimer = setTimeout(
-              () => this.unload(runner),
-              Math.min(runner.sessionMs, 2_147_483_647),
-            );
-            runner.expiryTimer.unref();
-          } else {
-            runner.expiresAt = Date.now() + runner.sessionMs;
-          }
-        }
-        this.notify();
-      },
-    };
-    const freeSlot = () => {
-      holdsSlot = false;
-      runner.active--;
-      stats.leave(key, 'generating');
-      const next = runner.waiters.shift();
-      if (next) next.resolve();
-    };
-    return lease;
+    return new Promise<void>((resolve, reject) => {
+      if (signal.aborted) return reject(canceled());
+      const waiter: Waiter = {
+        resolve: () => {
+          signal.removeEventListener('abort', onAbort);
+          this.scheduler.leaveSlotWait(key);
+          this.take();
+          if (this.done) this.free();
+          resolve();
+        },
+        reject: (error) => {
+          signal.removeEventListener('abort', onAbort);
+          this.scheduler.leaveSlotWait(key);
+          reject(error);
+        },
+      };
+      const onAbort = () => {
+        const index = runner.waiters.indexOf(waiter);
+        if (index >= 0) runner.waiters.splice(index, 1);
+        waiter.reject(canceled());
+      };
+      this.scheduler.enterSlotWait(key);
+      runner.waiters.push(waiter);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  release(): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.holdsSlot) this.free();
+    this.scheduler.released(this.runner);
   }
 }

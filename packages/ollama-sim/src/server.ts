@@ -6,6 +6,7 @@ import {
   STATUS_CODES,
 } from 'node:http';
 import type { Socket } from 'node:net';
+import { Cancellation, type CancelSignal, sleep } from './cancel-signal.js';
 import { FaultTable, faultKind, validateFault, validateFaults } from './faults.js';
 import { type GoDecodeResult, parseGoJson } from './go-decode.js';
 import { FOREVER_MS } from './go-duration.js';
@@ -27,7 +28,6 @@ import { SimStats } from './sim-stats.js';
 import { planReply, publicReply } from './simulated-reply.js';
 import type {
   Fault,
-  FaultRequest,
   ModelStats,
   OllamaSim,
   OllamaSimOptions,
@@ -109,19 +109,6 @@ function htmlPage(status: number): string {
   return `<html>\r\n<head><title>${title}</title></head>\r\n<body>\r\n<center><h1>${title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n`;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
 function modelField(body: unknown): string | undefined {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
   const record = body as Record<string, unknown>;
@@ -173,7 +160,38 @@ export async function startOllamaSim(options: OllamaSimOptions = {}): Promise<Ol
   let sinceClear = 0;
   let requestWaiters: { count: number; resolve: () => void }[] = [];
   const sockets = new Set<Socket>();
-  const closing = new AbortController();
+  const closing = new Cancellation();
+  /** One per request in progress: fires when its client leaves or the simulator closes. */
+  const active = new Set<Cancellation>();
+
+  interface Exchange {
+    readonly record: RequestRecord;
+    readonly cancel: Cancellation;
+    readonly chunks: Buffer[];
+    readonly req: IncomingMessage;
+    readonly res: ServerResponse;
+  }
+  const kExchange = Symbol('exchange');
+  type Carrier = { [kExchange]?: Exchange };
+  // Shared listeners (no closures per request: the hot path stays lean).
+  function onData(this: IncomingMessage, chunk: Buffer): void {
+    (this as Carrier)[kExchange]?.chunks.push(chunk);
+  }
+  function onRequestError(this: IncomingMessage): void {
+    (this as Carrier)[kExchange]?.cancel.abort();
+  }
+  function onEnd(this: IncomingMessage): void {
+    const exchange = (this as Carrier)[kExchange];
+    if (exchange) void handle(exchange);
+  }
+  function onClose(this: ServerResponse): void {
+    const exchange = (this as Carrier)[kExchange];
+    if (!exchange) return;
+    (this as Carrier)[kExchange] = undefined;
+    (exchange.req as Carrier)[kExchange] = undefined;
+    active.delete(exchange.cancel);
+    if (!this.writableFinished) exchange.cancel.abort();
+  }
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const id = ++requestCount;
@@ -207,29 +225,18 @@ export async function startOllamaSim(options: OllamaSimOptions = {}): Promise<Ol
       requestWaiters = requestWaiters.filter((waiter) => sinceClear < waiter.count);
       for (const waiter of ready) waiter.resolve();
     }
-    const controller = new AbortController();
-    const abort = () => controller.abort();
-    closing.signal.addEventListener('abort', abort, { once: true });
-    res.once('close', () => {
-      if (!res.writableFinished) controller.abort();
-      closing.signal.removeEventListener('abort', abort);
-    });
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.once('error', abort);
-    req.once('end', () => {
-      const raw = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-      void handle(req, res, record, raw, controller.signal);
-    });
+    const exchange: Exchange = { record, cancel: new Cancellation(), chunks: [], req, res };
+    active.add(exchange.cancel);
+    (req as Carrier)[kExchange] = exchange;
+    (res as Carrier)[kExchange] = exchange;
+    res.once('close', onClose);
+    req.on('data', onData);
+    req.once('error', onRequestError);
+    req.once('end', onEnd);
   };
 
-  const handle = async (
-    req: IncomingMessage,
-    res: ServerResponse,
-    record: RequestRecord,
-    raw: Buffer,
-    signal: AbortSignal,
-  ): Promise<void> => {
+  const handle = async ({ req, res, record, chunks, cancel: signal }: Exchange): Promise<void> => {
+    const raw = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
     const parsed: GoDecodeResult = raw.length === 0 ? { error: 'EOF', eof: true } : parseGoJson(raw);
     record.body = 'value' in parsed ? parsed.value : raw.length > 0 ? raw.toString('utf8') : undefined;
     record.model = modelField(record.body);
@@ -238,15 +245,16 @@ export async function startOllamaSim(options: OllamaSimOptions = {}): Promise<Ol
       served?.key ?? (record.model === undefined ? '' : `unknown:${record.model.toLowerCase()}`);
     stats.count(statsKey, 'requests');
     stats.enter(statsKey, 'inFlight');
-    const faultRequest: FaultRequest = {
-      index: record.id,
-      method: record.method,
-      route: record.route,
-      model: record.model,
-      body: record.body,
-      headers: record.headers,
-    };
-    const fault = faults.select(faultRequest);
+    const fault = faults.isEmpty
+      ? undefined
+      : faults.select({
+          index: record.id,
+          method: record.method,
+          route: record.route,
+          model: record.model,
+          body: record.body,
+          headers: record.headers,
+        });
     record.fault = fault;
     const output = new ResponseOutput(res, record, fault, signal);
     if (record.route.startsWith('/v1/')) output.useDialect(OPENAI_DIALECT);
@@ -262,9 +270,9 @@ export async function startOllamaSim(options: OllamaSimOptions = {}): Promise<Ol
       stats.leave(statsKey, 'inFlight');
       record.endedAt = nowMs();
       if (output.destroyedBySim) record.outcome = 'destroyed';
-      else if (res.writableFinished)
+      else if (res.writableEnded && !signal.aborted) {
         record.outcome = (record.status ?? 200) >= 400 || record.error !== undefined ? 'error' : 'completed';
-      else if (closing.signal.aborted) record.outcome = 'sim-closed';
+      } else if (closing.aborted) record.outcome = 'sim-closed';
       else record.outcome = 'client-closed';
       if (record.status === undefined && res.headersSent) record.status = res.statusCode;
       if (!res.writableEnded && !res.destroyed && !signal.aborted) res.end();
@@ -278,7 +286,7 @@ export async function startOllamaSim(options: OllamaSimOptions = {}): Promise<Ol
     parsed: GoDecodeResult,
     fault: Fault | undefined,
     output: ResponseOutput,
-    signal: AbortSignal,
+    signal: CancelSignal,
   ): Promise<void> => {
     if (fault?.delayMs) await sleep(fault.delayMs, signal);
     if (signal.aborted) return;
@@ -408,6 +416,8 @@ export async function startOllamaSim(options: OllamaSimOptions = {}): Promise<Ol
   const close = (): Promise<void> => {
     closed ??= new Promise<void>((resolve) => {
       closing.abort();
+      for (const cancel of [...active]) cancel.abort();
+      active.clear();
       scheduler.close();
       for (const waiter of requestWaiters) waiter.resolve();
       requestWaiters = [];

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CancelSignal } from './cancel-signal.js';
 import type { GoDecodeResult, GoType } from './go-decode.js';
 import { decodeInto } from './go-decode.js';
 import type { ModelDefaults, SimModel } from './model-catalog.js';
@@ -19,6 +20,8 @@ export interface SimSettings {
 /** Everything the routes share: models, scheduler, counters, settings. */
 export class SimState {
   readonly models = new Map<string, SimModel>();
+  /** Names as sent → the model they resolve to (null: none). Cleared when the models change. */
+  private readonly lookups = new Map<string, SimModel | null>();
 
   constructor(
     models: readonly SimModel[],
@@ -31,17 +34,23 @@ export class SimState {
 
   /** The model a name refers to (`llama3.2`, `llama3.2:latest`, any case), if served. */
   find(name: string): SimModel | undefined {
+    const known = this.lookups.get(name);
+    if (known !== undefined) return known ?? undefined;
     const parsed = parseModelName(name.trim());
-    if (!isValidModelName(parsed)) return undefined;
-    return this.models.get(modelKey(parsed));
+    const model = isValidModelName(parsed) ? this.models.get(modelKey(parsed)) : undefined;
+    if (this.lookups.size >= 1024) this.lookups.clear();
+    this.lookups.set(name, model ?? null);
+    return model;
   }
 
   add(model: SimModel): void {
     this.models.set(model.key, model);
+    this.lookups.clear();
   }
 
   remove(model: SimModel): void {
     this.models.delete(model.key);
+    this.lookups.clear();
   }
 }
 
@@ -52,7 +61,7 @@ export interface RouteContext {
   readonly record: RequestRecord;
   readonly output: ResponseOutput;
   /** Aborts when the client leaves or the simulator closes. */
-  readonly signal: AbortSignal;
+  readonly signal: CancelSignal;
   readonly fault: Fault | undefined;
   /** The body as Go's decoder read it. */
   readonly parsed: GoDecodeResult;

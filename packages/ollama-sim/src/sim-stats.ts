@@ -27,6 +27,14 @@ function zero(): Counters {
   };
 }
 
+function bump(counters: Counters, gauge: Gauge): void {
+  counters[gauge]++;
+  if (gauge === 'inFlight' && counters.inFlight > counters.maxInFlight)
+    counters.maxInFlight = counters.inFlight;
+  if (gauge === 'generating' && counters.generating > counters.maxGenerating)
+    counters.maxGenerating = counters.generating;
+}
+
 /** Per-model and server-wide counters: in flight, generating, waiting, and their peaks. */
 export class SimStats {
   private readonly models = new Map<string, Counters>();
@@ -42,14 +50,8 @@ export class SimStats {
   }
 
   enter(key: string, gauge: Gauge): void {
-    for (const counters of [this.of(key), this.total]) {
-      counters[gauge]++;
-      if (gauge === 'inFlight' && counters.inFlight > counters.maxInFlight)
-        counters.maxInFlight = counters.inFlight;
-      if (gauge === 'generating' && counters.generating > counters.maxGenerating) {
-        counters.maxGenerating = counters.generating;
-      }
-    }
+    bump(this.of(key), gauge);
+    bump(this.total, gauge);
   }
 
   leave(key: string, gauge: Gauge): void {

@@ -244,12 +244,25 @@ function promptTokens(request: ReplyRequest): number {
 }
 
 function seedText(request: ReplyRequest, model: SimModel): string {
-  const body =
-    request.messages !== undefined
-      ? normalizeMessages(request.messages)
-          .map((message) => `${message.role}\u0001${message.content}`)
-          .join('\u0002')
-      : `${request.system ?? ''}\u0001${request.prompt ?? ''}\u0001${request.suffix ?? ''}`;
+  let body = '';
+  if (request.messages !== undefined) {
+    for (const message of request.messages) {
+      const role = typeof message.role === 'string' ? message.role.toLowerCase() : '';
+      const content = message.content as unknown;
+      if (typeof content === 'string') {
+        body += `${role}\u0001${content}\u0002`;
+      } else if (Array.isArray(content)) {
+        for (const part of content) {
+          const text = (part as { text?: unknown })?.text;
+          body += `${role}\u0001${typeof text === 'string' ? text : ''}\u0002`;
+        }
+      } else {
+        body += `${role}\u0001\u0002`;
+      }
+    }
+  } else {
+    body = `${request.system ?? ''}\u0001${request.prompt ?? ''}\u0001${request.suffix ?? ''}`;
+  }
   const seed = request.options?.seed;
   return `${model.shortName.toLowerCase()}\u0000${body}\u0000${typeof seed === 'number' ? seed : ''}`;
 }
@@ -259,9 +272,33 @@ function limitOf(request: ReplyRequest): number {
   return typeof limit === 'number' && limit > 0 ? Math.floor(limit) : Number.POSITIVE_INFINITY;
 }
 
-/** Plans the answer to a chat or generate request for an already resolved model. */
+const planCache = new Map<string, ReplyPlan>();
+const PLAN_CACHE_SIZE = 1024;
+const CACHEABLE_TOKENS = 2048;
+
+/**
+ * Plans the answer to a chat or generate request for an already resolved model. Plain text
+ * answers are cached: the same request (as benchmarks send) is planned once.
+ */
 export function planReply(request: ReplyRequest, model: SimModel): ReplyPlan {
-  const seed = hashText(seedText(request, model));
+  const text = seedText(request, model);
+  const plain =
+    (request.tools === undefined || request.tools.length === 0) &&
+    (request.format === undefined || request.format === null || request.format === '');
+  if (!plain) return buildPlan(request, model, text);
+  const key = `${text}\u0004${limitOf(request)}\u0004${wantsThinking(request, model)}\u0004${model.replyTokens[0]},${model.replyTokens[1]}\u0004${request.messages === undefined ? 'g' : 'c'}`;
+  const cached = planCache.get(key);
+  if (cached) return cached;
+  const plan = buildPlan(request, model, text);
+  if (plan.evalCount <= CACHEABLE_TOKENS) {
+    if (planCache.size >= PLAN_CACHE_SIZE) planCache.clear();
+    planCache.set(key, plan);
+  }
+  return plan;
+}
+
+function buildPlan(request: ReplyRequest, model: SimModel, text: string): ReplyPlan {
+  const seed = hashText(text);
   const random = new Random(seed);
   const [min, max] = model.replyTokens;
   const natural = random.int(min, max);
@@ -373,14 +410,14 @@ export function simulatedReply(request: ReplyRequest, model?: string | ModelSpec
 export function publicReply(plan: ReplyPlan): SimulatedReply {
   const reply: SimulatedReply = {
     content: plan.content,
-    chunks: plan.chunks,
-    thinkingChunks: plan.thinkingChunks,
+    chunks: [...plan.chunks],
+    thinkingChunks: [...plan.thinkingChunks],
     doneReason: plan.doneReason,
     evalCount: plan.evalCount,
     promptEvalCount: plan.promptEvalCount,
   };
   if (plan.thinking !== undefined) reply.thinking = plan.thinking;
-  if (plan.toolCalls !== undefined) reply.toolCalls = plan.toolCalls;
+  if (plan.toolCalls !== undefined) reply.toolCalls = structuredClone(plan.toolCalls);
   return reply;
 }
 

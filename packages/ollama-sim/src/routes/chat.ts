@@ -4,8 +4,8 @@ import { chatRequest, checkModelOptions } from '../request-schemas.js';
 import { decodeBody, type RouteContext } from '../sim-state.js';
 import { planReply } from '../simulated-reply.js';
 import type { ReplyRequest } from '../types.js';
-import { runGeneration } from './generation.js';
-import { chatEncoder } from './ollama-encoders.js';
+import { type GenerationEncoder, runGeneration } from './generation.js';
+import { ChatEncoder } from './ollama-encoders.js';
 import {
   answerLoad,
   formatError,
@@ -26,7 +26,7 @@ export async function handleChat(context: RouteContext): Promise<void> {
 export async function chat(
   context: RouteContext,
   body: Record<string, unknown>,
-  encoderFor = (name: string) => chatEncoder(name),
+  encoderFor: (name: string) => GenerationEncoder = (name) => new ChatEncoder(name),
 ): Promise<void> {
   const { output } = context;
   const topLogprobs = typeof body.top_logprobs === 'number' ? body.top_logprobs : 0;
@@ -89,6 +89,6 @@ export async function chat(
     stream: body.stream !== false,
     keepAliveMs: keepAlive,
     numCtx,
-    ...(runnerError !== undefined && { runnerError }),
+    runnerError,
   });
 }

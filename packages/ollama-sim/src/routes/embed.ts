@@ -1,4 +1,5 @@
 // POST /api/embed and the legacy POST /api/embeddings (server/routes.go EmbedHandler, EmbeddingsHandler).
+import { sleep } from '../cancel-signal.js';
 import { elapsedNs, float32Shortest, goJson, nowMs } from '../go-json.js';
 import type { SimModel } from '../model-catalog.js';
 import { checkModelOptions, embeddingRequest, embedRequest } from '../request-schemas.js';
@@ -29,27 +30,16 @@ export async function computeEmbeddings(
   },
 ): Promise<EmbedResult | undefined> {
   const { output, signal, record } = context;
-  const lease = await schedule(context, model, options.keepAlive, options.numCtx);
+  const scheduled = schedule(context, model, options.keepAlive, options.numCtx);
+  const lease = scheduled instanceof Promise ? await scheduled : scheduled;
   if (!lease) return undefined;
   const loadedAt = nowMs();
   try {
     const slot = lease.acquireSlot(signal);
     if (slot) await slot;
     if (signal.aborted) return undefined;
-    if (model.promptEvalMs > 0) {
-      await new Promise((resolve) => {
-        const timer = setTimeout(resolve, model.promptEvalMs);
-        signal.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(timer);
-            resolve(undefined);
-          },
-          { once: true },
-        );
-      });
-      if (signal.aborted) return undefined;
-    }
+    if (model.promptEvalMs > 0) await sleep(model.promptEvalMs, signal);
+    if (signal.aborted) return undefined;
     let tokens = 0;
     const vectors: number[][] = [];
     for (const input of inputs) {

@@ -5,7 +5,7 @@ import { decodeBody, type RouteContext } from '../sim-state.js';
 import { planReply } from '../simulated-reply.js';
 import type { ReplyRequest } from '../types.js';
 import { type GenerationEncoder, runGeneration } from './generation.js';
-import { generateEncoder } from './ollama-encoders.js';
+import { GenerateEncoder } from './ollama-encoders.js';
 import {
   answerLoad,
   formatError,
@@ -26,7 +26,8 @@ export async function handleGenerate(context: RouteContext): Promise<void> {
 export async function generate(
   context: RouteContext,
   body: Record<string, unknown>,
-  encoderFor: (name: string, raw: boolean) => GenerationEncoder = generateEncoder,
+  encoderFor: (name: string, raw: boolean) => GenerationEncoder = (name, raw) =>
+    new GenerateEncoder(name, raw),
 ): Promise<void> {
   const { output } = context;
   const topLogprobs = typeof body.top_logprobs === 'number' ? body.top_logprobs : 0;
@@ -98,6 +99,6 @@ export async function generate(
     stream: body.stream !== false,
     keepAliveMs: keepAlive,
     numCtx,
-    ...(runnerError !== undefined && { runnerError }),
+    runnerError,
   });
 }

@@ -1,5 +1,6 @@
 // The life of a generating request: scheduling (queue, load), a parallel slot, silent prompt
 // evaluation, then one line per token, then the final line with the metrics.
+import { sleep } from '../cancel-signal.js';
 import { elapsedNs, nowMs } from '../go-json.js';
 import type { SimModel } from '../model-catalog.js';
 import type { Dialect } from '../response-output.js';
@@ -17,11 +18,10 @@ export interface FinalInfo {
   readonly evalNs: number;
 }
 
-/** Turns generation events into a route's wire format. */
-export interface GenerationEncoder {
+/** Turns generation events into a route's wire format; also the route's error dialect. */
+export interface GenerationEncoder extends Dialect {
   /** Content type of the stream. */
   readonly contentType: string;
-  readonly dialect: Dialect;
   /** One token line (`thinking` selects the field). */
   token(piece: string, thinking: boolean): string;
   /** The line carrying tool calls. */
@@ -40,60 +40,55 @@ export interface GenerationRequest {
   readonly keepAliveMs: number | undefined;
   readonly numCtx: number | undefined;
   /** An error the runner raises before the first token (e.g. a bad `format`): answered with 500. */
-  readonly runnerError?: string;
+  readonly runnerError?: string | undefined;
 }
 
 /** Lines written between two yields to the event loop when nothing else waits. */
 const YIELD_EVERY = 512;
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
- * Gets the model resident and holds it for the request (answering Ollama's scheduling errors
- * itself). Returns undefined when the request is over.
+ * Gets the model resident and holds it for the request, answering Ollama's scheduling errors
+ * itself. Returns the lease (synchronously when the model is resident), or undefined when the
+ * request is over.
  */
-export async function schedule(
+export function schedule(
   context: RouteContext,
   model: SimModel,
   keepAliveMs: number | undefined,
   numCtx: number | undefined,
-): Promise<Lease | undefined> {
+): Lease | Promise<Lease | undefined> {
+  let acquired: Lease | Promise<Lease>;
   try {
-    const acquired = context.sim.scheduler.acquire(model, { signal: context.signal, keepAliveMs, numCtx });
-    const lease = acquired instanceof Promise ? await acquired : acquired;
-    if (context.signal.aborted) {
+    acquired = context.sim.scheduler.acquire(model, { signal: context.signal, keepAliveMs, numCtx });
+  } catch (error) {
+    return answerScheduleError(context, error);
+  }
+  if (!(acquired instanceof Promise)) return acquired;
+  return acquired.then(
+    (lease) => {
+      if (!context.signal.aborted) return lease;
       lease.release();
       return undefined;
-    }
-    return lease;
-  } catch (error) {
-    if (error instanceof SchedulerError) {
-      await context.output.error(error.status, error.message);
-      return undefined;
-    }
-    throw error;
-  }
+    },
+    (error) => answerScheduleError(context, error),
+  );
+}
+
+async function answerScheduleError(context: RouteContext, error: unknown): Promise<undefined> {
+  if (!(error instanceof SchedulerError)) throw error;
+  await context.output.error(error.status, error.message);
+  return undefined;
 }
 
 /** Runs a generation to its end, or until the client leaves or a fault ends it. */
 export async function runGeneration(context: RouteContext, request: GenerationRequest): Promise<void> {
   const { output, signal, record } = context;
   const { model, plan, encoder, stream } = request;
-  output.useDialect(encoder.dialect);
-  const lease = await schedule(context, model, request.keepAliveMs, request.numCtx);
+  output.useDialect(encoder);
+  const scheduled = schedule(context, model, request.keepAliveMs, request.numCtx);
+  const lease = scheduled instanceof Promise ? await scheduled : scheduled;
   if (!lease) return;
   const loadedAt = nowMs();
   try {
@@ -106,8 +101,7 @@ export async function runGeneration(context: RouteContext, request: GenerationRe
     }
     if (signal.aborted) return;
     const slotAt = nowMs();
-    const promptEvalMs = model.promptEvalMs;
-    if (promptEvalMs > 0) await sleep(promptEvalMs, signal);
+    if (model.promptEvalMs > 0) await sleep(model.promptEvalMs, signal);
     if (signal.aborted) return;
     if (request.runnerError !== undefined) return void (await output.error(500, request.runnerError));
     const evalStart = nowMs();
@@ -139,7 +133,6 @@ export async function runGeneration(context: RouteContext, request: GenerationRe
       if (wait) await wait;
       if (output.stopped || signal.aborted) return;
     }
-    if (output.endedEarly && stream) return;
     const end = nowMs();
     const info: FinalInfo = {
       plan,

@@ -1,7 +1,7 @@
 // /api/chat and /api/generate lines, pre-serialised in Go's field order (api.ChatResponse,
 // api.GenerateResponse).
 import { goJson, goString, rfc3339Nano } from '../go-json.js';
-import { type Dialect, OLLAMA_DIALECT } from '../response-output.js';
+import { OLLAMA_DIALECT } from '../response-output.js';
 import type { SimulatedToolCall } from '../types.js';
 import type { FinalInfo, GenerationEncoder } from './generation.js';
 
@@ -23,98 +23,119 @@ export function escapeToken(piece: string): string {
 
 /** `api.Metrics`, zero values omitted (omitempty). */
 export function metricsJson(info: FinalInfo): string {
-  const parts: string[] = [];
-  const add = (name: string, value: number) => {
-    if (value !== 0) parts.push(`"${name}":${value}`);
-  };
-  add('total_duration', info.totalNs);
-  add('load_duration', info.loadNs);
-  add('prompt_eval_count', info.plan.promptEvalCount);
-  add('prompt_eval_duration', info.promptEvalNs);
-  add('eval_count', info.plan.evalCount);
-  add('eval_duration', info.evalNs);
-  return parts.join(',');
+  let out = info.totalNs !== 0 ? `,"total_duration":${info.totalNs}` : '';
+  if (info.loadNs !== 0) out += `,"load_duration":${info.loadNs}`;
+  if (info.plan.promptEvalCount !== 0) out += `,"prompt_eval_count":${info.plan.promptEvalCount}`;
+  if (info.promptEvalNs !== 0) out += `,"prompt_eval_duration":${info.promptEvalNs}`;
+  if (info.plan.evalCount !== 0) out += `,"eval_count":${info.plan.evalCount}`;
+  if (info.evalNs !== 0) out += `,"eval_duration":${info.evalNs}`;
+  return out.slice(1);
 }
 
-function metricsObject(info: FinalInfo): Record<string, number> {
-  const result: Record<string, number> = {};
-  const add = (name: string, value: number) => {
-    if (value !== 0) result[name] = value;
-  };
-  add('total_duration', info.totalNs);
-  add('load_duration', info.loadNs);
-  add('prompt_eval_count', info.plan.promptEvalCount);
-  add('prompt_eval_duration', info.promptEvalNs);
-  add('eval_count', info.plan.evalCount);
-  add('eval_duration', info.evalNs);
-  return result;
-}
-
-function dialectFor(token: (piece: string) => string, endlessPrefix: () => string): Dialect {
-  return { ...OLLAMA_DIALECT, fillerLine: token, endlessPrefix };
-}
+const CHAT_CONTENT = '","message":{"role":"assistant","content":';
+const CHAT_THINKING = '","message":{"role":"assistant","content":"","thinking":';
+const CHAT_TAIL = '},"done":false}\n';
 
 /** `/api/chat` NDJSON. `model` is the name as the client sent it. */
-export function chatEncoder(model: string): GenerationEncoder {
-  const head = `{"model":${goString(model)},"created_at":"`;
-  const contentHead = '","message":{"role":"assistant","content":';
-  const thinkingHead = '","message":{"role":"assistant","content":"","thinking":';
-  const tail = '},"done":false}\n';
-  const token = (piece: string, thinking: boolean) =>
-    head + rfc3339Nano() + (thinking ? thinkingHead : contentHead) + escapeToken(piece) + tail;
-  return {
-    contentType: NDJSON,
-    dialect: dialectFor(
-      (filler) => token(filler, false),
-      () => `${head}${rfc3339Nano()}${contentHead}"`,
-    ),
-    token,
-    toolCalls: (calls) =>
-      `${head}${rfc3339Nano()}","message":${goJson({ role: 'assistant', content: '', tool_calls: calls })},"done":false}\n`,
-    finalLine: (info) =>
-      `${head}${rfc3339Nano()}","message":{"role":"assistant","content":""},"done":true,"done_reason":"${info.plan.doneReason}",${metricsJson(info)}}\n`,
-    single: (info, partial) => {
-      const message: Record<string, unknown> = { role: 'assistant', content: info.plan.content };
-      if (info.plan.thinking) message.thinking = info.plan.thinking;
-      if (info.plan.toolCalls) message.tool_calls = info.plan.toolCalls;
-      const body: Record<string, unknown> = { model, created_at: rfc3339Nano(), message, done: !partial };
-      if (!partial) Object.assign(body, { done_reason: info.plan.doneReason }, metricsObject(info));
-      return { contentType: JSON_TYPE, body: goJson(body) };
-    },
-  };
+export class ChatEncoder implements GenerationEncoder {
+  readonly contentType = NDJSON;
+  readonly errorBody = OLLAMA_DIALECT.errorBody;
+  readonly errorLine = OLLAMA_DIALECT.errorLine;
+  private readonly head: string;
+
+  constructor(model: string) {
+    this.head = `{"model":${goString(model)},"created_at":"`;
+  }
+
+  token(piece: string, thinking: boolean): string {
+    return (
+      this.head + rfc3339Nano() + (thinking ? CHAT_THINKING : CHAT_CONTENT) + escapeToken(piece) + CHAT_TAIL
+    );
+  }
+
+  fillerLine(filler: string): string {
+    return this.token(filler, false);
+  }
+
+  endlessPrefix(): string {
+    return `${this.head}${rfc3339Nano()}${CHAT_CONTENT}"`;
+  }
+
+  toolCalls(calls: readonly SimulatedToolCall[]): string {
+    return `${this.head}${rfc3339Nano()}","message":${goJson({ role: 'assistant', content: '', tool_calls: calls })},"done":false}\n`;
+  }
+
+  finalLine(info: FinalInfo): string {
+    return `${this.head}${rfc3339Nano()}","message":{"role":"assistant","content":""},"done":true,"done_reason":"${info.plan.doneReason}",${metricsJson(info)}}\n`;
+  }
+
+  single(info: FinalInfo, partial: boolean): { contentType: string; body: string } {
+    const plan = info.plan;
+    let message = `{"role":"assistant","content":${goString(plan.content)}`;
+    if (plan.thinking) message += `,"thinking":${goString(plan.thinking)}`;
+    if (plan.toolCalls) message += `,"tool_calls":${goJson(plan.toolCalls)}`;
+    const end = partial
+      ? '"done":false}'
+      : `"done":true,"done_reason":"${plan.doneReason}",${metricsJson(info)}}`;
+    return { contentType: JSON_TYPE, body: `${this.head}${rfc3339Nano()}","message":${message}},${end}` };
+  }
 }
 
+const GENERATE_CONTENT = '","response":';
+const GENERATE_THINKING = '","response":"","thinking":';
+const GENERATE_TAIL = ',"done":false}\n';
+
 /** `/api/generate` NDJSON; the final line carries `context` unless `raw`. */
-export function generateEncoder(model: string, raw: boolean): GenerationEncoder {
-  const head = `{"model":${goString(model)},"created_at":"`;
-  const contentHead = '","response":';
-  const thinkingHead = '","response":"","thinking":';
-  const tail = ',"done":false}\n';
-  const token = (piece: string, thinking: boolean) =>
-    head + rfc3339Nano() + (thinking ? thinkingHead : contentHead) + escapeToken(piece) + tail;
-  return {
-    contentType: NDJSON,
-    dialect: dialectFor(
-      (filler) => token(filler, false),
-      () => `${head}${rfc3339Nano()}${contentHead}"`,
-    ),
-    token,
-    toolCalls: (calls: readonly SimulatedToolCall[]) =>
-      `${head}${rfc3339Nano()}","response":"","done":false,"tool_calls":${goJson(calls)}}\n`,
-    finalLine: (info) => {
-      const context = raw ? '' : `,"context":[${info.plan.context().join(',')}]`;
-      return `${head}${rfc3339Nano()}","response":"","done":true,"done_reason":"${info.plan.doneReason}"${context},${metricsJson(info)}}\n`;
-    },
-    single: (info, partial) => {
-      const body: Record<string, unknown> = { model, created_at: rfc3339Nano(), response: info.plan.content };
-      if (info.plan.thinking) body.thinking = info.plan.thinking;
-      body.done = !partial;
-      if (!partial) {
-        body.done_reason = info.plan.doneReason;
-        if (!raw) body.context = info.plan.context();
-        Object.assign(body, metricsObject(info));
-      }
-      return { contentType: JSON_TYPE, body: goJson(body) };
-    },
-  };
+export class GenerateEncoder implements GenerationEncoder {
+  readonly contentType = NDJSON;
+  readonly errorBody = OLLAMA_DIALECT.errorBody;
+  readonly errorLine = OLLAMA_DIALECT.errorLine;
+  private readonly head: string;
+
+  constructor(
+    model: string,
+    private readonly raw: boolean,
+  ) {
+    this.head = `{"model":${goString(model)},"created_at":"`;
+  }
+
+  token(piece: string, thinking: boolean): string {
+    return (
+      this.head +
+      rfc3339Nano() +
+      (thinking ? GENERATE_THINKING : GENERATE_CONTENT) +
+      escapeToken(piece) +
+      GENERATE_TAIL
+    );
+  }
+
+  fillerLine(filler: string): string {
+    return this.token(filler, false);
+  }
+
+  endlessPrefix(): string {
+    return `${this.head}${rfc3339Nano()}${GENERATE_CONTENT}"`;
+  }
+
+  toolCalls(calls: readonly SimulatedToolCall[]): string {
+    return `${this.head}${rfc3339Nano()}","response":"","done":false,"tool_calls":${goJson(calls)}}\n`;
+  }
+
+  private context(info: FinalInfo): string {
+    return this.raw ? '' : `,"context":[${info.plan.context().join(',')}]`;
+  }
+
+  finalLine(info: FinalInfo): string {
+    return `${this.head}${rfc3339Nano()}","response":"","done":true,"done_reason":"${info.plan.doneReason}"${this.context(info)},${metricsJson(info)}}\n`;
+  }
+
+  single(info: FinalInfo, partial: boolean): { contentType: string; body: string } {
+    const plan = info.plan;
+    let body = `${this.head}${rfc3339Nano()}","response":${goString(plan.content)}`;
+    if (plan.thinking) body += `,"thinking":${goString(plan.thinking)}`;
+    body += partial
+      ? ',"done":false}'
+      : `,"done":true,"done_reason":"${plan.doneReason}"${this.context(info)},${metricsJson(info)}}`;
+    return { contentType: JSON_TYPE, body };
+  }
 }

@@ -20,20 +20,25 @@ export function openaiErrorJson(status: number, message: string): string {
   return `${goJson({ error: { message, type: errorType(status), param: null, code: null } })}\n`;
 }
 
-function dialect(fillerLine: (filler: string) => string, endlessPrefix: () => string): Dialect {
-  return {
-    errorBody: (status, message) => ({ contentType: JSON_TYPE, body: openaiErrorJson(status, message) }),
-    errorLine: (message) => `data: ${openaiErrorJson(500, message).trimEnd()}\n\n`,
-    fillerLine,
-    endlessPrefix,
-  };
+function errorBody(status: number, message: string): { contentType: string; body: string } {
+  return { contentType: JSON_TYPE, body: openaiErrorJson(status, message) };
+}
+
+/**
+ * An error event inside a started SSE stream. Ollama itself sends an empty chunk and ends without
+ * `[DONE]` here; the simulator sends OpenAI's error event so that clients can surface it.
+ */
+function errorLine(message: string): string {
+  return `data: ${openaiErrorJson(500, message).trimEnd()}\n\n`;
 }
 
 /** The OpenAI error dialect for routes that fail before choosing an encoder. */
-export const OPENAI_DIALECT = dialect(
-  (filler) => `data: {"filler":"${filler}"}\n\n`,
-  () => 'data: {"filler":"',
-);
+export const OPENAI_DIALECT: Dialect = {
+  errorBody,
+  errorLine,
+  fillerLine: (filler) => `data: {"filler":"${filler}"}\n\n`,
+  endlessPrefix: () => 'data: {"filler":"',
+};
 
 function usage(info: FinalInfo): { prompt_tokens: number; completion_tokens: number; total_tokens: number } {
   const prompt = info.plan.promptEvalCount;
@@ -55,103 +60,143 @@ function openaiToolCalls(calls: readonly SimulatedToolCall[]) {
 }
 
 const randomId = () => Math.floor(Math.random() * 999);
+const CHUNK_TAIL = '},"finish_reason":null}]}\n\n';
 
 /** `/v1/chat/completions`. */
-export function openaiChatEncoder(model: string, includeUsage: boolean): GenerationEncoder {
-  const id = `chatcmpl-${randomId()}`;
-  const created = Math.floor(Date.now() / 1000);
-  const envelope = `{"id":"${id}","object":"chat.completion.chunk","created":${created},"model":${goString(model)},"system_fingerprint":"fp_ollama","choices":[`;
-  const head = `${envelope}{"index":0,"delta":{`;
-  const tail = '},"finish_reason":null}]}\n\n';
-  let first = true;
-  let toolCallSent = false;
-  const role = () => {
-    if (!first) return '';
-    first = false;
+export class OpenaiChatEncoder implements GenerationEncoder {
+  readonly contentType = SSE;
+  readonly errorBody = errorBody;
+  readonly errorLine = errorLine;
+  private readonly id = `chatcmpl-${randomId()}`;
+  private readonly created = Math.floor(Date.now() / 1000);
+  private readonly envelope: string;
+  private readonly head: string;
+  private first = true;
+  private toolCallSent = false;
+
+  constructor(
+    private readonly model: string,
+    private readonly includeUsage: boolean,
+  ) {
+    this.envelope = `{"id":"${this.id}","object":"chat.completion.chunk","created":${this.created},"model":${goString(model)},"system_fingerprint":"fp_ollama","choices":[`;
+    this.head = `${this.envelope}{"index":0,"delta":{`;
+  }
+
+  private role(): string {
+    if (!this.first) return '';
+    this.first = false;
     return '"role":"assistant",';
-  };
-  const token = (piece: string, thinking: boolean) =>
-    thinking
-      ? `data: ${head}${role()}"content":"","reasoning":${escapeToken(piece)}${tail}`
-      : `data: ${head}${role()}"content":${escapeToken(piece)}${tail}`;
-  return {
-    contentType: SSE,
-    dialect: dialect(
-      (filler) => `data: ${head}"content":${goString(filler)}${tail}`,
-      () => `data: ${head}"content":"`,
-    ),
-    token,
-    toolCalls: (calls) => {
-      toolCallSent = true;
-      return `data: ${head}${role()}"content":"","tool_calls":${goJson(openaiToolCalls(calls))}${tail}`;
-    },
-    finalLine: (info) => {
-      let out = first ? token('', false) : '';
-      const reason = finishReason(info.plan.doneReason, toolCallSent);
-      out += `data: ${envelope}{"index":0,"delta":{},"finish_reason":"${reason}"}]}\n\n`;
-      if (includeUsage) out += `data: ${envelope}],"usage":${goJson(usage(info))}}\n\n`;
-      return `${out}data: [DONE]\n\n`;
-    },
-    single: (info, partial) => {
-      const message: Record<string, unknown> = { role: 'assistant', content: info.plan.content };
-      if (info.plan.thinking) message.reasoning = info.plan.thinking;
-      if (info.plan.toolCalls) message.tool_calls = openaiToolCalls(info.plan.toolCalls);
-      const body = {
-        id,
-        object: 'chat.completion',
-        created,
-        model,
-        system_fingerprint: 'fp_ollama',
-        choices: [
-          {
-            index: 0,
-            message,
-            finish_reason: partial
-              ? null
-              : finishReason(info.plan.doneReason, info.plan.toolCalls !== undefined),
-          },
-        ],
-        usage: usage(info),
-      };
-      return { contentType: JSON_TYPE, body: `${goJson(body)}\n` };
-    },
-  };
+  }
+
+  token(piece: string, thinking: boolean): string {
+    return thinking
+      ? `data: ${this.head}${this.role()}"content":"","reasoning":${escapeToken(piece)}${CHUNK_TAIL}`
+      : `data: ${this.head}${this.role()}"content":${escapeToken(piece)}${CHUNK_TAIL}`;
+  }
+
+  fillerLine(filler: string): string {
+    return `data: ${this.head}"content":${goString(filler)}${CHUNK_TAIL}`;
+  }
+
+  endlessPrefix(): string {
+    return `data: ${this.head}"content":"`;
+  }
+
+  toolCalls(calls: readonly SimulatedToolCall[]): string {
+    this.toolCallSent = true;
+    return `data: ${this.head}${this.role()}"content":"","tool_calls":${goJson(openaiToolCalls(calls))}${CHUNK_TAIL}`;
+  }
+
+  finalLine(info: FinalInfo): string {
+    let out = this.first ? this.token('', false) : '';
+    const reason = finishReason(info.plan.doneReason, this.toolCallSent);
+    out += `data: ${this.envelope}{"index":0,"delta":{},"finish_reason":"${reason}"}]}\n\n`;
+    if (this.includeUsage) out += `data: ${this.envelope}],"usage":${goJson(usage(info))}}\n\n`;
+    return `${out}data: [DONE]\n\n`;
+  }
+
+  single(info: FinalInfo, partial: boolean): { contentType: string; body: string } {
+    const message: Record<string, unknown> = { role: 'assistant', content: info.plan.content };
+    if (info.plan.thinking) message.reasoning = info.plan.thinking;
+    if (info.plan.toolCalls) message.tool_calls = openaiToolCalls(info.plan.toolCalls);
+    const body = {
+      id: this.id,
+      object: 'chat.completion',
+      created: this.created,
+      model: this.model,
+      system_fingerprint: 'fp_ollama',
+      choices: [
+        {
+          index: 0,
+          message,
+          finish_reason: partial
+            ? null
+            : finishReason(info.plan.doneReason, info.plan.toolCalls !== undefined),
+        },
+      ],
+      usage: usage(info),
+    };
+    return { contentType: JSON_TYPE, body: `${goJson(body)}\n` };
+  }
 }
 
 /** `/v1/completions`. */
-export function openaiCompletionEncoder(model: string, includeUsage: boolean): GenerationEncoder {
-  const id = `cmpl-${randomId()}`;
-  const zeroUsage = includeUsage ? ',"usage":{"prompt_tokens":0,"completion_tokens":0,"total_tokens":0}' : '';
-  const chunk = (text: string, finish: string | null, usageJson = zeroUsage) =>
-    `data: {"id":"${id}","object":"text_completion","created":${Math.floor(Date.now() / 1000)},"choices":[{"text":${text},"index":0,"finish_reason":${finish === null ? 'null' : `"${finish}"`}}],"model":${goString(model)},"system_fingerprint":"fp_ollama"${usageJson}}\n\n`;
-  return {
-    contentType: SSE,
-    dialect: dialect(
-      (filler) => chunk(goString(filler), null),
-      () => `data: {"id":"${id}","object":"text_completion","created":0,"choices":[{"text":"`,
-    ),
-    token: (piece, thinking) => chunk(thinking ? '""' : escapeToken(piece), null),
-    toolCalls: () => chunk('""', null),
-    finalLine: (info) => {
-      let out = chunk('""', info.plan.doneReason);
-      if (includeUsage) {
-        out += `data: {"id":"${id}","object":"text_completion","created":${Math.floor(Date.now() / 1000)},"choices":[],"model":${goString(model)},"system_fingerprint":"fp_ollama","usage":${goJson(usage(info))}}\n\n`;
-      }
-      return `${out}data: [DONE]\n\n`;
-    },
-    single: (info, partial) => {
-      const body = {
-        id,
-        object: 'text_completion',
-        created: Math.floor(Date.now() / 1000),
-        model,
-        system_fingerprint: 'fp_ollama',
-        choices: [
-          { text: info.plan.content, index: 0, finish_reason: partial ? null : info.plan.doneReason },
-        ],
-        usage: usage(info),
-      };
-      return { contentType: JSON_TYPE, body: `${goJson(body)}\n` };
-    },
-  };
+export class OpenaiCompletionEncoder implements GenerationEncoder {
+  readonly contentType = SSE;
+  readonly errorBody = errorBody;
+  readonly errorLine = errorLine;
+  private readonly id = `cmpl-${randomId()}`;
+  private readonly zeroUsage: string;
+  private readonly modelJson: string;
+
+  constructor(
+    private readonly model: string,
+    private readonly includeUsage: boolean,
+  ) {
+    this.zeroUsage = includeUsage
+      ? ',"usage":{"prompt_tokens":0,"completion_tokens":0,"total_tokens":0}'
+      : '';
+    this.modelJson = goString(model);
+  }
+
+  private chunk(text: string, finish: string | null): string {
+    return `data: {"id":"${this.id}","object":"text_completion","created":${Math.floor(Date.now() / 1000)},"choices":[{"text":${text},"index":0,"finish_reason":${finish === null ? 'null' : `"${finish}"`}}],"model":${this.modelJson},"system_fingerprint":"fp_ollama"${this.zeroUsage}}\n\n`;
+  }
+
+  token(piece: string, thinking: boolean): string {
+    return this.chunk(thinking ? '""' : escapeToken(piece), null);
+  }
+
+  fillerLine(filler: string): string {
+    return this.chunk(goString(filler), null);
+  }
+
+  endlessPrefix(): string {
+    return `data: {"id":"${this.id}","object":"text_completion","created":0,"choices":[{"text":"`;
+  }
+
+  toolCalls(): string {
+    return this.chunk('""', null);
+  }
+
+  finalLine(info: FinalInfo): string {
+    let out = this.chunk('""', info.plan.doneReason);
+    if (this.includeUsage) {
+      out += `data: {"id":"${this.id}","object":"text_completion","created":${Math.floor(Date.now() / 1000)},"choices":[],"model":${this.modelJson},"system_fingerprint":"fp_ollama","usage":${goJson(usage(info))}}\n\n`;
+    }
+    return `${out}data: [DONE]\n\n`;
+  }
+
+  single(info: FinalInfo, partial: boolean): { contentType: string; body: string } {
+    const body = {
+      id: this.id,
+      object: 'text_completion',
+      created: Math.floor(Date.now() / 1000),
+      model: this.model,
+      system_fingerprint: 'fp_ollama',
+      choices: [{ text: info.plan.content, index: 0, finish_reason: partial ? null : info.plan.doneReason }],
+      usage: usage(info),
+    };
+    return { contentType: JSON_TYPE, body: `${goJson(body)}\n` };
+  }
 }

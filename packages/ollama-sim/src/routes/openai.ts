@@ -7,7 +7,7 @@ import { decodeBody, type RouteContext } from '../sim-state.js';
 import { chat } from './chat.js';
 import { computeEmbeddings } from './embed.js';
 import { generate } from './generate.js';
-import { OPENAI_DIALECT, openaiChatEncoder, openaiCompletionEncoder } from './openai-encoders.js';
+import { OPENAI_DIALECT, OpenaiChatEncoder, OpenaiCompletionEncoder } from './openai-encoders.js';
 import { goQuote } from './route-helpers.js';
 
 const JSON_TYPE = 'application/json';
@@ -131,7 +131,7 @@ export async function handleChatCompletions(context: RouteContext): Promise<void
   const converted = fromChatRequest(request);
   if ('error' in converted) return output.error(400, converted.error);
   const includeUsage = (request.stream_options as Record<string, unknown> | null)?.include_usage === true;
-  await chat(context, converted.body, (name) => openaiChatEncoder(name, includeUsage));
+  await chat(context, converted.body, (name) => new OpenaiChatEncoder(name, includeUsage));
 }
 
 export async function handleCompletions(context: RouteContext): Promise<void> {
@@ -162,7 +162,7 @@ export async function handleCompletions(context: RouteContext): Promise<void> {
       stream: request.stream === true,
       ...(typeof request.suffix === 'string' && request.suffix !== '' && { suffix: request.suffix }),
     },
-    (name) => openaiCompletionEncoder(name, includeUsage),
+    (name) => new OpenaiCompletionEncoder(name, includeUsage),
   );
 }
 

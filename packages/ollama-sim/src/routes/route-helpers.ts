@@ -64,7 +64,8 @@ export async function answerLoad(
   numCtx: number | undefined,
   body: Record<string, unknown>,
 ): Promise<void> {
-  const lease = await schedule(context, model, keepAlive, numCtx);
+  const scheduled = schedule(context, model, keepAlive, numCtx);
+  const lease = scheduled instanceof Promise ? await scheduled : scheduled;
   if (!lease) return;
   try {
     await context.output.json(200, body);

@@ -1,5 +1,6 @@
 // POST /api/pull, /api/push, /api/create: progress lines (server/images.go, server/create.go).
 import { createHash } from 'node:crypto';
+import { sleep } from '../cancel-signal.js';
 import { goJson } from '../go-json.js';
 import { renameModel, resolveModel, type SimModel } from '../model-catalog.js';
 import { isValidModelName, parseModelName } from '../model-name.js';
@@ -37,20 +38,6 @@ function layersOf(model: SimModel): Layer[] {
     { digest: `sha256:${hash('params')}`, size: 96 },
     { digest: `sha256:${hash('config')}`, size: 561 },
   ];
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }
 
 /**
