@@ -26,14 +26,7 @@ import { Scheduler, SERVER_BUSY_MESSAGE } from './scheduler.js';
 import { type RouteContext, SimState } from './sim-state.js';
 import { SimStats } from './sim-stats.js';
 import { planReply, publicReply } from './simulated-reply.js';
-import type {
-  Fault,
-  ModelStats,
-  OllamaSim,
-  OllamaSimOptions,
-  ReplyRequest,
-  RequestRecord,
-} from './types.js';
+import type { Fault, ModelStats, OllamaSim, OllamaSimOptions, ReplyRequest, RequestRecord } from './types.js';
 import {
   boolean,
   type Check,
