@@ -113,7 +113,7 @@ describe('/api/chat', () => {
     expect(thinking.map((line) => (line.message as { thinking: string }).thinking)).toEqual(
       expected.thinkingChunks,
     );
-    expect((thinking[0]?.message as Record<string, unknown>).content).toBe('');
+    expect((thinking[0]!.message as Record<string, unknown>).content).toBe('');
     const plain = JSON.parse(
       (await post('/api/chat', { model: 'qwen3', messages, think: false, stream: false })).text,
     );
@@ -137,7 +137,7 @@ describe('/api/chat', () => {
     ];
     const parsed = lines((await post('/api/chat', { model: 'llama3.2', messages, tools })).text);
     expect(parsed).toHaveLength(2);
-    const call = (parsed[0]?.message as { tool_calls: { id: string; function: Record<string, unknown> }[] })
+    const call = (parsed[0]!.message as { tool_calls: { id: string; function: Record<string, unknown> }[] })
       .tool_calls;
     expect(call).toHaveLength(1);
     expect(call[0]?.id).toMatch(/^[a-z0-9]{8}$/);
