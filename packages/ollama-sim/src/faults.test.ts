@@ -249,7 +249,7 @@ describe('latency faults', () => {
     expect(lines).toHaveLength(5);
     const tags = await fetch(`${sim.url}/api/tags`);
     expect(tags.headers.get('content-encoding')).toBe('gzip');
-    expect((await tags.json()).models).toHaveLength(4);
+    expect(((await tags.json()) as { models: unknown[] }).models).toHaveLength(4);
   });
 });
 
