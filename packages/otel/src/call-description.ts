@@ -31,7 +31,7 @@ const GEN_AI_OPERATIONS: Readonly<Record<string, string>> = {
   generate_content: GEN_AI_OPERATION_GENERATE_CONTENT,
 };
 
-/** The port Ollama listens on by default: a call there is taken for Ollama when no provider is named. */
+/** The port Ollama listens on by default: a GenAI call there is taken for Ollama when no provider is named. */
 const OLLAMA_PORT = 11434;
 
 /** What telemetry knows about a call before it runs. */
@@ -67,9 +67,11 @@ export function describeCall(
   const operation = text(attributes.operation);
   const model = text(attributes.model);
   const server = parseServerAddress(attributes.host);
-  const provider =
-    text(attributes.provider) ?? (server.port === OLLAMA_PORT ? GEN_AI_PROVIDER_OLLAMA : undefined);
   const genAiOperation = operation === undefined ? undefined : GEN_AI_OPERATIONS[operation];
+  const namedProvider = text(attributes.provider);
+  const provider =
+    namedProvider ??
+    (genAiOperation !== undefined && server.port === OLLAMA_PORT ? GEN_AI_PROVIDER_OLLAMA : undefined);
   const genAi = genAiOperation !== undefined && provider !== undefined;
   const request = attributes.request;
 
@@ -106,7 +108,7 @@ export function describeCall(
     };
   }
 
-  const ollama = provider === GEN_AI_PROVIDER_OLLAMA && operation !== undefined;
+  const ollama = namedProvider === GEN_AI_PROVIDER_OLLAMA && operation !== undefined;
   const operationAttributes: Attributes =
     operation === undefined ? {} : { [ATTR_BULWARK_OPERATION]: operation };
   return {

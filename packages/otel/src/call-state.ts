@@ -177,11 +177,12 @@ export class CallState {
     });
   }
 
-  /** Records a bulkhead queue start or end for `key`; returns the wait in ms at the end. */
+  /** Notes when the call started waiting for the bulkhead slot of `key`. */
   queued(key: string, at: number): void {
     this.#queuedAt.set(key, at);
   }
 
+  /** The wait, in ms, since {@link CallState.queued} for `key`, if it was noted. */
   dequeued(key: string, at: number): number | undefined {
     const start = this.#queuedAt.get(key);
     this.#queuedAt.delete(key);
