@@ -23,7 +23,8 @@ Options:
       --max-queue <n>          Requests that may wait for a load, like OLLAMA_MAX_QUEUE (default 512)
       --bound-slot-wait        Count requests waiting for a slot against --max-queue too
       --max-loaded-models <n>  Resident models, like OLLAMA_MAX_LOADED_MODELS (default 3)
-      --keep-alive-ms <ms>     Idle time before a model unloads; negative = never (default 300000)
+      --keep-alive-ms <ms>     Idle time before a model unloads; negative = never, written
+                               --keep-alive-ms=-1 (default 300000)
       --load-ms <ms>           Time to load a model (default 0)
       --prompt-eval-ms <ms>    Silent time before the first token (default 0)
       --token-delay-ms <ms>    Time between tokens (default 0)
