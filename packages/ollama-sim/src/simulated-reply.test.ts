@@ -16,6 +16,9 @@ describe('simulatedReply', () => {
     const first = simulatedReply({ model: 'llama3.2', messages });
     expect(simulatedReply({ model: 'llama3.2:latest', messages })).toEqual(first);
     expect(simulatedReply({ model: 'LLAMA3.2', messages })).toEqual(first);
+    expect(simulatedReply('llama3.2', { messages })).toEqual(first);
+    expect(simulatedReply({ messages }, 'llama3.2')).toEqual(first);
+    expect(simulatedReply({ name: 'llama3.2' }, { messages })).toEqual(first);
     expect(simulatedReply({ model: 'mistral', messages }).content).not.toBe(first.content);
     expect(
       simulatedReply({ model: 'llama3.2', messages: [{ role: 'user', content: 'Hello' }] }).content,

@@ -394,16 +394,27 @@ function buildPlan(request: ReplyRequest, model: SimModel, text: string): ReplyP
 
 /**
  * Exactly what the simulator generates for a chat body (with `messages`) or a generate body (with
- * `prompt`): content, thinking, tool calls and the chunks in order. `model` is the model's name or
- * spec, as given to the simulator; it defaults to the request's `model`. The simulator's own
- * defaults (`replyTokens`) are assumed unless the spec sets them; use `sim.simulatedReply()` for a
- * simulator started with other defaults.
+ * `prompt`): content, thinking, tool calls and the chunks in order. Call it as
+ * `simulatedReply(request)`, `simulatedReply(request, model)` or `simulatedReply(model, request)`,
+ * where `model` is the model's name or spec as given to the simulator (default: the request's
+ * `model`). The simulator's default `replyTokens` is assumed unless the spec sets one; for a
+ * simulator started with other defaults use its own `sim.simulatedReply()`.
  */
-export function simulatedReply(request: ReplyRequest, model?: string | ModelSpec): SimulatedReply {
-  const spec = model ?? request.model;
-  if (spec === undefined) throw new TypeError('simulatedReply: the request has no model and none was given');
-  const plan = planReply(request, resolveModel(spec, FALLBACK_DEFAULTS));
-  return publicReply(plan);
+export function simulatedReply(request: ReplyRequest, model?: string | ModelSpec): SimulatedReply;
+export function simulatedReply(model: string | ModelSpec, request: ReplyRequest): SimulatedReply;
+export function simulatedReply(
+  first: ReplyRequest | string | ModelSpec,
+  second?: ReplyRequest | string | ModelSpec,
+): SimulatedReply {
+  const modelFirst =
+    typeof first === 'string' || (typeof second === 'object' && ('messages' in second || 'prompt' in second));
+  const request = (modelFirst ? second : first) as ReplyRequest | undefined;
+  const spec = (modelFirst ? first : second) as string | ModelSpec | undefined;
+  if (!request || typeof request !== 'object')
+    throw new TypeError('simulatedReply: a chat or generate request is required');
+  const model = spec ?? request.model;
+  if (model === undefined) throw new TypeError('simulatedReply: the request has no model and none was given');
+  return publicReply(planReply(request, resolveModel(model, FALLBACK_DEFAULTS)));
 }
 
 /** The public part of a plan. */
