@@ -142,7 +142,6 @@ export async function startOllamaSim(options: OllamaSimOptions = {}): Promise<Ol
   });
   const state = new SimState(models, scheduler, stats, {
     version: options.version ?? '0.33.0',
-    keepAliveMs,
     modelDefaults: defaults,
   });
   const faults = new FaultTable();
@@ -381,7 +380,7 @@ export async function startOllamaSim(options: OllamaSimOptions = {}): Promise<Ol
     }
   };
 
-  const server: Server = createServer({ noDelay: true, keepAliveTimeout: 0 }, onRequest);
+  const server: Server = createServer({ noDelay: true, keepAliveTimeout: 0, requestTimeout: 0 }, onRequest);
   server.keepAliveTimeout = 0;
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);

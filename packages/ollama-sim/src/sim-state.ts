@@ -12,7 +12,6 @@ import type { Fault, RequestRecord } from './types.js';
 /** Server-wide settings the routes read. */
 export interface SimSettings {
   readonly version: string;
-  readonly keepAliveMs: number;
   /** What a pulled or created model inherits. */
   readonly modelDefaults: ModelDefaults;
 }

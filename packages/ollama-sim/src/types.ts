@@ -156,7 +156,7 @@ export interface Fault {
   nth?: number;
   /** How many matching requests get it, starting at `nth`. @default 1 when `nth` is set, otherwise unlimited */
   times?: number;
-  /** A predicate on the request; in-process only (not from the CLI). */
+  /** A predicate on the request; in-process only (not from the CLI). One that throws does not match. */
   when?: (request: FaultRequest) => boolean;
   /** What happens. Omitted with `status` set means `'status'`; omitted otherwise means only the latency fields apply. */
   kind?: FaultKind;
