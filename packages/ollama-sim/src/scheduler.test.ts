@@ -117,6 +117,18 @@ describe('loads and keep-alive', () => {
     expect(sim.stats('cold').loads).toBe(2);
   });
 
+  it('unloads every idle model on unloadAll(); the next request loads again', async () => {
+    sim = await startOllamaSim({ models: [{ name: 'cold', loadMs: 60 }, 'llama3.2'] });
+    await chatText('cold');
+    await chatText('llama3.2');
+    expect(sim.stats().loaded).toBe(2);
+    sim.unloadAll();
+    expect(sim.stats().loaded).toBe(0);
+    const again = JSON.parse((await chatText('cold', { stream: false })).text);
+    expect(again.load_duration).toBeGreaterThanOrEqual(55_000_000);
+    expect(sim.stats('cold').loads).toBe(2);
+  });
+
   it('unloads right after the request with keep_alive 0', async () => {
     sim = await startOllamaSim();
     await chatText('llama3.2', { keep_alive: 0 });
