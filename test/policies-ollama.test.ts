@@ -1,0 +1,198 @@
+/**
+ * timeout() and retry() against the Ollama simulator over real loopback HTTP. The operation is a
+ * small streaming /api/chat reader that classifies failures into Bulwark's errors the way a
+ * transport does (status → ResponseError with Retry-After, socket failure → ConnectionError,
+ * `{"error"}` line → StreamError) and commits when the first chunk reaches the caller.
+ */
+import {
+  BulwarkError,
+  ConnectionError,
+  type Context,
+  createContext,
+  parseRetryAfter,
+  ResponseError,
+  StreamError,
+  TimeoutError,
+  wrap,
+} from '@bulwark/core';
+import { type OllamaSim, SERVER_BUSY_MESSAGE, startOllamaSim } from '@bulwark/ollama-sim';
+import { retry } from '@bulwark/retry';
+import { timeout } from '@bulwark/timeout';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+
+let sim: OllamaSim;
+
+beforeAll(async () => {
+  sim = await startOllamaSim({ host: '127.0.0.1', port: 0 });
+});
+
+afterAll(async () => {
+  await sim.close();
+});
+
+afterEach(() => {
+  sim.clearFaults();
+  sim.clearRequests();
+  vi.restoreAllMocks();
+});
+
+/** Streams one chat answer; resolves with the whole content when the stream ends. */
+async function chat(context: Context, model = 'llama3.2', url = sim.url): Promise<string> {
+  const { signal } = context;
+  let response: Response;
+  try {
+    response = await fetch(`${url}/api/chat`, {
+      method: 'POST',
+      signal,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model, stream: true, messages: [{ role: 'user', content: 'hello' }] }),
+    });
+  } catch (error) {
+    if (signal.aborted) throw signal.reason;
+    throw new ConnectionError({ reason: 'reset', message: 'the request failed', cause: error });
+  }
+  if (!response.ok) {
+    const body = (await response.json().catch(() => ({}))) as { error?: string };
+    throw new ResponseError({
+      status: response.status,
+      serverMessage: body.error,
+      retryAfterMs: parseRetryAfter(response.headers.get('retry-after'), Date.now()),
+      model,
+    });
+  }
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  let content = '';
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      for (let newline = buffer.indexOf('\n'); newline >= 0; newline = buffer.indexOf('\n')) {
+        const line = buffer.slice(0, newline).trim();
+        buffer = buffer.slice(newline + 1);
+        if (line === '') continue;
+        const chunk = JSON.parse(line) as { error?: string; message?: { content?: string } };
+        if (chunk.error !== undefined) {
+          throw new StreamError({ serverMessage: chunk.error, model, committed: context.committed });
+        }
+        content += chunk.message?.content ?? '';
+        // the chunk is the caller's now: this attempt can no longer be replayed
+        context.commit();
+      }
+    }
+  } catch (error) {
+    if (BulwarkError.is(error)) throw error;
+    if (signal.aborted) throw signal.reason;
+    throw new ConnectionError({
+      reason: 'reset',
+      message: 'the stream broke',
+      cause: error,
+      committed: context.committed,
+    });
+  }
+  return content;
+}
+
+describe('timeout() and retry() against the Ollama simulator', () => {
+  it('retries 503 busy, honouring Retry-After, and succeeds once the server has room', async () => {
+    sim.setFaults([
+      { route: '/api/chat', status: 503, message: SERVER_BUSY_MESSAGE, retryAfter: 1, nth: 1 },
+      { route: '/api/chat', status: 503, message: SERVER_BUSY_MESSAGE, nth: 2 },
+    ]);
+    const policy = retry({ maxAttempts: 4, initialDelayMs: 10 });
+    const delays: number[] = [];
+    policy.onRetry(({ delayMs }) => delays.push(delayMs));
+    const started = performance.now();
+    const content = await policy.execute(chat);
+    const tookMs = performance.now() - started;
+    expect(content.length).toBeGreaterThan(0);
+    // the first wait is the server's Retry-After; the second, without one, is the backoff
+    expect(delays[0]).toBe(1_000);
+    expect(delays[1]).toBeLessThan(100);
+    expect(tookMs).toBeGreaterThanOrEqual(1_000);
+    expect(sim.requests.map((request) => request.status)).toEqual([503, 503, 200]);
+  });
+
+  it("retries 503 from the simulator's own full queue until the running answer drains", async () => {
+    // one slot and room for one request to wait for it: a third request gets 503 until one ends
+    await using busy = await startOllamaSim({
+      host: '127.0.0.1',
+      port: 0,
+      numParallel: 1,
+      maxQueue: 1,
+      boundSlotWait: true,
+      tokenDelayMs: 20,
+      replyTokens: 20,
+    });
+    const busyChat = (context: Context) => chat(context, 'llama3.2', busy.url);
+    await busyChat(createContext()); // loads the model
+    busy.clearRequests();
+    const running = [busyChat(createContext()), busyChat(createContext())];
+    await busy.waitForRequests(2);
+    const policy = retry({ maxAttempts: 10, initialDelayMs: 50, maxDelayMs: 200 });
+    const content = await policy.execute(busyChat);
+    expect(content.length).toBeGreaterThan(0);
+    for (const answer of await Promise.all(running)) expect(answer.length).toBeGreaterThan(0);
+    const statuses = busy.requests.slice(2).map((request) => request.status);
+    expect(statuses.length).toBeGreaterThanOrEqual(2);
+    expect(statuses[0]).toBe(503);
+    expect(statuses.at(-1)).toBe(200);
+  });
+
+  it('does not retry 404 for an unknown model', async () => {
+    const policy = retry({ maxAttempts: 4, initialDelayMs: 10 });
+    const error = await policy.execute((context) => chat(context, 'no-such-model')).catch((caught) => caught);
+    expect(error).toBeInstanceOf(ResponseError);
+    expect(error).toMatchObject({ status: 404, notRetried: 'not-retryable' });
+    expect(sim.requests).toHaveLength(1);
+  });
+
+  it('retries a connection reset before any output', async () => {
+    sim.setFaults([{ route: '/api/chat', kind: 'reset', afterChunks: 0, times: 1 }]);
+    const policy = retry({ maxAttempts: 3, initialDelayMs: 10 });
+    const content = await policy.execute(chat);
+    expect(content.length).toBeGreaterThan(0);
+    expect(sim.requests.map((request) => request.outcome)).toEqual(['destroyed', 'completed']);
+  });
+
+  it('does not replay a stream that failed after output reached the caller', async () => {
+    const policy = retry({ maxAttempts: 3, initialDelayMs: 10 });
+    sim.setFaults([{ route: '/api/chat', kind: 'error-line', afterChunks: 3 }]);
+    const errorLine = await policy.execute(chat).catch((caught) => caught);
+    expect(errorLine).toBeInstanceOf(StreamError);
+    expect(errorLine).toMatchObject({ committed: true, retryable: false, notRetried: 'committed' });
+    expect(sim.requests).toHaveLength(1);
+
+    sim.clearRequests();
+    sim.setFaults([{ route: '/api/chat', kind: 'reset', afterChunks: 3 }]);
+    const reset = await policy.execute(chat).catch((caught) => caught);
+    expect(reset).toBeInstanceOf(ConnectionError);
+    expect(reset).toMatchObject({ committed: true, notRetried: 'committed' });
+    expect(sim.requests).toHaveLength(1);
+  });
+
+  it('fails a hung server within the 2 s total, naming it, with the attempt timeouts in its cause chain', async () => {
+    // fixed jitter: waits of about 224, 273 and 509 ms, so the fourth attempt is running at 2 s
+    vi.spyOn(Math, 'random').mockReturnValue(0.5);
+    sim.setFaults([{ route: '/api/chat', kind: 'hang' }]);
+    const policy = wrap(timeout({ totalMs: 2_000 }), retry({ maxAttempts: 5 }), timeout({ attemptMs: 300 }));
+    const started = performance.now();
+    const error = await policy.execute(chat).catch((caught) => caught);
+    const tookMs = performance.now() - started;
+    expect(tookMs).toBeGreaterThanOrEqual(1_950);
+    expect(tookMs).toBeLessThan(2_300);
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(error).toMatchObject({ phase: 'total', timeoutMs: 2_000, retryable: false });
+    expect(error.message).toBe('Timed out for the call to finish after 2000 ms');
+    const cause = (error as Error).cause;
+    expect(cause).toBeInstanceOf(TimeoutError);
+    expect(cause).toMatchObject({ phase: 'attempt', timeoutMs: 300, attempt: 2 });
+    expect(sim.requests).toHaveLength(4);
+    // every hung request was abandoned by the client, none left pending
+    await vi.waitFor(() =>
+      expect(sim.requests.every((request) => request.outcome === 'client-closed')).toBe(true),
+    );
+  });
+});
