@@ -1,3 +1,4 @@
+export { AttemptGuard } from './attempt-guard.js';
 export { flushMicrotasks, ManualClock, realClock } from './clock.js';
 export type { CockatielLikePolicy } from './cockatiel-adapter.js';
 export { fromCockatiel } from './cockatiel-adapter.js';

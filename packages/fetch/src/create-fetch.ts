@@ -1,4 +1,5 @@
 import {
+  AttemptGuard,
   type Attributes,
   anyOf,
   type Context,
@@ -14,7 +15,7 @@ import {
   validateOptions,
 } from '@bulwark/core';
 import { Agent, type Dispatcher, Response as UndiciResponse, fetch as undiciFetch } from 'undici';
-import { AttemptGuard } from './attempt-guard.js';
+
 import { classifyBodyFailure, classifyRequestFailure, isIdempotent } from './classify.js';
 import type { BulwarkFetch, CreateFetchOptions, RequestInfo } from './types.js';
 

@@ -1,4 +1,5 @@
-import { type Context, TimeoutError, type TimeoutPhase, type TimerHandle } from '@bulwark/core';
+import { TimeoutError } from './errors.js';
+import type { Context, TimeoutPhase, TimerHandle } from './types.js';
 
 /**
  * One attempt's timers and cancel. Owns the signal handed to undici (so the caller's abort reason
