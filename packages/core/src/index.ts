@@ -25,6 +25,7 @@ export {
 } from './errors.js';
 export { Emitter } from './events.js';
 export { DEFAULT_KEY, LruMap, resolveKey } from './keyed.js';
+export { classifyBodyFailure, classifyRequestFailure, isIdempotent, networkCause } from './network-errors.js';
 export type { OptionCheck } from './options.js';
 export {
   anyOf,

@@ -3,10 +3,13 @@ import {
   type Attributes,
   anyOf,
   type Context,
+  classifyBodyFailure,
+  classifyRequestFailure,
   duration,
   func,
   InvalidOptionError,
   integer,
+  isIdempotent,
   noop,
   object,
   oneOf,
@@ -16,7 +19,6 @@ import {
 } from '@bulwark/core';
 import { Agent, type Dispatcher, Response as UndiciResponse, fetch as undiciFetch } from 'undici';
 
-import { classifyBodyFailure, classifyRequestFailure, isIdempotent } from './classify.js';
 import type { BulwarkFetch, CreateFetchOptions, RequestInfo } from './types.js';
 
 const DEFAULTS = {

@@ -1,4 +1,4 @@
-import { ConnectionError, TimeoutError } from '@bulwark/core';
+import { ConnectionError, TimeoutError } from './errors.js';
 
 const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
