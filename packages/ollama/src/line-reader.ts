@@ -1,0 +1,92 @@
+import { ProtocolError } from '@bulwark/core';
+
+const NEWLINE = 0x0a;
+const CARRIAGE_RETURN = 0x0d;
+
+/**
+ * Splits a byte stream into NDJSON records. Lines may be split anywhere, multi-byte characters
+ * included (bytes are decoded a whole line at a time); CRLF and blank lines are accepted; a last
+ * line without a newline is read at `end()`. A line longer than `maxLineBytes` fails with a
+ * `ProtocolError` rather than buffering without bound.
+ */
+export class LineReader {
+  readonly maxLineBytes: number;
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  readonly #decoder = new TextDecoder();
+
+  constructor(maxLineBytes = 8_000_000) {
+    this.maxLineBytes = maxLineBytes;
+  }
+
+  /** Feeds a chunk; calls `onRecord` for every complete line. */
+  push(chunk: Uint8Array, onRecord: (record: unknown) => void): void {
+    const data = Buffer.isBuffer(chunk)
+      ? chunk
+      : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    let start = 0;
+    let newline = data.indexOf(NEWLINE, start);
+    while (newline !== -1) {
+      if (this.#pendingBytes > 0) {
+        this.#pending.push(data.subarray(start, newline));
+        this.#pendingBytes += newline - start;
+        this.#check(this.#pendingBytes);
+        const line = Buffer.concat(this.#pending, this.#pendingBytes);
+        this.#pending = [];
+        this.#pendingBytes = 0;
+        this.#emit(line, 0, line.length, onRecord);
+      } else {
+        this.#check(newline - start);
+        this.#emit(data, start, newline, onRecord);
+      }
+      start = newline + 1;
+      newline = data.indexOf(NEWLINE, start);
+    }
+    if (start < data.length) {
+      this.#pending.push(data.subarray(start));
+      this.#pendingBytes += data.length - start;
+      this.#check(this.#pendingBytes);
+    }
+  }
+
+  /** Ends the stream: a last line without a newline is read now. */
+  end(onRecord: (record: unknown) => void): void {
+    if (this.#pendingBytes === 0) return;
+    const line = Buffer.concat(this.#pending, this.#pendingBytes);
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#emit(line, 0, line.length, onRecord);
+  }
+
+  #check(size: number): void {
+    if (size > this.maxLineBytes) {
+      this.#pending = [];
+      this.#pendingBytes = 0;
+      throw new ProtocolError(`A streamed line exceeded ${this.maxLineBytes} bytes`);
+    }
+  }
+
+  #emit(data: Buffer, start: number, end: number, onRecord: (record: unknown) => void): void {
+    if (end > start && data[end - 1] === CARRIAGE_RETURN) end--;
+    let blank = true;
+    for (let i = start; i < end; i++) {
+      const byte = data[i];
+      if (byte !== 0x20 && byte !== 0x09) {
+        blank = false;
+        break;
+      }
+    }
+    if (blank) return;
+    const text = this.#decoder.decode(data.subarray(start, end));
+    let record: unknown;
+    try {
+      record = JSON.parse(text);
+    } catch (cause) {
+      const preview = text.length > 60 ? `${text.slice(0, 57)}...` : text;
+      throw new ProtocolError(`The server sent a line that is not JSON: ${JSON.stringify(preview)}`, {
+        cause,
+      });
+    }
+    onRecord(record);
+  }
+}
