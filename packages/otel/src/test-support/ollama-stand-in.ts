@@ -1,19 +1,11 @@
-import {
-  type Context,
-  type Policy,
-  ProtocolError,
-  ResponseError,
-  StreamError,
-  TimeoutError,
-} from '@bulwark/core';
+import { type Context, type Policy, ProtocolError, ResponseError, StreamError } from '@bulwark/core';
 import { request } from 'undici';
 
 /**
- * A small Ollama transport for tests, shaped like the client's contract with the policy: every call
- * runs through `policy.execute` with `operation`, `model`, `host`, `provider: 'ollama'` and the
- * `request`; a stream commits at its first chunk and the operation resolves with the final
- * `done: true` line once the last chunk is read; a consumer's `break` aborts the call's signal and
- * the call rejects with that reason.
+ * A minimal streamed `/api/chat` through a policy, shaped like the Ollama client's contract with the
+ * policy (attributes, a commit at the first chunk, resolving with the final `done: true` line), but
+ * handing each chunk over only once the caller took the previous one: the operation lasts until the
+ * caller has read the last chunk.
  */
 
 type Fields = Record<string, unknown>;
@@ -23,18 +15,6 @@ export interface StandInStream {
   chunks: AsyncIterableIterator<Fields>;
   /** The value the policy operation resolved with (the final line). */
   final: Promise<Fields>;
-}
-
-/** Why a stream stopped when the consumer left it. */
-export class ConsumerStoppedError extends Error {
-  constructor() {
-    super('The consumer stopped reading the stream');
-    this.name = 'ConsumerStoppedError';
-  }
-}
-
-function attributes(host: string, operation: string, body: Fields) {
-  return { operation, model: body.model as string, host, provider: 'ollama', request: body };
 }
 
 async function* lines(body: AsyncIterable<Buffer>): AsyncGenerator<Fields> {
@@ -52,33 +32,7 @@ async function* lines(body: AsyncIterable<Buffer>): AsyncGenerator<Fields> {
   if (buffer.trim() !== '') yield JSON.parse(buffer) as Fields;
 }
 
-async function post(context: Context, url: string, body: Fields, headers: Record<string, string>) {
-  const response = await request(url, {
-    method: 'POST',
-    body: JSON.stringify(body),
-    headers: { 'content-type': 'application/json', ...headers },
-    signal: context.signal,
-  });
-  if (response.statusCode >= 400) {
-    const text = await response.body.text();
-    let serverMessage: string | undefined;
-    try {
-      serverMessage = (JSON.parse(text) as { error?: string }).error;
-    } catch {
-      serverMessage = text;
-    }
-    throw new ResponseError({ status: response.statusCode, serverMessage, model: body.model as string });
-  }
-  return response;
-}
-
-/** A streamed `/api/chat` (or `/api/generate`) through `policy`. */
-export function streamCall(
-  policy: Policy,
-  host: string,
-  body: Fields,
-  options: { route?: string; operation?: string; headers?: Record<string, string> } = {},
-): StandInStream {
+export function streamCall(policy: Policy, host: string, body: Fields): StandInStream {
   const controller = new AbortController();
   const queue: Fields[] = [];
   let wake: (() => void) | undefined;
@@ -92,69 +46,46 @@ export function streamCall(
   const requestBody = { ...body, stream: true };
   const final = policy.execute(
     async (context: Context) => {
-      const firstTokenMs = context.budgets.firstTokenMs;
-      let timer: NodeJS.Timeout | undefined;
-      const attempt = new AbortController();
-      const onAbort = () => attempt.abort(context.signal.reason);
-      context.signal.addEventListener('abort', onAbort, { once: true });
-      const attemptContext = context.with({ signal: attempt.signal });
-      if (firstTokenMs !== undefined) {
-        timer = setTimeout(
-          () =>
-            attempt.abort(
-              new TimeoutError({
-                phase: 'first-token',
-                timeoutMs: firstTokenMs,
-                elapsedMs: firstTokenMs,
-                attempt: context.attempt,
-                maxAttempts: context.maxAttempts,
-              }),
-            ),
-          firstTokenMs,
-        );
-      }
       try {
-        const response = await post(
-          attemptContext,
-          `${host}${options.route ?? '/api/chat'}`,
-          requestBody,
-          options.headers ?? {},
-        );
-        let last: Fields | undefined;
+        const response = await request(`${host}/api/chat`, {
+          method: 'POST',
+          body: JSON.stringify(requestBody),
+          headers: { 'content-type': 'application/json' },
+          signal: context.signal,
+        });
+        if (response.statusCode >= 400) {
+          await response.body.dump();
+          throw new ResponseError({ status: response.statusCode });
+        }
         for await (const line of lines(response.body)) {
           if (typeof line.error === 'string')
             throw new StreamError({ serverMessage: line.error, committed: context.committed });
-          if (line.done === true) {
-            last = line;
-            break;
-          }
-          clearTimeout(timer);
+          if (line.done === true) return line;
           queue.push(line);
           context.commit();
           notify();
-          // Hand-off: the next line is read only once the caller took this one, so the attempt
-          // lasts as long as the caller reads.
           await new Promise<void>((resolve) => {
             taken = resolve;
-            if (attempt.signal.aborted) resolve();
-            else attempt.signal.addEventListener('abort', () => resolve(), { once: true });
+            context.signal.addEventListener('abort', () => resolve(), { once: true });
           });
-          if (attempt.signal.aborted) throw attempt.signal.reason;
+          if (context.signal.aborted) throw context.signal.reason;
         }
-        if (!last)
-          throw new ProtocolError('The stream ended without its final line', {
-            committed: context.committed,
-          });
-        return last;
+        throw new ProtocolError('The stream ended without its final line', { committed: context.committed });
       } catch (error) {
-        if (attempt.signal.aborted) throw attempt.signal.reason;
+        if (context.signal.aborted) throw context.signal.reason;
         throw error;
-      } finally {
-        clearTimeout(timer);
-        context.signal.removeEventListener('abort', onAbort);
       }
     },
-    { signal: controller.signal, attributes: attributes(host, options.operation ?? 'chat', requestBody) },
+    {
+      signal: controller.signal,
+      attributes: {
+        operation: 'chat',
+        model: body.model as string,
+        host,
+        provider: 'ollama',
+        request: requestBody,
+      },
+    },
   );
   final.then(
     () => {
@@ -177,7 +108,7 @@ export function streamCall(
           return { value: chunk, done: false };
         }
         if (finished) {
-          if (failure !== undefined && !controller.signal.aborted) throw failure;
+          if (failure !== undefined) throw failure;
           return { value: undefined, done: true };
         }
         await new Promise<void>((resolve) => {
@@ -186,7 +117,7 @@ export function streamCall(
       }
     },
     async return() {
-      if (!finished) controller.abort(new ConsumerStoppedError());
+      if (!finished) controller.abort(new Error('The caller stopped reading'));
       await final.catch(() => {});
       return { value: undefined, done: true };
     },
@@ -195,22 +126,4 @@ export function streamCall(
     },
   };
   return { chunks, final };
-}
-
-/** A non-streamed call (`/api/embed`, or chat with `stream: false`) through `policy`. */
-export function plainCall(
-  policy: Policy,
-  host: string,
-  route: string,
-  operation: string,
-  body: Fields,
-  headers: Record<string, string> = {},
-): Promise<Fields> {
-  return policy.execute(
-    async (context: Context) => {
-      const response = await post(context, `${host}${route}`, body, headers);
-      return (await response.body.json()) as Fields;
-    },
-    { attributes: attributes(host, operation, body) },
-  );
 }
