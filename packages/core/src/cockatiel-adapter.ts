@@ -4,7 +4,7 @@ import type { Context } from './types.js';
 
 /** The shape of a cockatiel policy (`IPolicy`), typed structurally so core does not depend on cockatiel. */
 export interface CockatielLikePolicy {
-  execute<T>(fn: (context: { signal: AbortSignal }) => PromiseLike<T> | T, signal?: AbortSignal): Promise<T>;
+  execute(fn: (context: { signal: AbortSignal }) => unknown, signal?: AbortSignal): Promise<unknown>;
 }
 
 class CockatielAdapter extends BasePolicy {
@@ -16,6 +16,7 @@ class CockatielAdapter extends BasePolicy {
   }
 
   run<T>(context: Context, next: (context: Context) => Promise<T>): Promise<T> {
+    // A cockatiel fallback may answer with its own value instead of the operation's.
     return this.#policy.execute(({ signal }) => {
       // cockatiel's own signal loses the caller's abort reason: follow the caller's signal for its
       // reason, and cockatiel's for aborts that start inside cockatiel.
@@ -27,7 +28,7 @@ class CockatielAdapter extends BasePolicy {
         signal.removeEventListener('abort', onInner);
         linked.dispose();
       });
-    }, context.signal);
+    }, context.signal) as Promise<T>;
   }
 }
 
