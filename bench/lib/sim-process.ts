@@ -9,14 +9,21 @@ export interface SimProcess {
 
 /** Starts the simulator in a child process and waits until it listens. */
 export async function startSimProcess(options: Record<string, unknown> = {}): Promise<SimProcess> {
-  const child: ChildProcess = fork(fileURLToPath(new URL('./sim-child.ts', import.meta.url)), [JSON.stringify(options)], {
-    execArgv: ['--import', 'tsx', '--conditions=source'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
+  const child: ChildProcess = fork(
+    fileURLToPath(new URL('./sim-child.ts', import.meta.url)),
+    [JSON.stringify(options)],
+    {
+      execArgv: ['--import', 'tsx', '--conditions=source'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    },
+  );
   let nextId = 0;
   const pending = new Map<number, () => void>();
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the simulator process did not start within 30 s')), 30_000);
+    const timer = setTimeout(
+      () => reject(new Error('the simulator process did not start within 30 s')),
+      30_000,
+    );
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`the simulator process exited with ${code}`)));
     child.on('message', (message: { type: string; url?: string; id?: number }) => {
