@@ -1,5 +1,6 @@
 import {
   type Attributes,
+  BulwarkError,
   type Context,
   duration,
   func,
@@ -209,7 +210,9 @@ export class Ollama {
             deliver: (record) => channel.push(record as T, context, attempt),
           });
         } catch (error) {
+          // The caller may have taken a record between the failure and here: then it is committed.
           if (!context.committed) channel.drop(attempt);
+          else if (BulwarkError.is(error)) error.committed = true;
           throw error;
         }
       },

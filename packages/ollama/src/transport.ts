@@ -1,3 +1,5 @@
+import { constants } from 'node:buffer';
+import { pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import {
   AttemptGuard,
@@ -23,6 +25,11 @@ export const DEFAULT_BUDGETS = {
 /** undici's own timers back ours up, a little later, so that ours fire first and name the phase. */
 const BACKSTOP_SLACK_MS = 2_000;
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
+/**
+ * A plain JSON answer (list, show, embed…) is read whole, as the official clients do: a large embed
+ * batch easily passes `maxLineBytes`. It is bounded only by the longest string V8 can make.
+ */
+const MAX_JSON_BODY_BYTES = constants.MAX_STRING_LENGTH;
 
 export interface TransportOptions {
   origin: URL;
@@ -141,7 +148,7 @@ export class OllamaTransport {
   async #statusError(response: ResponseData, guard: AttemptGuard, model: string | undefined): Promise<Error> {
     let text = '';
     try {
-      text = await readText(response, guard, MAX_ERROR_BODY_BYTES);
+      text = await readText(response, guard, MAX_ERROR_BODY_BYTES, 'truncate');
     } catch {
       if (guard.failure !== undefined) return guard.failure as Error;
     }
@@ -171,7 +178,7 @@ export class OllamaTransport {
     const response = await this.#send(context, guard, 'POST', path, body, handlers.model, budgets);
     const type = String(response.headers['content-type'] ?? '');
     if (type !== '' && !type.includes('json')) {
-      const text = await readText(response, guard, 256).catch(() => '');
+      const text = await readText(response, guard, 256, 'truncate').catch(() => '');
       guard.dispose();
       throw new ProtocolError(
         `Expected an NDJSON stream but the server sent ${type.split(';')[0]} (status ${response.statusCode})${text ? `: ${errorText(text, type)}` : ''}`,
@@ -251,7 +258,7 @@ export class OllamaTransport {
     let text: string;
     try {
       guard.start('idle', budgets.idleMs);
-      text = await readText(response, guard, this.#options.maxLineBytes, () =>
+      text = await readText(response, guard, MAX_JSON_BODY_BYTES, 'fail', () =>
         guard.start('idle', budgets.idleMs),
       );
     } catch (error) {
@@ -279,14 +286,21 @@ export class OllamaTransport {
 
 function decoded(response: ResponseData): AsyncIterable<Uint8Array> {
   const encoding = String(response.headers['content-encoding'] ?? '').toLowerCase();
-  if (encoding === 'gzip' || encoding === 'x-gzip') return response.body.pipe(createGunzip());
-  return response.body;
+  if (encoding !== 'gzip' && encoding !== 'x-gzip') return response.body;
+  // pipeline, not pipe: a body that fails (reset, our abort) must fail the gunzip stream we read,
+  // and a gunzip stream we stop reading must destroy the body.
+  return pipeline(response.body, createGunzip(), () => {});
 }
 
+/**
+ * Reads a body as text. Past `limit` bytes it either keeps the start (`truncate`, for error pages)
+ * or fails with a `ProtocolError` (`fail`).
+ */
 async function readText(
   response: ResponseData,
   guard: AttemptGuard,
   limit: number,
+  overLimit: 'truncate' | 'fail',
   onChunk?: () => void,
 ): Promise<string> {
   const chunks: Buffer[] = [];
@@ -296,8 +310,8 @@ async function readText(
     size += (chunk as Buffer).length;
     if (size > limit) {
       response.body.destroy();
-      if (limit >= MAX_ERROR_BODY_BYTES * 2) throw new ProtocolError(`The answer exceeded ${limit} bytes`);
-      chunks.push(chunk as Buffer);
+      if (overLimit === 'fail') throw new ProtocolError(`The answer exceeded ${limit} bytes`);
+      chunks.push((chunk as Buffer).subarray(0, (chunk as Buffer).length - (size - limit)));
       break;
     }
     chunks.push(chunk as Buffer);
