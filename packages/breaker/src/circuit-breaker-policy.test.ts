@@ -1,0 +1,206 @@
+import {
+  BulkheadRejectedError,
+  CircuitOpenError,
+  ConnectionError,
+  InvalidOptionError,
+  ManualClock,
+  ResponseError,
+  StreamError,
+  TimeoutError,
+} from '@bulwark/core';
+import { ConsecutiveBreaker } from 'cockatiel';
+import { describe, expect, it } from 'vitest';
+import { circuitBreaker } from './circuit-breaker-policy.js';
+import { samplingBreaker } from './sampling-breaker.js';
+import type { StateChangeEvent } from './types.js';
+
+const fail = (error: unknown) => () => Promise.reject(error);
+const boom = () => new ConnectionError({ reason: 'reset', message: 'reset' });
+
+function setup(options: Parameters<typeof circuitBreaker>[0] = {}) {
+  const clock = new ManualClock(0);
+  const policy = circuitBreaker({ clock, halfOpenAfterMs: 1_000, ...options });
+  const changes: string[] = [];
+  policy.onStateChange((event: StateChangeEvent) => changes.push(`${event.key}:${event.from}->${event.to}`));
+  return { clock, policy, changes };
+}
+
+describe('circuitBreaker()', () => {
+  it('opens after consecutive failures, fails fast, probes after halfOpenAfterMs and closes', async () => {
+    const { clock, policy, changes } = setup({ breaker: () => new ConsecutiveBreaker(3) });
+    for (let i = 0; i < 3; i++) await expect(policy.execute(fail(boom()))).rejects.toThrow(ConnectionError);
+    expect(policy.getState()).toEqual({ state: 'open', retryAt: 1_000, probes: 0 });
+    let ran = false;
+    const rejected = (await policy
+      .execute(() => {
+        ran = true;
+      })
+      .catch((error: unknown) => error)) as CircuitOpenError;
+    expect(ran).toBe(false);
+    expect(rejected).toBeInstanceOf(CircuitOpenError);
+    expect(rejected.message).toBe('Circuit breaker "default" is open; next probe in 1000 ms');
+    expect(rejected.retryAt).toBe(1_000);
+    clock.advance(1_000);
+    await expect(policy.execute(() => 'probe ok')).resolves.toBe('probe ok');
+    expect(changes).toEqual(['default:closed->open', 'default:open->half-open', 'default:half-open->closed']);
+  });
+
+  it('re-opens when the probe fails, moving the next probe time', async () => {
+    const { clock, policy } = setup({ breaker: () => new ConsecutiveBreaker(1) });
+    await policy.execute(fail(boom())).catch(() => {});
+    clock.advance(1_000);
+    await policy.execute(fail(boom())).catch(() => {});
+    expect(policy.getState()).toEqual({ state: 'open', retryAt: 2_000, probes: 0 });
+  });
+
+  it('lets only halfOpenProbes through and rejects everyone else at once while they run', async () => {
+    const { clock, policy } = setup({ breaker: () => new ConsecutiveBreaker(1), halfOpenProbes: 2 });
+    await policy.execute(fail(boom())).catch(() => {});
+    clock.advance(1_000);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const probes = [policy.execute(() => gate), policy.execute(() => gate)];
+    const other = (await policy.execute(() => 'x').catch((error: unknown) => error)) as CircuitOpenError;
+    expect(other).toBeInstanceOf(CircuitOpenError);
+    expect(other.state).toBe('half-open');
+    expect(policy.getState().probes).toBe(2);
+    release();
+    await Promise.all(probes);
+    expect(policy.getState().state).toBe('closed');
+  });
+
+  it('keeps one breaker per key: a failing model does not stop another', async () => {
+    const { policy } = setup({ key: 'model', breaker: () => new ConsecutiveBreaker(2) });
+    const sick = { attributes: { model: 'sick' } };
+    const well = { attributes: { model: 'well' } };
+    for (let i = 0; i < 2; i++) await policy.execute(fail(boom()), sick).catch(() => {});
+    await expect(policy.execute(() => 'x', sick)).rejects.toThrow(/Circuit breaker "sick" is open/);
+    await expect(policy.execute(() => 'fine', well)).resolves.toBe('fine');
+    expect([...policy.states()].map(([key, status]) => [key, status.state])).toEqual([
+      ['sick', 'open'],
+      ['well', 'closed'],
+    ]);
+  });
+
+  it.each([
+    ['404', new ResponseError({ status: 404 }), 'closed'],
+    ['400', new ResponseError({ status: 400 }), 'closed'],
+    ['503 overload', new ResponseError({ status: 503 }), 'closed'],
+    ['429 overload', new ResponseError({ status: 429 }), 'closed'],
+    ['a rejection by a bulkhead', new BulkheadRejectedError({ key: 'k', limit: 1, queue: 0 }), 'closed'],
+    ['a queue timeout', new TimeoutError({ phase: 'queue', timeoutMs: 1, elapsedMs: 1 }), 'closed'],
+    ['500', new ResponseError({ status: 500 }), 'open'],
+    ['502', new ResponseError({ status: 502 }), 'open'],
+    ['504', new ResponseError({ status: 504 }), 'open'],
+    ['a first-token timeout', new TimeoutError({ phase: 'first-token', timeoutMs: 1, elapsedMs: 1 }), 'open'],
+    ['a reset', boom(), 'open'],
+    ['a mid-stream error', new StreamError({ serverMessage: 'x', committed: true }), 'open'],
+    ['a foreign error', new Error('bug'), 'open'],
+  ])('classifies %s', async (_, error, expected) => {
+    const { policy } = setup({ breaker: () => new ConsecutiveBreaker(1) });
+    await policy.execute(fail(error)).catch(() => {});
+    expect(policy.getState().state).toBe(expected);
+  });
+
+  it('counts overload when asked to', async () => {
+    const { policy } = setup({ breaker: () => new ConsecutiveBreaker(1), countOverload: true });
+    await policy.execute(fail(new ResponseError({ status: 503 }))).catch(() => {});
+    expect(policy.getState().state).toBe('open');
+  });
+
+  it("never counts a caller's cancel", async () => {
+    const { policy } = setup({ breaker: () => new ConsecutiveBreaker(1) });
+    const controller = new AbortController();
+    const reason = new Error('user left');
+    const call = policy.execute(
+      (context) =>
+        new Promise((_, reject) =>
+          context.signal.addEventListener('abort', () => reject(context.signal.reason)),
+        ),
+      { signal: controller.signal },
+    );
+    controller.abort(reason);
+    await expect(call).rejects.toBe(reason);
+    expect(policy.getState().state).toBe('closed');
+  });
+
+  it('opens on a sampling window once the minimum throughput is there', async () => {
+    const clock = new ManualClock(0);
+    const policy = circuitBreaker({
+      clock,
+      breaker: samplingBreaker({ threshold: 0.5, windowMs: 10_000, minimumCalls: 6, clock }),
+    });
+    for (let i = 0; i < 3; i++) await policy.execute(() => 'ok');
+    await policy.execute(fail(boom())).catch(() => {});
+    await policy.execute(fail(boom())).catch(() => {});
+    expect(policy.getState().state).toBe('closed'); // 2 of 5: below the minimum throughput
+    clock.advance(11_000); // the successes leave the window
+    for (let i = 0; i < 3; i++) await policy.execute(() => 'ok');
+    for (let i = 0; i < 2; i++) await policy.execute(fail(boom())).catch(() => {});
+    expect(policy.getState().state).toBe('closed'); // 2 failures of 5 calls
+    await policy.execute(fail(boom())).catch(() => {});
+    expect(policy.getState().state).toBe('open'); // 3 of 6 = 50%
+  });
+
+  it('counts a slow call as a failure, timing a stream to its first chunk', async () => {
+    const { clock, policy } = setup({ breaker: () => new ConsecutiveBreaker(1), slowCallMs: 500 });
+    // A long stream whose first chunk came quickly is not slow.
+    await policy.execute(async (context) => {
+      clock.advance(100);
+      context.commit();
+      clock.advance(5_000);
+      return 'long healthy stream';
+    });
+    expect(policy.getState().state).toBe('closed');
+    const value = await policy.execute(async () => {
+      clock.advance(600);
+      return 'slow but fine';
+    });
+    expect(value).toBe('slow but fine');
+    expect(policy.getState().state).toBe('open');
+  });
+
+  it('exports and restores its state', async () => {
+    const { policy } = setup({ key: 'model', breaker: () => new ConsecutiveBreaker(2) });
+    await policy.execute(fail(boom()), { attributes: { model: 'a' } }).catch(() => {});
+    for (let i = 0; i < 2; i++)
+      await policy.execute(fail(boom()), { attributes: { model: 'b' } }).catch(() => {});
+    const snapshot = JSON.parse(JSON.stringify(policy.exportState()));
+    const { policy: restored, changes } = setup({ key: 'model', breaker: () => new ConsecutiveBreaker(2) });
+    restored.restoreState(snapshot);
+    expect(restored.getState('b')).toEqual({ state: 'open', retryAt: 1_000, probes: 0 });
+    expect(changes).toEqual(['b:closed->open']);
+    // a's one failure was carried over: one more opens it.
+    await restored.execute(fail(boom()), { attributes: { model: 'a' } }).catch(() => {});
+    expect(restored.getState('a').state).toBe('open');
+    expect(() => restored.restoreState({} as never)).toThrow(/not a snapshot/);
+  });
+
+  it('keeps its map bounded', async () => {
+    const { policy } = setup({ key: 'model', maxKeys: 2 });
+    for (const model of ['a', 'b', 'c']) await policy.execute(() => 1, { attributes: { model } });
+    expect([...policy.states()].map(([key]) => key)).toEqual(['b', 'c']);
+  });
+
+  it('copies a breaker instance for each key', async () => {
+    const { policy } = setup({ key: 'model', breaker: new ConsecutiveBreaker(2) });
+    await policy.execute(fail(boom()), { attributes: { model: 'a' } }).catch(() => {});
+    await policy.execute(fail(boom()), { attributes: { model: 'b' } }).catch(() => {});
+    expect(policy.getState('a').state).toBe('closed');
+    expect(policy.getState('b').state).toBe('closed');
+  });
+
+  it.each([
+    [{ halfOpenAfterMs: -1 }, 'halfOpenAfterMs'],
+    [{ halfOpenProbes: 0 }, 'halfOpenProbes'],
+    [{ slowCallMs: Number.NaN }, 'slowCallMs'],
+    [{ countOverload: 'yes' }, 'countOverload'],
+    [{ key: 5 }, 'key'],
+    [{ threshold: 5 }, 'threshold'],
+  ])('rejects %j naming the option', (options, option) => {
+    expect(() => circuitBreaker(options as never)).toThrowError(InvalidOptionError);
+    expect(() => circuitBreaker(options as never)).toThrowError(new RegExp(`"${option}"`));
+  });
+});

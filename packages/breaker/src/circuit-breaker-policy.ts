@@ -1,0 +1,267 @@
+import {
+  anyOf,
+  BasePolicy,
+  CircuitOpenError,
+  type Clock,
+  type Context,
+  duration,
+  Emitter,
+  func,
+  integer,
+  type KeyOption,
+  keyOption,
+  LruMap,
+  object,
+  oneOf,
+  realClock,
+  resolveKey,
+  validateOptions,
+} from '@bulwark/core';
+import { CircuitState as CockatielState, ConsecutiveBreaker, type IBreaker } from 'cockatiel';
+import { classifyFailure } from './classify.js';
+import type {
+  BreakerSnapshot,
+  BreakerStatus,
+  CircuitBreakerOptions,
+  CircuitState,
+  Outcome,
+  OutcomeEvent,
+  RejectEvent,
+  StateChangeEvent,
+} from './types.js';
+
+export const DEFAULT_HALF_OPEN_AFTER_MS = 30_000;
+export const DEFAULT_CONSECUTIVE_FAILURES = 5;
+
+interface Breaker {
+  state: CircuitState;
+  counter: IBreaker;
+  retryAt: number | undefined;
+  probes: number;
+}
+
+function copyBreaker(template: IBreaker): IBreaker {
+  const copy = Object.assign(Object.create(Object.getPrototypeOf(template)), template) as IBreaker;
+  copy.state = structuredClone(template.state);
+  return copy;
+}
+
+/**
+ * A keyed circuit breaker. It counts failures with a cockatiel `IBreaker` and owns the state
+ * machine: while open every call fails at once; after `halfOpenAfterMs` a bounded number of probes
+ * go through and every other call still fails at once, never waiting for a probe that may be a
+ * minutes-long generation.
+ */
+export class CircuitBreakerPolicy extends BasePolicy {
+  readonly halfOpenAfterMs: number;
+  readonly halfOpenProbes: number;
+  readonly #key: KeyOption | undefined;
+  readonly #makeCounter: () => IBreaker;
+  readonly #slowCallMs: number | undefined;
+  readonly #countOverload: boolean;
+  readonly #failureOn: ((error: unknown, context: Context) => boolean) | undefined;
+  readonly #clock: Clock;
+  readonly #breakers: LruMap<string, Breaker>;
+  readonly #stateChange = new Emitter<StateChangeEvent>();
+  readonly #reject = new Emitter<RejectEvent>();
+  readonly #outcome = new Emitter<OutcomeEvent>();
+  /** A breaker changed state. */
+  readonly onStateChange = this.#stateChange.event;
+  /** A call was refused without running. */
+  readonly onReject = this.#reject.event;
+  /** A call ran and was counted (`success`, `failure`) or not (`ignore`). */
+  readonly onOutcome = this.#outcome.event;
+
+  constructor(options: CircuitBreakerOptions = {}) {
+    super();
+    validateOptions('circuitBreaker()', options, {
+      key: keyOption,
+      breaker: anyOf(func, object),
+      halfOpenAfterMs: duration(0),
+      halfOpenProbes: integer(1),
+      slowCallMs: duration(0),
+      countOverload: oneOf(true, false),
+      failureOn: func,
+      maxKeys: integer(1),
+      clock: object,
+    });
+    const breaker = options.breaker;
+    this.#makeCounter =
+      breaker === undefined
+        ? () => new ConsecutiveBreaker(DEFAULT_CONSECUTIVE_FAILURES)
+        : typeof breaker === 'function'
+          ? breaker
+          : () => copyBreaker(breaker);
+    this.#key = options.key;
+    this.halfOpenAfterMs = options.halfOpenAfterMs ?? DEFAULT_HALF_OPEN_AFTER_MS;
+    this.halfOpenProbes = options.halfOpenProbes ?? 1;
+    this.#slowCallMs = options.slowCallMs;
+    this.#countOverload = options.countOverload ?? false;
+    this.#failureOn = options.failureOn;
+    this.#clock = options.clock ?? realClock;
+    this.#breakers = new LruMap(options.maxKeys ?? 1_000, {
+      canEvict: (b) => b.state === 'closed' && b.probes === 0,
+    });
+  }
+
+  #breaker(key: string): Breaker {
+    return this.#breakers.getOrCreate(key, () => ({
+      state: 'closed',
+      counter: this.#makeCounter(),
+      retryAt: undefined,
+      probes: 0,
+    }));
+  }
+
+  #move(key: string, breaker: Breaker, to: CircuitState, reason: unknown): void {
+    const from = breaker.state;
+    if (from === to) return;
+    breaker.state = to;
+    breaker.retryAt = to === 'open' ? this.#clock.now() + this.halfOpenAfterMs : undefined;
+    this.#stateChange.emit({ key, from, to, reason });
+  }
+
+  run<T>(context: Context, next: (context: Context) => Promise<T>): Promise<T> {
+    const key = resolveKey(this.#key, context);
+    const breaker = this.#breaker(key);
+    if (breaker.state === 'open' && this.#clock.now() >= (breaker.retryAt ?? 0)) {
+      this.#move(key, breaker, 'half-open', 'half-open period started');
+    }
+    if (
+      breaker.state === 'open' ||
+      (breaker.state === 'half-open' && breaker.probes >= this.halfOpenProbes)
+    ) {
+      const state = breaker.state;
+      if (this.#reject.size > 0) this.#reject.emit({ key, state, context });
+      return Promise.reject(
+        new CircuitOpenError({
+          key,
+          state,
+          retryAt: state === 'open' ? breaker.retryAt : undefined,
+          now: this.#clock.now(),
+        }),
+      );
+    }
+    const probe = breaker.state === 'half-open';
+    if (probe) breaker.probes++;
+    return this.#call(key, breaker, probe, context, next);
+  }
+
+  async #call<T>(
+    key: string,
+    breaker: Breaker,
+    probe: boolean,
+    context: Context,
+    next: (context: Context) => Promise<T>,
+  ): Promise<T> {
+    const started = this.#clock.now();
+    let committedAt: number | undefined;
+    const inner =
+      this.#slowCallMs === undefined
+        ? context
+        : context.with({
+            onCommit: () => {
+              committedAt = this.#clock.now();
+            },
+          });
+    let outcome: Outcome;
+    let error: unknown;
+    let threw = false;
+    let value: T | undefined;
+    try {
+      value = await next(inner);
+      outcome = 'success';
+    } catch (caught) {
+      threw = true;
+      error = caught;
+      if (this.#failureOn) outcome = this.#failureOn(caught, context) ? 'failure' : 'ignore';
+      else outcome = classifyFailure(caught, context, this.#countOverload);
+    }
+    const durationMs = this.#clock.now() - started;
+    if (!threw && this.#slowCallMs !== undefined) {
+      const slowness = (committedAt ?? started + durationMs) - started;
+      if (slowness > this.#slowCallMs) {
+        outcome = 'failure';
+        error = new Error(`Slow call: ${Math.round(slowness)} ms, over the ${this.#slowCallMs} ms limit`);
+      }
+    }
+    if (probe) breaker.probes--;
+    this.#record(key, breaker, probe, outcome, error);
+    if (this.#outcome.size > 0) this.#outcome.emit({ key, outcome, durationMs, error, context });
+    if (threw) throw error;
+    return value as T;
+  }
+
+  #record(key: string, breaker: Breaker, probe: boolean, outcome: Outcome, error: unknown): void {
+    if (outcome === 'ignore') return;
+    if (outcome === 'success') {
+      breaker.counter.success(probe ? CockatielState.HalfOpen : CockatielState.Closed);
+      if (probe && breaker.state === 'half-open') this.#move(key, breaker, 'closed', 'probe succeeded');
+      return;
+    }
+    if (probe) {
+      if (breaker.state === 'half-open') this.#move(key, breaker, 'open', error);
+      return;
+    }
+    if (breaker.state === 'closed' && breaker.counter.failure(CockatielState.Closed)) {
+      this.#move(key, breaker, 'open', error);
+    }
+  }
+
+  /** Where the breaker of `key` stands. */
+  getState(key = 'default'): BreakerStatus {
+    const breaker = this.#breakers.peek(key);
+    if (!breaker) return { state: 'closed', retryAt: undefined, probes: 0 };
+    return { state: breaker.state, retryAt: breaker.retryAt, probes: breaker.probes };
+  }
+
+  /** Every breaker with its status. */
+  *states(): IterableIterator<[string, BreakerStatus]> {
+    for (const [key, breaker] of this.#breakers.entries()) {
+      yield [key, { state: breaker.state, retryAt: breaker.retryAt, probes: breaker.probes }];
+    }
+  }
+
+  /** A JSON snapshot of every breaker, to start another process with what this one knew. */
+  exportState(): BreakerSnapshot {
+    const breakers: BreakerSnapshot['breakers'] = {};
+    for (const [key, breaker] of this.#breakers.entries()) {
+      breakers[key] = {
+        state: breaker.state === 'half-open' ? 'open' : breaker.state,
+        ...(breaker.retryAt === undefined ? {} : { retryAt: breaker.retryAt }),
+        breakerState: structuredClone(breaker.counter.state),
+      };
+      if (breaker.state === 'half-open') breakers[key].retryAt = this.#clock.now();
+    }
+    return { version: 1, breakers };
+  }
+
+  /** Restores a snapshot from `exportState()`. Probes in flight are not carried over. */
+  restoreState(snapshot: BreakerSnapshot): void {
+    if (snapshot?.version !== 1 || typeof snapshot.breakers !== 'object' || snapshot.breakers === null) {
+      throw new TypeError('restoreState(): not a snapshot made by exportState() (version 1)');
+    }
+    for (const [key, saved] of Object.entries(snapshot.breakers)) {
+      const breaker = this.#breaker(key);
+      if (saved.breakerState !== undefined) breaker.counter.state = structuredClone(saved.breakerState);
+      const to: CircuitState = saved.state === 'open' ? 'open' : 'closed';
+      const from = breaker.state;
+      breaker.state = to;
+      breaker.retryAt =
+        to === 'open' ? (saved.retryAt ?? this.#clock.now() + this.halfOpenAfterMs) : undefined;
+      breaker.probes = 0;
+      if (from !== to) this.#stateChange.emit({ key, from, to, reason: 'restored' });
+    }
+  }
+}
+
+/**
+ * Opens per key after repeated failures, fails fast while open, and probes carefully.
+ *
+ * @example
+ * const breaker = circuitBreaker({ key: 'model', halfOpenAfterMs: 10_000 });
+ * breaker.onStateChange(({ key, from, to }) => console.log(`${key}: ${from} → ${to}`));
+ */
+export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBreakerPolicy {
+  return new CircuitBreakerPolicy(options);
+}
