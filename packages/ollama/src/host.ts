@@ -5,7 +5,8 @@ const DEFAULT_PORT = '11434';
 
 /** A host for messages: credentials masked, cut short. */
 function shown(value: string): string {
-  const masked = value.replace(/\/\/[^/@]*@/, '//***@');
+  // Everything before an `@` in the authority may be a user and password, with or without a scheme.
+  const masked = value.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/?#@]*@/i, '$1***@');
   return JSON.stringify(masked.length > 80 ? `${masked.slice(0, 77)}...` : masked);
 }
 

@@ -152,7 +152,8 @@ export class Ollama {
   constructor(options: OllamaOptions = {}) {
     validateOptions('new Ollama()', options, {
       host: (value) => (typeof value === 'string' ? undefined : 'must be a string'),
-      headers: object,
+      // checked by checkHeaders, which never shows a value
+      headers: () => undefined,
       policy: object,
       instrument: func,
       connections: integer(1),
