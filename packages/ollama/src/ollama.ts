@@ -341,6 +341,10 @@ export class Ollama {
   pull(
     request: PullRequest,
     options?: CallOptions,
+  ): Promise<ProgressResponse | AbortableAsyncIterator<ProgressResponse>>;
+  pull(
+    request: PullRequest,
+    options?: CallOptions,
   ): Promise<ProgressResponse | AbortableAsyncIterator<ProgressResponse>> {
     return this.#generation('pull', '/api/pull', request, progressKind, options);
   }
@@ -354,6 +358,10 @@ export class Ollama {
   push(
     request: PushRequest,
     options?: CallOptions,
+  ): Promise<ProgressResponse | AbortableAsyncIterator<ProgressResponse>>;
+  push(
+    request: PushRequest,
+    options?: CallOptions,
   ): Promise<ProgressResponse | AbortableAsyncIterator<ProgressResponse>> {
     return this.#generation('push', '/api/push', request, progressKind, options);
   }
@@ -364,6 +372,10 @@ export class Ollama {
     options?: CallOptions,
   ): Promise<AbortableAsyncIterator<ProgressResponse>>;
   create(request: CreateRequest & { stream?: false }, options?: CallOptions): Promise<ProgressResponse>;
+  create(
+    request: CreateRequest,
+    options?: CallOptions,
+  ): Promise<ProgressResponse | AbortableAsyncIterator<ProgressResponse>>;
   create(
     request: CreateRequest,
     options?: CallOptions,
