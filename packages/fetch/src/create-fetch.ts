@@ -64,6 +64,28 @@ function isRequestLike(input: unknown): input is Request {
   );
 }
 
+/** Builds the headers; a bad one is named, its value never shown (it may be a secret). */
+function toHeaders(init: RequestInit['headers'] | Headers | undefined): Headers {
+  try {
+    return new Headers(init);
+  } catch {
+    const entries: Array<[string, string]> =
+      init instanceof Headers || Array.isArray(init)
+        ? [...(init as Iterable<[string, string]>)]
+        : Object.entries((init ?? {}) as Record<string, string>);
+    for (const [name, value] of entries) {
+      try {
+        new Headers([[name, value]]);
+      } catch {
+        throw new TypeError(
+          `fetch(): header ${JSON.stringify(String(name).slice(0, 60))} has an invalid name or value`,
+        );
+      }
+    }
+    throw new TypeError('fetch(): the headers are invalid');
+  }
+}
+
 function sniffModel(body: unknown, headers: Headers): string | undefined {
   if (typeof body !== 'string' || body.length > MAX_MODEL_SNIFF_BYTES || body[0] !== '{') return undefined;
   const type = headers.get('content-type');
@@ -89,10 +111,11 @@ async function prepare(input: string | URL | Request, init: RequestInit): Promis
   let url: URL;
   try {
     url = new URL(raw);
-  } catch (cause) {
+  } catch {
+    // Never echo credentials, even from a URL that does not parse.
+    const shown = raw.replace(/\/\/[^/?#]*@/, '//***@');
     throw new TypeError(
-      `fetch(): invalid URL ${JSON.stringify(raw.length > 80 ? `${raw.slice(0, 77)}...` : raw)}`,
-      { cause },
+      `fetch(): invalid URL ${JSON.stringify(shown.length > 80 ? `${shown.slice(0, 77)}...` : shown)}`,
     );
   }
   if (url.username || url.password) {
@@ -104,7 +127,7 @@ async function prepare(input: string | URL | Request, init: RequestInit): Promis
     throw new TypeError(`fetch(): only http: and https: URLs are supported, got ${url.protocol}`);
   }
   const method = (init.method ?? request?.method ?? 'GET').toUpperCase();
-  const headers = new Headers(init.headers ?? request?.headers);
+  const headers = toHeaders(init.headers ?? request?.headers);
   let body: RequestInit['body'] = init.body;
   if (body === undefined && request?.body) body = new Uint8Array(await request.arrayBuffer());
   const replayableBody = !(body instanceof ReadableStream);
