@@ -268,7 +268,11 @@ export class OllamaTransport {
       throw classifyBodyFailure(error, false, true);
     }
     guard.dispose();
-    if (text.trim() === '') return undefined;
+    if (text.trim() === '') {
+      // Only copy and delete answer with an empty body.
+      if (method === 'DELETE' || path === '/api/copy') return undefined;
+      throw new ProtocolError(`The server answered ${path} with an empty body`);
+    }
     try {
       return JSON.parse(text);
     } catch (cause) {
