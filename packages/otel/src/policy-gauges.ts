@@ -57,7 +57,12 @@ function bulkheadCounts(policy: Fields): Array<{ key: string; executing: number;
     if (finite(executing) && finite(queued))
       out.push({ key: typeof key === 'string' ? key : 'default', executing, queued });
   };
-  const source = typeof policy.stats === 'function' ? (policy.stats as () => unknown)() : undefined;
+  const source =
+    typeof policy.entries === 'function'
+      ? (policy.entries as () => unknown)()
+      : typeof policy.stats === 'function'
+        ? (policy.stats as () => unknown)()
+        : undefined;
   if (source instanceof Map) for (const [key, entry] of source) add(key, entry);
   else if (source !== undefined && isObject(source) && Symbol.iterator in source) {
     for (const entry of source as Iterable<unknown>) {
