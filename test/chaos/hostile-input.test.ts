@@ -3,6 +3,8 @@
  * factory, bad hosts, URLs and headers (and secrets kept out of errors), and answers that a real
  * Ollama never sends but a proxy in front of it might.
  */
+import { circuitBreaker, samplingBreaker } from '@bulwark/breaker';
+import { bulkhead } from '@bulwark/bulkhead';
 import { BulwarkError, ErrorCode, noop, ProtocolError, ResponseError } from '@bulwark/core';
 import { createFetch } from '@bulwark/fetch';
 import { LineReader, Ollama } from '@bulwark/ollama';
@@ -230,6 +232,43 @@ const factories: readonly Factory[] = [
     ],
   },
   {
+    name: 'circuitBreaker()',
+    build: (options) => circuitBreaker(options as never),
+    numbers: ['halfOpenAfterMs', 'halfOpenProbes', 'slowCallMs', 'maxKeys'],
+    others: [
+      ['key', 'region'],
+      ['key', 5],
+      ['breaker', 5],
+      ['breaker', 'consecutive'],
+      ['countOverload', 'yes'],
+      ['failureOn', true],
+      ['halfOpenProbes', 0],
+      ['clock', 'real'],
+    ],
+  },
+  {
+    name: 'samplingBreaker()',
+    build: (options) => samplingBreaker(options as never),
+    numbers: ['threshold', 'windowMs', 'minimumCalls'],
+    others: [
+      ['threshold', 0],
+      ['threshold', 1.5],
+    ],
+    notOptions: ['fast', [], null, 42, undefined],
+  },
+  {
+    name: 'bulkhead()',
+    build: (options) => bulkhead(options as never),
+    numbers: ['limit', 'queue', 'queueMs', 'maxKeys'],
+    others: [
+      ['limit', 0],
+      ['limit', 2.5],
+      ['queue', 1.5],
+      ['key', 'region'],
+      ['key', null],
+    ],
+  },
+  {
     name: 'createFetch()',
     build: (options) => createFetch(options as never),
     numbers: ['connectMs', 'headersMs', 'firstTokenMs', 'idleMs', 'connections', 'maxErrorBodyBytes'],
@@ -351,6 +390,12 @@ describe('bad options to every factory', () => {
       }
     });
   }
+});
+
+describe('required options', () => {
+  it('samplingBreaker() without its threshold says so with an option error', async () => {
+    expectOptionError(await thrown(() => samplingBreaker({} as never)), 'samplingBreaker({})', 'threshold');
+  });
 });
 
 describe('bad hosts, URLs and headers', () => {
