@@ -1,4 +1,5 @@
 import { TimeoutError } from './errors.js';
+import { neverAborted } from './never-aborted.js';
 import type { Context, TimeoutPhase, TimerHandle } from './types.js';
 
 /**
@@ -26,7 +27,8 @@ export class AttemptGuard {
     });
     this.failed.catch(() => {});
     if (context.signal.aborted) this.fail(context.signal.reason);
-    else context.signal.addEventListener('abort', this.#onAbort, { once: true });
+    else if (context.signal !== neverAborted)
+      context.signal.addEventListener('abort', this.#onAbort, { once: true });
   }
 
   /** Milliseconds since the attempt started. */

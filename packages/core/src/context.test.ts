@@ -59,3 +59,24 @@ describe('Context', () => {
     expect(seen).toEqual([150, -160, 160]);
   });
 });
+
+describe('a call without a signal', () => {
+  it('adds no listener to the shared never-aborted signal, however many calls run at once', async () => {
+    const { getEventListeners } = await import('node:events');
+    const { AttemptGuard } = await import('./attempt-guard.js');
+    const { linkSignal, raceSignal, sleep } = await import('./signal.js');
+    const clock = new ManualClock();
+    const contexts = Array.from({ length: 20 }, () => createContext({ clock }));
+    const shared = contexts[0]?.signal as AbortSignal;
+    expect(contexts.every((context) => context.signal === shared)).toBe(true);
+    const guards = contexts.map((context) => new AttemptGuard(context));
+    const links = contexts.map((context) => linkSignal(context.signal));
+    const sleeps = contexts.map((context) => sleep(10, { clock, signal: context.signal }));
+    const races = contexts.map((context) => raceSignal(Promise.resolve(1), context.signal));
+    expect(getEventListeners(shared, 'abort')).toHaveLength(0);
+    clock.advance(10);
+    await Promise.all([...sleeps, ...races]);
+    for (const guard of guards) guard.dispose();
+    for (const link of links) link.dispose();
+  });
+});

@@ -1,4 +1,5 @@
 import { realClock } from './clock.js';
+import { neverAborted } from './never-aborted.js';
 import type { Attributes, Clock, Context, ContextPatch, ExecuteOptions, PhaseBudgets } from './types.js';
 
 interface Commitment {
@@ -6,7 +7,6 @@ interface Commitment {
   listeners: Array<(at: number) => void> | undefined;
 }
 
-const neverAborted = new AbortController().signal;
 const empty: Readonly<Attributes & PhaseBudgets> = Object.freeze({});
 
 class CallContext implements Context {

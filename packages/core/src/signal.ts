@@ -1,4 +1,5 @@
 import { InvalidOptionError } from './errors.js';
+import { neverAborted } from './never-aborted.js';
 import type { Clock } from './types.js';
 
 /** A controller whose signal also follows a parent signal, with the parent's own reason. */
@@ -17,7 +18,7 @@ export interface LinkedController {
  */
 export function linkSignal(parent: AbortSignal | undefined): LinkedController {
   const controller = new AbortController();
-  if (!parent) {
+  if (!parent || parent === neverAborted) {
     return { signal: controller.signal, abort: (reason) => controller.abort(reason), dispose: () => {} };
   }
   if (parent.aborted) {
@@ -46,7 +47,8 @@ export function sleep(
   ms: number,
   options: { clock: Clock; signal?: AbortSignal | undefined },
 ): Promise<void> {
-  const { clock, signal } = options;
+  const { clock } = options;
+  const signal = options.signal === neverAborted ? undefined : options.signal;
   if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
     const onAbort = () => {
@@ -67,6 +69,7 @@ export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise
     promise.catch(() => {});
     return Promise.reject(signal.reason);
   }
+  if (signal === neverAborted) return promise;
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
