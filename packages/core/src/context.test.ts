@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from './clock.js';
 import { createContext } from './context.js';
@@ -62,7 +63,6 @@ describe('Context', () => {
 
 describe('a call without a signal', () => {
   it('adds no listener to the shared never-aborted signal, however many calls run at once', async () => {
-    const { getEventListeners } = await import('node:events');
     const { AttemptGuard } = await import('./attempt-guard.js');
     const { linkSignal, raceSignal, sleep } = await import('./signal.js');
     const clock = new ManualClock();
