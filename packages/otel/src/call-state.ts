@@ -73,6 +73,9 @@ export const CALL: unique symbol = Symbol('bulwark.otel.call');
 /** The OpenTelemetry context key holding the number of the attempt in progress. */
 export const ATTEMPT_KEY = createContextKey('bulwark.otel.attempt');
 
+/** The OpenTelemetry context key holding the call's state, for events that carry no Bulwark context. */
+export const CALL_KEY = createContextKey('bulwark.otel.call');
+
 /** Attempt numbers on metrics stop here: 5 means "5 or later". */
 const MAX_ATTEMPT_ATTRIBUTE = 5;
 
@@ -82,6 +85,12 @@ const SEVERITY_WARN = 13;
 /** The call state a Bulwark context carries, if any. */
 export function callStateOf(context: Context | undefined): CallState | undefined {
   const state = (context?.attributes as Record<symbol, unknown> | undefined)?.[CALL];
+  return state instanceof CallState ? state : undefined;
+}
+
+/** The state of the call whose OpenTelemetry context is active, if any. */
+export function activeCallState(): CallState | undefined {
+  const state = otelContext.active().getValue(CALL_KEY);
   return state instanceof CallState ? state : undefined;
 }
 
@@ -126,6 +135,8 @@ export class CallState {
   readonly #rejections = new WeakSet<object>();
   readonly #timeouts = new WeakSet<object>();
   readonly #queuedAt = new Map<string, number>();
+  /** The attempt a refusal event recorded without its error object, if any. */
+  #refusedWithoutError: number | undefined;
 
   constructor(
     owner: object,
@@ -145,7 +156,7 @@ export class CallState {
     this.#tracer = tracer;
     this.span = span;
     this.recording = span?.isRecording() ?? false;
-    this.otelContext = span ? trace.setSpan(parent, span) : parent;
+    this.otelContext = (span ? trace.setSpan(parent, span) : parent).setValue(CALL_KEY, this);
     this.clock = context.clock;
     this.startAt = startAt;
     this.#signal = context.signal;
@@ -299,9 +310,14 @@ export class CallState {
   /**
    * An attempt that a breaker or bulkhead refused before dispatch (the attempt layer never ran for
    * it): a zero-length `bulwark.attempt` span in error, so every attempt has a span. Once per
-   * attempt number and per error.
+   * attempt number and per error. Refusal events carry no error object: they give its
+   * `error.type` and message in `described` instead.
    */
-  rejectedAttempt(attempt: number | undefined, error: unknown): void {
+  rejectedAttempt(
+    attempt: number | undefined,
+    error: unknown,
+    described?: { type: string; message: string },
+  ): void {
     if (isObject(error)) {
       if (this.#rejections.has(error) || this.#attemptErrors.has(error)) return;
       this.#rejections.add(error);
@@ -309,10 +325,11 @@ export class CallState {
     const number = attempt ?? this.#lastAttempt + 1;
     if (this.#seen.has(number)) return;
     this.#noteAttempt(number);
-    this.noteTimeout(error, undefined);
+    if (error === undefined) this.#refusedWithoutError = number;
+    else this.noteTimeout(error, undefined);
     if (!this.recording || !this.#tracer) return;
     const at = this.clock.now();
-    const type = errorType(error);
+    const type = error === undefined && described ? described.type : errorType(error);
     const attributes: Attributes = { [ATTR_BULWARK_ATTEMPT_NUMBER]: number, [ATTR_ERROR_TYPE]: type };
     const phase = timeoutPhase(error);
     if (phase !== undefined) attributes[ATTR_BULWARK_TIMEOUT_PHASE] = phase;
@@ -321,7 +338,8 @@ export class CallState {
       { kind: SpanKind.INTERNAL, startTime: at, attributes },
       this.otelContext,
     );
-    span.setStatus({ code: SpanStatusCode.ERROR, message: messageOf(error) });
+    const message = error === undefined && described ? described.message : messageOf(error);
+    span.setStatus({ code: SpanStatusCode.ERROR, message });
     span.end(at);
   }
 
@@ -330,7 +348,9 @@ export class CallState {
     const endAt = this.clock.now();
     const cancelled = failed && this.isCancel(error);
     if (failed && !cancelled) {
-      if (isRejection(error)) this.rejectedAttempt(undefined, error);
+      // A refusal no event reported (or reported for an earlier attempt) still gets its attempt span.
+      if (isRejection(error) && this.#refusedWithoutError !== this.#lastAttempt)
+        this.rejectedAttempt(undefined, error);
       this.noteTimeout(error, undefined);
     }
     const { description } = this;

@@ -1,4 +1,5 @@
-import { ErrorCode, type Policy, StreamError, TimeoutError, wrap } from '@bulwark/core';
+import { circuitBreaker } from '@bulwark/breaker';
+import { CircuitOpenError, ErrorCode, type Policy, StreamError, TimeoutError, wrap } from '@bulwark/core';
 import { Ollama } from '@bulwark/ollama';
 import { type OllamaSim, startOllamaSim } from '@bulwark/ollama-sim';
 import { retry } from '@bulwark/retry';
@@ -6,7 +7,7 @@ import { timeout } from '@bulwark/timeout';
 import { propagation, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { ConstantBackoff } from 'cockatiel';
+import { ConsecutiveBreaker, ConstantBackoff } from 'cockatiel';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createInstrumentation, instrument, startSpanHook } from './index.js';
 import { type Harness, registerOtel, spanStrings, unregisterOtel } from './test-support/otel-harness.js';
@@ -126,6 +127,30 @@ describe('the Ollama client with instrument', () => {
       expect(typeof traceparent).toBe('string');
       expect(http.map((span) => span.spanContext().spanId)).toContain((traceparent as string).split('-')[2]);
     }
+  });
+
+  it('traces a breaker rejection: two failed attempts, then one refused before dispatch', async () => {
+    sim.setFaults([{ route: '/api/chat', status: 500, message: 'model runner has unexpectedly stopped' }]);
+    const breaker = circuitBreaker({
+      key: 'model',
+      breaker: () => new ConsecutiveBreaker(2),
+      halfOpenAfterMs: 60_000,
+    });
+    await expect(
+      client(wrap(fastRetry(3), breaker)).chat({ model: 'llama3.2', messages }),
+    ).rejects.toBeInstanceOf(CircuitOpenError);
+    const call = callSpan();
+    expect(call.attributes['error.type']).toBe(ErrorCode.CircuitOpen);
+    expect(call.attributes['bulwark.attempt.count']).toBe(3);
+    expect(attempts().map((span) => span.attributes['error.type'])).toEqual([
+      '500',
+      '500',
+      ErrorCode.CircuitOpen,
+    ]);
+    // Only the two dispatched attempts reached the server, each with its HTTP span.
+    expect(sim.requests).toHaveLength(2);
+    expect(httpSpans()).toHaveLength(2);
+    expect(call.events.map((event) => event.name)).toContain('bulwark.circuit_breaker.state_change');
   });
 
   it('ends a streamed call span after the last chunk arrived, with usage and time to first chunk', async () => {

@@ -1,7 +1,8 @@
 import type { Context, Disposable } from '@bulwark/core';
+import { ErrorCode } from '@bulwark/core';
 import { type Attributes, trace } from '@opentelemetry/api';
 import { activeInstruments } from './active-instruments.js';
-import { type CallState, callStateOf } from './call-state.js';
+import { activeCallState, type CallState, callStateOf } from './call-state.js';
 import { errorType, isRejection } from './error-type.js';
 import { watchPolicy } from './policy-gauges.js';
 import {
@@ -123,14 +124,15 @@ function onTimeout(payload: unknown): void {
 }
 
 function onStateChange(payload: unknown): void {
-  const { state: call, key, fields } = read(payload);
+  const { state: fromEvent, key, fields } = read(payload);
+  // Not a per-call event: the call that caused it is the one whose context is active, if any.
+  const call = fromEvent ?? activeCallState();
   const current = breakerState(fields.state ?? fields.to ?? fields.current);
   const previous = breakerState(fields.previous ?? fields.previousState ?? fields.from);
   if (current === undefined) return;
   const attributes: Attributes = { [ATTR_BULWARK_CIRCUIT_BREAKER_STATE]: current };
   if (previous !== undefined) attributes[ATTR_BULWARK_CIRCUIT_BREAKER_PREVIOUS_STATE] = previous;
   if (key !== undefined) attributes[ATTR_BULWARK_CIRCUIT_BREAKER_KEY] = key;
-  // Not a per-call event: the span of the call that caused it is the active one, if any.
   const span = call ? call.spanFor(undefined) : trace.getActiveSpan();
   if (span?.isRecording()) span.addEvent(EVENT_BULWARK_CIRCUIT_BREAKER_STATE_CHANGE, attributes);
   const eventName = breakerEventNames[current];
@@ -142,9 +144,13 @@ function onStateChange(payload: unknown): void {
 }
 
 function onBreakerReject(payload: unknown): void {
-  const { state, attempt, error, key } = read(payload);
+  const { state, attempt, error, key, fields } = read(payload);
   if (!state) return;
-  if (error !== undefined) state.rejectedAttempt(attempt, error);
+  const breakerState = textOf(fields.state) ?? 'open';
+  state.rejectedAttempt(attempt, error, {
+    type: ErrorCode.CircuitOpen,
+    message: `Circuit breaker${key === undefined ? '' : ` "${key}"`} is ${breakerState}`,
+  });
   const span = state.spanFor(undefined);
   if (span) {
     const attributes: Attributes = {};
@@ -189,12 +195,15 @@ function onAcquired(payload: unknown): void {
 function onBulkheadRejected(payload: unknown): void {
   const { state, attempt, error, key } = read(payload);
   if (!state) return;
-  if (error !== undefined) state.rejectedAttempt(attempt, error);
+  state.rejectedAttempt(attempt, error, {
+    type: error === undefined ? ErrorCode.BulkheadRejected : errorType(error),
+    message: `Bulkhead${key === undefined ? '' : ` "${key}"`} is full`,
+  });
   const span = state.spanFor(undefined);
   if (span) {
     const attributes: Attributes = {};
     if (key !== undefined) attributes[ATTR_BULWARK_BULKHEAD_KEY] = key;
-    if (error !== undefined) attributes[ATTR_ERROR_TYPE] = errorType(error);
+    attributes[ATTR_ERROR_TYPE] = error === undefined ? ErrorCode.BulkheadRejected : errorType(error);
     span.addEvent(EVENT_BULWARK_BULKHEAD_REJECTED, attributes, state.clock.now());
   }
   state.countEvent(BulwarkEventName.BulkheadRejected);
