@@ -122,7 +122,6 @@ describe('with the circuit breaker', () => {
       closed: 0,
       open: 1,
       half_open: 0,
-      isolated: 0,
     });
   });
 

@@ -17,7 +17,7 @@ const isObject = (value: unknown): value is Fields => typeof value === 'object' 
 const finite = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
 
 /** The states a breaker reports on `bulwark.circuit_breaker.state`, one series each. */
-const BREAKER_STATES = ['closed', 'open', 'half_open', 'isolated'] as const;
+const BREAKER_STATES = ['closed', 'open', 'half_open'] as const;
 
 interface Watched {
   readonly policy: WeakRef<Fields>;

@@ -189,7 +189,7 @@ export const ATTR_BULWARK_RETRY_DELAY = 'bulwark.retry.delay';
 export const ATTR_BULWARK_RETRY_REASON = 'bulwark.retry.reason';
 /** `bulwark`: the breaker's key. */
 export const ATTR_BULWARK_CIRCUIT_BREAKER_KEY = 'bulwark.circuit_breaker.key';
-/** `bulwark`: `closed`, `open`, `half_open`, `isolated`. */
+/** `bulwark`: `closed`, `open`, `half_open`. */
 export const ATTR_BULWARK_CIRCUIT_BREAKER_STATE = 'bulwark.circuit_breaker.state';
 /** `bulwark`: the state before a change. */
 export const ATTR_BULWARK_CIRCUIT_BREAKER_PREVIOUS_STATE = 'bulwark.circuit_breaker.previous_state';
