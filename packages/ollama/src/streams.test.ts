@@ -1,11 +1,17 @@
 import { type Context, definePolicy, type Policy, StreamError, wrap } from '@bulwark/core';
-import { type Fault, type OllamaSim, simulatedReply, startOllamaSim } from '@bulwark/ollama-sim';
+import {
+  type Fault,
+  type ModelSpec,
+  type OllamaSim,
+  simulatedReply,
+  startOllamaSim,
+} from '@bulwark/ollama-sim';
 import { retry } from '@bulwark/retry';
 import { timeout } from '@bulwark/timeout';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Ollama } from './ollama.js';
 import { trackResources } from './test-support.js';
-import type { ChatResponse } from './types.js';
+import type { ChatResponse, OllamaOptions } from './types.js';
 
 const messages = [{ role: 'user', content: 'Why is the sky blue?' }];
 const request = { model: 'llama3.2', messages };
@@ -44,10 +50,22 @@ afterEach(async () => {
   cleanup = undefined;
 });
 
-async function setup(faults: Fault[] = [], policy?: Policy, tokenDelayMs = 0) {
+async function setup(
+  faults: Fault[] = [],
+  policy?: Policy,
+  tokenDelayMs = 0,
+  models?: ModelSpec[],
+  options: OllamaOptions = {},
+) {
   const resources = trackResources();
-  const sim = await startOllamaSim({ host: '127.0.0.1', port: 0, faults, tokenDelayMs });
-  const ollama = new Ollama({ host: sim.url, ...(policy ? { policy } : {}) });
+  const sim = await startOllamaSim({
+    host: '127.0.0.1',
+    port: 0,
+    faults,
+    tokenDelayMs,
+    ...(models ? { models } : {}),
+  });
+  const ollama = new Ollama({ host: sim.url, ...(policy ? { policy } : {}), ...options });
   cleanup = async () => {
     await ollama.close();
     await sim.close();
@@ -154,6 +172,34 @@ describe('stream lifetime', () => {
     const reason = new Error('list took too long for me');
     setTimeout(() => controller.abort(reason), 50);
     await expect(ollama.list({ signal: controller.signal })).rejects.toBe(reason);
+  });
+});
+
+describe('idle budget and a slow reader', () => {
+  it('a slow reader is not the server going silent; a stall after it is', async () => {
+    const { ollama } = await setup(
+      [{ route: '/api/chat', kind: 'stall', afterChunks: 150 }],
+      undefined,
+      0,
+      [{ name: 'long', replyTokens: 1_000 }],
+      { idleMs: 400 },
+    );
+    const stream = await ollama.chat({ model: 'long', messages, stream: true });
+    // far longer than idleMs without reading: the reader is behind, not the server
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    let received = 0;
+    const started = performance.now();
+    const error = await (async () => {
+      for await (const _ of stream) received++;
+    })().catch((caught: unknown) => caught);
+    expect(received).toBe(150);
+    expect(error).toMatchObject({
+      name: 'BulwarkTimeoutError',
+      phase: 'idle',
+      timeoutMs: 400,
+      committed: true,
+    });
+    expect(performance.now() - started).toBeLessThan(400 + 1_000);
   });
 });
 

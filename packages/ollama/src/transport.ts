@@ -191,8 +191,9 @@ export class OllamaTransport {
     };
     let final: Record<string, unknown> | undefined;
     let first = true;
-    const handle = async () => {
-      for (let i = 0; i < records.length; i++) {
+    /** Hands on the records read so far; a promise only when the caller is behind. */
+    const handle = (from = 0): Promise<void> | undefined => {
+      for (let i = from; i < records.length; i++) {
         const record = records[i] as Record<string, unknown>;
         if (typeof record.error === 'string') {
           throw new StreamError({
@@ -208,22 +209,29 @@ export class OllamaTransport {
         if (handlers.isFinal(record)) final = record;
         const waiting = handlers.deliver(record);
         if (waiting) {
+          // The caller is behind: that is not the server's silence.
           guard.clear('idle');
-          await Promise.race([waiting, guard.failed]);
+          return Promise.race([waiting, guard.failed]).then(() => handle(i + 1));
         }
       }
       records.length = 0;
+      return undefined;
     };
     try {
       guard.start('idle', budgets.idleMs);
       for await (const chunk of decoded(response)) {
-        guard.start('idle', budgets.idleMs);
         reader.push(chunk as Uint8Array, collect);
-        if (records.length > 0) await handle();
+        if (records.length > 0) {
+          const waiting = handle();
+          if (waiting) await waiting;
+        }
+        // Waiting for the next chunk: the server's silence from here on counts.
+        guard.start('idle', budgets.idleMs);
       }
       guard.clear('idle');
       reader.end(collect);
-      await handle();
+      const waiting = handle();
+      if (waiting) await waiting;
     } catch (error) {
       if (guard.failure !== undefined) throw guard.failure;
       guard.dispose();
