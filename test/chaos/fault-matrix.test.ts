@@ -43,9 +43,9 @@ const MODELS = ['llama3.2', 'gemma3'] as const;
  * How late a call may settle past its total deadline: the deadline timer's own delay plus the event
  * loop's lag with 64 calls, the simulator and the span exporter sharing two cores.
  */
-const LATE_SLACK_MS = 250;
+const LATE_SLACK_MS = 500;
 /** How long the server may take to see a client's close (see the bulkhead check). */
-const CLOSE_LAG_MS = 10;
+const CLOSE_LAG_MS = 50;
 
 interface CallResult {
   id: number;
@@ -104,7 +104,7 @@ function verdict(call: CallResult): string | undefined {
   if (!expected.codes.includes(error.code))
     return `failed with ${error.code} (${error.message}), expected ${expected.codes}`;
   if (expected.phases && !expected.phases.includes((error as TimeoutError).phase)) {
-    return `timed out in phase ${(error as TimeoutError).phase}, expected ${expected.phases}`;
+    return `timed out in phase ${(error as TimeoutError).phase} (${(error as TimeoutError).timeoutMs} ms budget, ${Math.round((error as TimeoutError).elapsedMs)} ms into attempt ${(error as TimeoutError).attempt}), expected ${expected.phases}`;
   }
   if (!KINDS[call.kind].persistent && error.notRetried !== 'budget') {
     return `a transient fault was not retried (notRetried: ${error.notRetried})`;
@@ -323,10 +323,10 @@ describe(`fault matrix (CHAOS_SEED=${SEED}, ${CALLS} calls)`, () => {
       await new Promise((resolve) => originalSetTimeout(resolve, 20));
     }
     const abortListeners = getEventListeners(shutdown.signal, 'abort').length;
-    const processListenersAfter = listenerCounts();
     process.off('unhandledRejection', onUnhandled);
     process.off('uncaughtException', onUncaught);
     process.off('warning', onWarning);
+    const processListenersAfter = listenerCounts();
 
     const faultCounts = Object.fromEntries(
       ['none', ...FAULTED_KINDS].map((kind) => [kind, results.filter((call) => call.kind === kind).length]),

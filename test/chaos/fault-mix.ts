@@ -55,7 +55,7 @@ export const KINDS: Readonly<Record<Exclude<FaultKind, 'none'>, KindSpec>> = {
   },
   // Tokens come just often enough to beat the idle budget, never fast enough to finish in time: the
   // total deadline ends the call. It asks a model of its own, so its bulkhead keeps the others' free.
-  crawl: { fault: { tokenDelayMs: 120 }, persistent: true },
+  crawl: { fault: { tokenDelayMs: 300 }, persistent: true },
 };
 
 /** The model every `crawl` call asks. */

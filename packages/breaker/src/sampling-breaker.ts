@@ -1,4 +1,12 @@
-import { type Clock, duration, integer, numberIn, realClock, validateOptions } from '@bulwark/core';
+import {
+  type Clock,
+  duration,
+  InvalidOptionError,
+  integer,
+  numberIn,
+  realClock,
+  validateOptions,
+} from '@bulwark/core';
 import type { IBreaker } from 'cockatiel';
 
 export interface SamplingBreakerOptions {
@@ -33,8 +41,12 @@ export class SamplingWindowBreaker implements IBreaker {
       minimumCalls: integer(1),
       clock: (value) => (typeof value === 'object' && value !== null ? undefined : 'must be a clock'),
     });
-    if (options.threshold === undefined)
-      throw new RangeError('samplingBreaker(): option "threshold" is required');
+    if (options?.threshold === undefined) {
+      throw new InvalidOptionError(
+        'samplingBreaker(): option "threshold" is required (a failure ratio above 0, at most 1)',
+        'threshold',
+      );
+    }
     this.threshold = options.threshold;
     this.windowMs = options.windowMs ?? 30_000;
     this.minimumCalls = options.minimumCalls ?? 10;

@@ -1,4 +1,5 @@
 import { BulkheadRejectedError, InvalidOptionError, ManualClock, TimeoutError, wrap } from '@bulwark/core';
+import { timeout } from '@bulwark/timeout';
 import { describe, expect, it } from 'vitest';
 import { bulkhead } from './bulkhead-policy.js';
 
@@ -106,23 +107,21 @@ describe('bulkhead()', () => {
     expect(clock.pending).toBe(0);
   });
 
-  it('ends a wait at the deadline in force', async () => {
+  it('leaves the deadline to the timeout that owns it, and leaves the queue when it fires', async () => {
     const clock = new ManualClock();
-    const policy = bulkhead({ limit: 1, queue: 5 });
+    const policy = bulkhead({ limit: 1, queue: 5, queueMs: 60_000 });
     const gate = deferred();
     const first = policy.execute(() => gate.promise, { clock });
-    const deadline = wrap(
-      {
-        execute: () => Promise.reject(new Error('unused')),
-        run: (context, next) => next(context.with({ deadline: context.clock.now() + 500 })),
-      },
-      policy,
-    );
-    const caught = deadline.execute(() => 'never', { clock }).catch((error: unknown) => error);
+    const caught = wrap(timeout({ totalMs: 500 }), policy)
+      .execute(() => 'never', { clock })
+      .catch((error: unknown) => error);
     await clock.advanceAsync(500);
-    expect(((await caught) as TimeoutError).phase).toBe('queue');
+    const error = (await caught) as TimeoutError;
+    expect(error.phase).toBe('total');
+    expect(policy.stats().queued).toBe(0);
     gate.resolve();
     await first;
+    expect(clock.pending).toBe(0);
   });
 
   it("lets a cancelled waiter leave at once with the caller's reason, and the next moves up", async () => {

@@ -133,7 +133,11 @@ export class BulkheadPolicy extends BasePolicy {
   #wait(state: KeyState, key: string, context: Context): Promise<void> {
     const clock = context.clock;
     const started = clock.now();
-    const budget = Math.min(this.queueMs ?? Number.POSITIVE_INFINITY, context.remainingMs());
+    // A deadline that comes first is reported by the timeout that owns it, under its own name.
+    const budget =
+      this.queueMs !== undefined && this.queueMs < context.remainingMs()
+        ? this.queueMs
+        : Number.POSITIVE_INFINITY;
     return new Promise<void>((resolve, reject) => {
       let timer: TimerHandle | undefined;
       const signal = context.signal;

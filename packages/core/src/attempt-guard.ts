@@ -41,13 +41,16 @@ export class AttemptGuard {
    * owns the deadline reports it, under its own name.
    */
   start(phase: TimeoutPhase, budgetMs: number | undefined): void {
+    this.clear(phase);
     if (budgetMs === undefined || this.failure !== undefined) return;
     if (budgetMs >= this.#context.remainingMs()) return;
-    this.#timers.get(phase)?.clear();
     const context = this.#context;
-    this.#timers.set(
-      phase,
-      context.clock.setTimeout(() => {
+    const handle = context.clock.setTimeout(() => {
+      // After the process was starved of CPU, Node runs expired timers before it reads the sockets
+      // that have data waiting. Decide on the next turn, once pending I/O was seen: a chunk that
+      // arrived in time clears or restarts this budget first.
+      setImmediate(() => {
+        if (this.#timers.get(phase) !== handle) return;
         this.#timers.delete(phase);
         this.fail(
           new TimeoutError({
@@ -59,8 +62,9 @@ export class AttemptGuard {
             committed: context.committed,
           }),
         );
-      }, budgetMs),
-    );
+      });
+    }, budgetMs);
+    this.#timers.set(phase, handle);
   }
 
   clear(phase: TimeoutPhase): void {
