@@ -252,7 +252,7 @@ export class OllamaTransport {
     return final;
   }
 
-  /** One attempt of a plain JSON call (list, show, embed…). An empty body resolves to `undefined`. */
+  /** One attempt of a plain JSON call (list, show, embed…). An empty body is `undefined` for copy and delete, a `ProtocolError` elsewhere. */
   async json(
     context: Context,
     method: 'GET' | 'POST' | 'DELETE' | 'HEAD',
