@@ -191,6 +191,7 @@ describe('the Ollama client with instrument', () => {
     expect(call.status.code).toBe(SpanStatusCode.UNSET);
     expect(call.attributes['error.type']).toBeUndefined();
     expect(call.events.map((event) => event.name)).toContain('bulwark.cancelled');
+    expect(call.events.map((event) => event.name)).not.toContain('bulwark.retry.give_up');
     expect(call.events.filter((event) => event.name === 'exception')).toHaveLength(0);
     expect(attempts()).toHaveLength(1);
     expect(attempts()[0]?.status.code).toBe(SpanStatusCode.UNSET);

@@ -91,7 +91,8 @@ function onRetry(payload: unknown): void {
 
 function onGiveUp(payload: unknown): void {
   const { state, attempt, error, fields } = read(payload);
-  if (!state) return;
+  // A caller's cancel is not a give-up: the call records it as `bulwark.cancelled`.
+  if (!state || fields.reason === 'cancelled' || state.isCancel(error)) return;
   if (isRejection(error)) state.rejectedAttempt(attempt, error);
   const span = state.spanFor(undefined);
   if (span) {
