@@ -1,1 +1,10 @@
-export {};
+export * from '@bulwark/breaker';
+export * from '@bulwark/bulkhead';
+export * from '@bulwark/core';
+export * from '@bulwark/fetch';
+export * from '@bulwark/ollama';
+export * from '@bulwark/otel';
+export * from '@bulwark/retry';
+export * from '@bulwark/timeout';
+export type { CreateOllamaOptions, Pipeline, TimeoutBudgets } from './create-ollama.js';
+export { createOllama, createPipeline, DEFAULT_TIMEOUTS } from './create-ollama.js';

@@ -1,0 +1,161 @@
+import { type CircuitBreakerOptions, type CircuitBreakerPolicy, circuitBreaker } from '@bulwark/breaker';
+import { type BulkheadOptions, type BulkheadPolicy, bulkhead } from '@bulwark/bulkhead';
+import {
+  anyOf,
+  duration,
+  InvalidOptionError,
+  integer,
+  object,
+  oneOf,
+  type Policy,
+  validateOptions,
+  wrap,
+} from '@bulwark/core';
+import { Ollama } from '@bulwark/ollama';
+import { createInstrumentation, type InstrumentOptions } from '@bulwark/otel';
+import { type RetryOptions, type RetryPolicy, retry } from '@bulwark/retry';
+import { timeout } from '@bulwark/timeout';
+
+/** Budgets of `createOllama({ timeout })`. */
+export interface TimeoutBudgets {
+  /** The whole call: queue, every attempt and the waits between them. @default 600_000 */
+  totalMs?: number;
+  /** One attempt. @default none (the phase budgets bound it) */
+  attemptMs?: number;
+  /** DNS + TCP + TLS. @default 10_000 */
+  connectMs?: number;
+  /** Request sent until headers (Ollama: model load + prompt + first token). @default 300_000 */
+  headersMs?: number;
+  /**
+   * Attempt start until the first token. Keep it longer than a cold model load: Ollama aborts a
+   * load when its client leaves, so a shorter budget makes every retry reload from scratch.
+   * @default 300_000
+   */
+  firstTokenMs?: number;
+  /** Silence between two chunks. @default 60_000 */
+  idleMs?: number;
+}
+
+/** Options of {@link createOllama}. */
+export interface CreateOllamaOptions {
+  /** The server. @default `OLLAMA_HOST`, else `http://127.0.0.1:11434` */
+  host?: string;
+  /** Headers for every request; their values never appear in errors or telemetry. */
+  headers?: Record<string, string>;
+  /** Milliseconds for the whole call, or the budgets of each phase. @default {@link DEFAULT_TIMEOUTS} */
+  timeout?: number | TimeoutBudgets;
+  /** Retries after the first attempt (503 busy, resets, timeouts, 5xx). @default 2 */
+  maxRetries?: number;
+  /** More retry options (backoff, budget…). */
+  retry?: Omit<RetryOptions, 'maxAttempts'>;
+  /** The per-model breaker's options, or `false` for none. @default `{ key: 'model' }` */
+  breaker?: false | CircuitBreakerOptions;
+  /** The per-model bulkhead's options, or `false` for none. @default `{ key: 'model', limit: 4, queue: 64 }` */
+  bulkhead?: false | BulkheadOptions;
+  /** OpenTelemetry spans and metrics (no-ops until an SDK is registered); options or `false`. @default true */
+  telemetry?: boolean | InstrumentOptions;
+  /** Replaces the whole pipeline. */
+  policy?: Policy;
+  /** Sockets kept open to the server. @default 128 */
+  connections?: number;
+}
+
+/** The recommended pipeline and its parts, to subscribe to their events. */
+export interface Pipeline {
+  policy: Policy;
+  retry: RetryPolicy;
+  breaker: CircuitBreakerPolicy | undefined;
+  bulkhead: BulkheadPolicy | undefined;
+}
+
+/** The budgets `createOllama()` uses when given none. */
+export const DEFAULT_TIMEOUTS = {
+  totalMs: 600_000,
+  connectMs: 10_000,
+  headersMs: 300_000,
+  firstTokenMs: 300_000,
+  idleMs: 60_000,
+} as const satisfies TimeoutBudgets;
+
+const budgetsSchema = {
+  totalMs: duration(1),
+  attemptMs: duration(1),
+  connectMs: duration(1),
+  headersMs: duration(1),
+  firstTokenMs: duration(1),
+  idleMs: duration(1),
+};
+
+/**
+ * The recommended order, outermost first:
+ * 1. `timeout({ totalMs })`: one deadline over everything, backoff waits included;
+ * 2. `retry()`: replays what failed before any output reached the caller;
+ * 3. `circuitBreaker({ key: 'model' })`: a failing model fails fast without touching the others;
+ *    inside retry, so its refusal ends the call instead of being retried;
+ * 4. `bulkhead({ key: 'model' })`: caps concurrent generations; inside the breaker, so an open
+ *    breaker rejects without queueing, and inside retry, so a backoff wait holds no slot;
+ * 5. `timeout({ connectMs, headersMs, firstTokenMs, idleMs, attemptMs })`: the budgets of each attempt.
+ */
+export function createPipeline(
+  options: Omit<CreateOllamaOptions, 'host' | 'headers' | 'policy' | 'connections'> = {},
+): Pipeline {
+  const budgets: TimeoutBudgets =
+    typeof options.timeout === 'number' ? { totalMs: options.timeout } : { ...options.timeout };
+  const { totalMs, attemptMs, connectMs, headersMs, firstTokenMs, idleMs } = {
+    ...DEFAULT_TIMEOUTS,
+    ...budgets,
+  };
+  const retryPolicy = retry({ ...options.retry, maxAttempts: (options.maxRetries ?? 2) + 1 });
+  const breaker =
+    options.breaker === false ? undefined : circuitBreaker({ key: 'model', ...options.breaker });
+  const limit =
+    options.bulkhead === false
+      ? undefined
+      : bulkhead({ key: 'model', limit: 4, queue: 64, ...options.bulkhead });
+  const policies: Policy[] = [timeout({ totalMs }), retryPolicy];
+  if (breaker) policies.push(breaker);
+  if (limit) policies.push(limit);
+  policies.push(timeout({ attemptMs, connectMs, headersMs, firstTokenMs, idleMs }));
+  let policy = wrap(...policies);
+  if (options.telemetry !== false) {
+    policy = createInstrumentation(
+      options.telemetry === true || options.telemetry === undefined ? {} : options.telemetry,
+    )(policy);
+  }
+  return { policy, retry: retryPolicy, breaker, bulkhead: limit };
+}
+
+/**
+ * An Ollama client with the recommended pipeline: a total deadline, retries with a budget, a
+ * breaker and a bulkhead per model, phase budgets, and telemetry. The one-line equivalent of the
+ * Python client's `Client(host, timeout=…)` with resilience added.
+ *
+ * @example
+ * const ollama = createOllama({ host: 'http://127.0.0.1:11434', timeout: { firstTokenMs: 120_000 }, maxRetries: 2 });
+ */
+export function createOllama(options: CreateOllamaOptions = {}): Ollama {
+  validateOptions('createOllama()', options, {
+    host: (value) => (typeof value === 'string' ? undefined : 'must be a string'),
+    headers: object,
+    timeout: anyOf(duration(1), object),
+    maxRetries: integer(0),
+    retry: object,
+    breaker: anyOf(oneOf(false), object),
+    bulkhead: anyOf(oneOf(false), object),
+    telemetry: anyOf(oneOf(true, false), object),
+    policy: object,
+    connections: integer(1),
+  });
+  if (typeof options.timeout === 'object')
+    validateOptions('createOllama(): option "timeout"', options.timeout, budgetsSchema);
+  if (options.policy !== undefined && typeof options.policy.execute !== 'function') {
+    throw new InvalidOptionError('createOllama(): option "policy" must be a Bulwark policy', 'policy');
+  }
+  const policy = options.policy ?? createPipeline(options).policy;
+  return new Ollama({
+    ...(options.host === undefined ? {} : { host: options.host }),
+    ...(options.headers === undefined ? {} : { headers: options.headers }),
+    ...(options.connections === undefined ? {} : { connections: options.connections }),
+    policy,
+  });
+}
