@@ -99,7 +99,25 @@ export class Channel<T> {
     });
   }
 
+  #drainWaiters: Array<() => void> = [];
+
+  /**
+   * Settles once the caller has taken every record handed over (or let go of the stream): the
+   * attempt of a stream lasts until its last chunk was read, not just received.
+   */
+  drained(): Promise<void> {
+    if (this.#items.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.#drainWaiters.push(resolve);
+    });
+  }
+
   #releaseSpace(): void {
+    if (this.#items.length === 0 && this.#drainWaiters.length > 0) {
+      const waiters = this.#drainWaiters;
+      this.#drainWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
     if (this.#space && this.#items.length < this.#highWaterMark) {
       const space = this.#space;
       this.#space = undefined;

@@ -204,12 +204,19 @@ export class Ollama {
       async (context: Context) => {
         const attempt = attempts++;
         try {
-          return await this.#transport.stream(context, path, body, {
+          const whole = kind.assemble();
+          const final = await this.#transport.stream(context, path, body, {
             model,
             isFirst: kind.isFirst,
             isFinal: kind.isFinal,
-            deliver: (record) => channel.push(record as T, context, attempt),
+            deliver: (record) => {
+              whole.add(record);
+              return channel.push(record as T, context, attempt);
+            },
           });
+          // The attempt (and a bulkhead slot, a span) lasts until the caller has read the last chunk.
+          await channel.drained();
+          return whole.result(final);
         } catch (error) {
           // The caller may have taken a record between the failure and here: then it is committed.
           if (!context.committed) channel.drop(attempt);

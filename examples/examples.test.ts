@@ -1,0 +1,76 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+/** Runs an example as a user would (`tsx --conditions=source`), bounded in time. */
+function run(
+  file: string,
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+    delete childEnv.OLLAMA_HOST;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', file], {
+      cwd: root,
+      env: childEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      output += chunk;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 50_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
+describe('examples', () => {
+  it('quickstart.ts answers through createOllama()', async () => {
+    const { code, output } = await run('examples/quickstart.ts');
+    expect(code, output).toBe(0);
+    expect(output.trim().length).toBeGreaterThan(20);
+  });
+
+  it('streaming-chat.ts prints tokens and the final count', async () => {
+    const { code, output } = await run('examples/streaming-chat.ts');
+    expect(code, output).toBe(0);
+    expect(output).toMatch(/\[\d+ tokens, (stop|length)\]/);
+  });
+
+  it.runIf(existsSync(`${root}/examples/otel-console.ts`))(
+    'otel-console.ts shows the call and attempt spans',
+    async () => {
+      const { code, output } = await run('examples/otel-console.ts');
+      expect(code, output).toBe(0);
+      expect(output).toContain('bulwark.attempt');
+    },
+  );
+
+  it('pnpm start runs the whole demonstration and prints its summary', async () => {
+    const { code, output } = await run('examples/demo.ts');
+    expect(code, output).toBe(0);
+    for (const heading of [
+      'A hung server',
+      'A 503 storm',
+      'One model keeps failing',
+      'A burst of 20 calls',
+    ]) {
+      expect(output).toContain(heading);
+    }
+    expect(output).toMatch(/caught after \d+ ms: Timed out waiting for the first token after 1000 ms/);
+    expect(output).toMatch(/breaker qwen3: closed → open/);
+    expect(output).toMatch(/one probe closed the breaker/);
+    expect(output).toMatch(/8 served, 12 turned away at once; the server never saw more than 2 at a time/);
+    expect(output).toMatch(/timeouts by phase\s+first-token 1/);
+    expect(output).toMatch(/latency p50 \/ p99\s+\d+ ms \/ \d+ ms/);
+  });
+});
