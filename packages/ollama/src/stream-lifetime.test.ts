@@ -16,9 +16,10 @@ it("ends a stream's attempt when the caller has read the last chunk, resolving w
   let settledAt = 0;
   let result: unknown;
   const observe = definePolicy(async (context, next) => {
-    result = await next(context);
+    const value = await next(context);
+    result = value;
     settledAt = performance.now();
-    return result;
+    return value;
   });
   client = new Ollama({ host: sim.url, policy: observe });
   const request = { model: 'llama3.2', messages: [{ role: 'user', content: 'slow reader' }] };
