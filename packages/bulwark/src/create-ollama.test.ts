@@ -1,0 +1,94 @@
+import { type OllamaSim, startOllamaSim } from '@bulwark/ollama-sim';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createOllama, createPipeline } from './create-ollama.js';
+import { CircuitOpenError, definePolicy, InvalidOptionError, type Ollama, TimeoutError } from './index.js';
+
+let sim: OllamaSim | undefined;
+let client: Ollama | undefined;
+
+afterEach(async () => {
+  await client?.close();
+  await sim?.close();
+  client = undefined;
+  sim = undefined;
+});
+
+const ask = (model = 'llama3.2') => ({ model, messages: [{ role: 'user', content: 'hi' }] });
+
+describe('createOllama()', () => {
+  it('retries a 503 storm and answers', async () => {
+    sim = await startOllamaSim({ faults: [{ route: '/api/chat', status: 503, nth: 1, times: 2 }] });
+    client = createOllama({ host: sim.url, retry: { initialDelayMs: 10 }, telemetry: false });
+    await expect(client.chat(ask())).resolves.toMatchObject({ done: true });
+    expect(sim.requests.filter((request) => request.route === '/api/chat')).toHaveLength(3);
+  });
+
+  it('takes milliseconds as the total deadline over every attempt', async () => {
+    sim = await startOllamaSim({ faults: [{ route: '/api/chat', kind: 'hang' }] });
+    client = createOllama({ host: sim.url, timeout: 600, maxRetries: 5, retry: { initialDelayMs: 10 } });
+    const started = Date.now();
+    const error = (await client.chat(ask()).catch((caught: unknown) => caught)) as TimeoutError;
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(error.phase).toBe('total');
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('applies phase budgets to each attempt', async () => {
+    sim = await startOllamaSim({ faults: [{ route: '/api/chat', kind: 'hang' }] });
+    client = createOllama({
+      host: sim.url,
+      timeout: { firstTokenMs: 200 },
+      maxRetries: 1,
+      retry: { initialDelayMs: 10 },
+    });
+    const error = (await client.chat(ask()).catch((caught: unknown) => caught)) as TimeoutError;
+    expect(error.phase).toBe('first-token');
+    expect(sim.requests).toHaveLength(2);
+  });
+
+  it('isolates a failing model with its per-model breaker', async () => {
+    sim = await startOllamaSim({ models: ['llama3.2', 'qwen3'], faults: [{ model: 'qwen3', status: 500 }] });
+    client = createOllama({ host: sim.url, maxRetries: 0, breaker: { halfOpenAfterMs: 60_000 } });
+    for (let i = 0; i < 5; i++) await client.chat(ask('qwen3')).catch(() => {});
+    await expect(client.chat(ask('qwen3'))).rejects.toBeInstanceOf(CircuitOpenError);
+    await expect(client.chat(ask('llama3.2'))).resolves.toMatchObject({ done: true });
+  });
+
+  it('caps concurrent generations per model with its bulkhead', async () => {
+    sim = await startOllamaSim({ numParallel: 8, tokenDelayMs: 2, replyTokens: 5 });
+    client = createOllama({ host: sim.url, bulkhead: { limit: 2, queue: 100 } });
+    await Promise.all(Array.from({ length: 12 }, () => client!.chat(ask())));
+    expect(sim.stats('llama3.2').maxInFlight).toBe(2);
+  });
+
+  it('lets `policy` replace the whole pipeline', async () => {
+    sim = await startOllamaSim();
+    const seen: string[] = [];
+    const policy = definePolicy((context, next) => {
+      seen.push(String(context.attributes.operation));
+      return next(context);
+    });
+    client = createOllama({ host: sim.url, policy });
+    await client.version();
+    expect(seen).toEqual(['version']);
+  });
+
+  it.each([
+    [{ maxRetries: -1 }, 'maxRetries'],
+    [{ timeout: Number.NaN }, 'timeout'],
+    [{ timeout: { firstTokenMs: -5 } }, 'firstTokenMs'],
+    [{ timeout: { firstToken: 5 } }, 'firstToken'],
+    [{ breaker: true }, 'breaker'],
+    [{ retries: 2 }, 'retries'],
+  ])('rejects %j naming the option', (options, option) => {
+    expect(() => createOllama(options as never)).toThrowError(InvalidOptionError);
+    expect(() => createOllama(options as never)).toThrowError(new RegExp(`"${option}"`));
+  });
+
+  it('exposes the parts of the pipeline for their events', () => {
+    const pipeline = createPipeline({ breaker: false });
+    expect(pipeline.breaker).toBeUndefined();
+    expect(pipeline.bulkhead?.limit).toBe(4);
+    expect(pipeline.retry.maxAttempts).toBe(3);
+  });
+});
