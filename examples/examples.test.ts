@@ -46,6 +46,31 @@ describe('examples', () => {
     expect(output).toMatch(/\[\d+ tokens, (stop|length)\]/);
   });
 
+  it('ollama-js.ts retries a 503 through @bulwark/fetch', async () => {
+    const { code, output } = await run('examples/ollama-js.ts');
+    expect(code, output).toBe(0);
+    expect(output).toContain('ollama-js answered after 2 request(s)');
+  });
+
+  it('openai-compatible.ts streams through @bulwark/fetch', async () => {
+    const { code, output } = await run('examples/openai-compatible.ts');
+    expect(code, output).toBe(0);
+    expect(output).toMatch(/openai streamed: \S+/);
+  });
+
+  it('service.ts answers 503 with Retry-After once a model’s breaker opens', async () => {
+    const { code, output } = await run('examples/service.ts');
+    expect(code, output).toBe(0);
+    expect(output).toMatch(/qwen3: 503 \(Retry-After: \d+\)/);
+    expect(output.trim().split('\n').at(-1)).toBe('llama3.2: 200');
+  });
+
+  it('failover.ts keeps answering when one host fails', async () => {
+    const { code, output } = await run('examples/failover.ts');
+    expect(code, output).toBe(0);
+    expect(output).toContain('6 of 6 calls answered; the primary saw 2 requests');
+  });
+
   it.runIf(existsSync(`${root}/examples/otel-console.ts`))(
     'otel-console.ts shows the call and attempt spans',
     async () => {
