@@ -4,7 +4,38 @@ import { startOllamaSim } from '@bulwark/ollama-sim';
 
 type Message = { id: number; type: 'setFaults'; faults: unknown[] } | { id: number; type: 'close' };
 
-const options = JSON.parse(process.argv[2] ?? '{}') as Parameters<typeof startOllamaSim>[0];
+type Options = NonNullable<Parameters<typeof startOllamaSim>[0]> & {
+  /** Seeded share of /api/chat requests answered 503 and hung, for the fault benchmark. */
+  faultMix?: { busy: number; hang: number; seed: number };
+};
+const { faultMix, ...options } = JSON.parse(process.argv[2] ?? '{}') as Options;
+if (faultMix) {
+  let state = faultMix.seed >>> 0 || 1;
+  const random = () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 4_294_967_296;
+  };
+  const drawn = new Map<number, number>();
+  const draw = (index: number) => {
+    let value = drawn.get(index);
+    if (value === undefined) {
+      value = random();
+      drawn.set(index, value);
+    }
+    return value;
+  };
+  options.faults = [
+    { route: '/api/chat', status: 503, when: (request) => draw(request.index) < faultMix.busy },
+    {
+      route: '/api/chat',
+      kind: 'hang',
+      when: (request) =>
+        draw(request.index) >= faultMix.busy && draw(request.index) < faultMix.busy + faultMix.hang,
+    },
+  ];
+}
 const sim = await startOllamaSim(options);
 process.send?.({ type: 'ready', url: sim.url });
 process.on('message', async (message: Message) => {

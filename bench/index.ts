@@ -1,0 +1,216 @@
+// `pnpm bench` (`--quick` for a run under a minute): Bulwark beside the baselines a user would
+// otherwise pick, measured in one run against the simulator in a separate process. Every figure is
+// the median of at least 5 rounds, with its spread. Targets below are reported, never enforced.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { startSimProcess } from './lib/sim-process.js';
+import { formatNumber, type Summary } from './lib/stats.js';
+import { renderTable } from './lib/table.js';
+import { faults } from './suites/faults.js';
+import { memory } from './suites/memory.js';
+import { overhead } from './suites/overhead.js';
+import { precision } from './suites/precision.js';
+import { streaming } from './suites/streaming.js';
+import { throughput } from './suites/throughput.js';
+
+const quick = process.argv.includes('--quick');
+const config = quick
+  ? {
+      rounds: 5,
+      durationMs: 150,
+      concurrencies: [1, 32, 256],
+      chunks: 20_000,
+      benchMs: 60,
+      samples: 20,
+      streams: 200,
+      few: 500,
+      many: 2_000,
+      faultMs: 300,
+    }
+  : {
+      rounds: 5,
+      durationMs: 1_500,
+      concurrencies: [1, 32, 256],
+      chunks: 100_000,
+      benchMs: 500,
+      samples: 200,
+      streams: 1_000,
+      few: 10_000,
+      many: 100_000,
+      faultMs: 3_000,
+    };
+
+const findings: string[] = [];
+const target = (what: string, value: number, limit: number, above: boolean, unit = '') => {
+  const met = above ? value >= limit : value <= limit;
+  const line = `${what}: ${formatNumber(value, 2)}${unit} (target ${above ? '≥' : '≤'} ${limit}${unit}) ${met ? 'met' : 'BELOW TARGET'}`;
+  findings.push(line);
+};
+const show = (summary: Summary | undefined, digits = 0) =>
+  summary ? `${formatNumber(summary.median, digits)} ±${Math.round(summary.spread * 50)}%` : '—';
+const ratio = (a: Summary | undefined, b: Summary | undefined) => (a && b ? a.median / b.median : Number.NaN);
+
+const sim = await startSimProcess({
+  models: ['llama3.2', { name: 'long', replyTokens: 1_000_000 }],
+  numParallel: 2_048,
+  maxQueue: 100_000,
+  requestLogLimit: 0,
+});
+const faultSim = await startSimProcess({
+  models: ['llama3.2'],
+  numParallel: 2_048,
+  requestLogLimit: 0,
+  faultMix: { busy: 0.1, hang: 0.05, seed: 7 },
+});
+const started = performance.now();
+const results: Record<string, unknown> = {};
+try {
+  console.log(
+    `Bulwark benchmarks${quick ? ' (quick)' : ''}: Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}\n`,
+  );
+
+  const tp = await throughput(sim.url, {
+    concurrencies: config.concurrencies,
+    rounds: config.rounds,
+    durationMs: config.durationMs,
+  });
+  results.throughput = tp;
+  const names = Object.keys(tp[0]?.contenders ?? {});
+  console.log('1. Non-streamed chats per second (median ± half the spread)');
+  console.log(
+    renderTable(
+      ['client', ...tp.map((row) => `c=${row.concurrency}`)],
+      names.map((name) => [name, ...tp.map((row) => show(row.contenders[name]))]),
+    ),
+  );
+  for (const row of tp) {
+    const c = row.contenders;
+    target(
+      `c=${row.concurrency} bulwark no policy / raw undici`,
+      ratio(c['bulwark, no policy'], c['raw undici.request']),
+      0.8,
+      true,
+    );
+    target(
+      `c=${row.concurrency} full pipeline / raw undici`,
+      ratio(c['bulwark, full pipeline'], c['raw undici.request']),
+      0.8,
+      true,
+    );
+    target(
+      `c=${row.concurrency} full pipeline / official ollama`,
+      ratio(c['bulwark, full pipeline'], c['official ollama']),
+      4,
+      true,
+      '×',
+    );
+    target(
+      `c=${row.concurrency} full / full + recording OTel (cost)`,
+      ratio(c['bulwark, full pipeline'], c['bulwark, full + recording OTel']),
+      1.3,
+      false,
+      '×',
+    );
+  }
+
+  const st = await streaming(sim.url, { chunks: config.chunks, rounds: config.rounds });
+  results.streaming = st;
+  console.log(`\n2. Streamed chunks per second (${formatNumber(config.chunks)}-chunk answer)`);
+  console.log(
+    renderTable(
+      ['client', 'chunks/s'],
+      Object.entries(st).map(([name, summary]) => [name, show(summary)]),
+    ),
+  );
+  target('streaming bulwark / raw undici', ratio(st.bulwark, st['raw undici line reader']), 0.9, true);
+
+  const ov = await overhead({ rounds: config.rounds, timeMs: config.benchMs });
+  results.overhead = ov;
+  console.log('\n3. Policy overhead per call around a resolved operation (ns)');
+  console.log(
+    renderTable(
+      ['policy', 'bulwark', 'cockatiel', 'ratio'],
+      ov.map((row) => [
+        row.name,
+        show(row.bulwarkNs),
+        show(row.cockatielNs),
+        row.cockatielNs ? formatNumber(ratio(row.bulwarkNs, row.cockatielNs), 2) : '—',
+      ]),
+    ),
+  );
+  const wrapped = ov.find((row) => row.name.startsWith('wrap('));
+  target('wrap() overhead / cockatiel', ratio(wrapped?.bulwarkNs, wrapped?.cockatielNs), 1.5, false, '×');
+
+  const pr = await precision(sim, { samples: config.samples, budgetMs: 200, batch: 50 });
+  results.precision = pr;
+  console.log(`\n4. Timeout precision: fired − budget (ms), ${config.samples} samples each`);
+  console.log(
+    renderTable(
+      ['budget', 'size', 'p50', 'p99', 'max'],
+      pr.map((row) => [
+        row.budget,
+        `${row.budgetMs} ms`,
+        formatNumber(row.p50, 1),
+        formatNumber(row.p99, 1),
+        formatNumber(row.max, 1),
+      ]),
+    ),
+  );
+  for (const row of pr) target(`${row.budget} lateness p99`, row.p99, 50, false, ' ms');
+
+  const mem = await memory(sim, { streams: config.streams, few: config.few, many: config.many });
+  results.memory = mem;
+  console.log('\n5. Memory');
+  console.log(
+    renderTable(
+      ['measure', 'MiB'],
+      [
+        [`heap with ${mem.openStreams} open streams (above idle)`, formatNumber(mem.heapPerStreamsMiB, 1)],
+        [`RSS with ${mem.openStreams} open streams (above idle)`, formatNumber(mem.rssPerStreamsMiB, 1)],
+        [`heap after ${formatNumber(mem.few)} sequential calls`, formatNumber(mem.heapAfterFewMiB, 1)],
+        [`heap after ${formatNumber(mem.many)} sequential calls`, formatNumber(mem.heapAfterManyMiB, 1)],
+      ],
+    ),
+  );
+  target(`heap for ${mem.openStreams} open streams`, mem.heapPerStreamsMiB, 64, false, ' MiB');
+  target(
+    'heap growth between few and many calls',
+    mem.heapAfterManyMiB - mem.heapAfterFewMiB,
+    5,
+    false,
+    ' MiB',
+  );
+
+  const fl = await faults(faultSim.url, {
+    rounds: config.rounds,
+    durationMs: config.faultMs,
+    concurrency: 32,
+    budgetMs: 250,
+  });
+  results.faults = fl;
+  console.log('\n6. Under faults (10% 503, 5% hung; 250 ms first-token budget, 3 attempts)');
+  console.log(
+    renderTable(
+      ['client', 'calls/s', 'p99 ms', 'failed'],
+      fl.map((row) => [
+        row.name,
+        show(row.perSecond),
+        show(row.p99Ms),
+        `${formatNumber(row.failedShare * 100, 1)}%`,
+      ]),
+    ),
+  );
+} finally {
+  await sim.close();
+  await faultSim.close();
+}
+
+console.log('\nTargets');
+for (const line of findings) console.log(`  ${line}`);
+console.log(`\nDone in ${formatNumber((performance.now() - started) / 1000, 1)} s`);
+mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+const file = new URL(`./results/${quick ? 'quick' : 'latest'}.json`, import.meta.url);
+writeFileSync(
+  file,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, quick, results, findings }, null, 2)}\n`,
+);

@@ -1,0 +1,70 @@
+import { createInstrumentation } from '@bulwark/otel';
+import { metrics, trace } from '@opentelemetry/api';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+import { bulwark, type Contender, fullPipeline, official, raw } from '../lib/contenders.js';
+import { runLoad } from '../lib/load.js';
+import { type Summary, summarize } from '../lib/stats.js';
+
+export interface ThroughputResult {
+  concurrency: number;
+  contenders: Record<string, Summary>;
+}
+
+/** Non-streamed chats per second, contenders interleaved round by round. */
+export async function throughput(
+  url: string,
+  options: { concurrencies: number[]; rounds: number; durationMs: number },
+): Promise<ThroughputResult[]> {
+  const exporter = new InMemorySpanExporter();
+  const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const meterProvider = new MeterProvider();
+  const contenders: Contender[] = [
+    raw(url),
+    official(url),
+    bulwark(url, 'bulwark, no policy'),
+    bulwark(url, 'bulwark, full pipeline', fullPipeline()),
+    bulwark(url, 'bulwark, full + recording OTel', fullPipeline(), createInstrumentation()),
+  ];
+  const results: ThroughputResult[] = [];
+  try {
+    for (const concurrency of options.concurrencies) {
+      const rounds = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+      for (const contender of contenders)
+        await runLoad(() => contender.chat(), { concurrency, durationMs: 100 });
+      for (let round = 0; round < options.rounds; round++) {
+        for (const contender of contenders) {
+          const otel = contender.name.includes('OTel');
+          if (otel) {
+            trace.setGlobalTracerProvider(tracerProvider);
+            metrics.setGlobalMeterProvider(meterProvider);
+          }
+          const result = await runLoad(() => contender.chat(), {
+            concurrency,
+            durationMs: options.durationMs,
+          });
+          if (otel) {
+            exporter.reset();
+            trace.disable();
+            metrics.disable();
+          }
+          if (result.failed > 0) throw new Error(`${contender.name}: ${result.failed} calls failed`);
+          rounds.get(contender.name)?.push(result.perSecond);
+        }
+      }
+      results.push({
+        concurrency,
+        contenders: Object.fromEntries([...rounds].map(([name, values]) => [name, summarize(values)])),
+      });
+    }
+  } finally {
+    await Promise.all(contenders.map((c) => c.close()));
+    await tracerProvider.shutdown();
+    await meterProvider.shutdown();
+  }
+  return results;
+}
