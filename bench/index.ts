@@ -17,7 +17,7 @@ const quick = process.argv.includes('--quick');
 const config = quick
   ? {
       rounds: 5,
-      durationMs: 150,
+      durationMs: 100,
       concurrencies: [1, 32, 256],
       chunks: 20_000,
       benchMs: 60,
@@ -25,7 +25,7 @@ const config = quick
       streams: 200,
       few: 500,
       many: 2_000,
-      faultMs: 300,
+      faultMs: 200,
     }
   : {
       rounds: 5,
