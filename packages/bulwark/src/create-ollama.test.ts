@@ -1,4 +1,10 @@
 import { type OllamaSim, startOllamaSim } from '@bulwark/ollama-sim';
+import { trace } from '@opentelemetry/api';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createOllama, createPipeline } from './create-ollama.js';
 import { CircuitOpenError, definePolicy, InvalidOptionError, type Ollama, TimeoutError } from './index.js';
@@ -73,7 +79,27 @@ describe('createOllama()', () => {
     expect(seen).toEqual(['version']);
   });
 
+  it('instruments a replacement policy unless telemetry is false', async () => {
+    sim = await startOllamaSim();
+    const exporter = new InMemorySpanExporter();
+    trace.setGlobalTracerProvider(
+      new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
+    );
+    try {
+      const policy = definePolicy((context, next) => next(context));
+      client = createOllama({ host: sim.url, policy });
+      await client.version();
+      const quiet = createOllama({ host: sim.url, policy, telemetry: false });
+      await quiet.version();
+      await quiet.close();
+      expect(exporter.getFinishedSpans().filter((span) => span.name === 'bulwark.attempt')).toHaveLength(1);
+    } finally {
+      trace.disable();
+    }
+  });
+
   it.each([
+    [{ retry: { maxAttempts: 4 } }, 'retry.maxAttempts'],
     [{ maxRetries: -1 }, 'maxRetries'],
     [{ timeout: Number.NaN }, 'timeout'],
     [{ timeout: { firstTokenMs: -5 } }, 'firstTokenMs'],

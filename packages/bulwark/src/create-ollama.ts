@@ -46,7 +46,7 @@ export interface CreateOllamaOptions {
   timeout?: number | TimeoutBudgets;
   /** Retries after the first attempt (503 busy, resets, timeouts, 5xx). @default 2 */
   maxRetries?: number;
-  /** More retry options (backoff, budget…). */
+  /** More retry options (backoff, budget…); the attempts come from `maxRetries`. */
   retry?: Omit<RetryOptions, 'maxAttempts'>;
   /** The per-model breaker's options, or `false` for none. @default `{ key: 'model' }` */
   breaker?: false | CircuitBreakerOptions;
@@ -54,7 +54,7 @@ export interface CreateOllamaOptions {
   bulkhead?: false | BulkheadOptions;
   /** OpenTelemetry spans and metrics (no-ops until an SDK is registered); options or `false`. @default true */
   telemetry?: boolean | InstrumentOptions;
-  /** Replaces the whole pipeline. */
+  /** Replaces the whole pipeline (still instrumented unless `telemetry` is `false`). */
   policy?: Policy;
   /** Sockets kept open to the server. @default 128 */
   connections?: number;
@@ -116,13 +116,14 @@ export function createPipeline(
   if (breaker) policies.push(breaker);
   if (limit) policies.push(limit);
   policies.push(timeout({ attemptMs, connectMs, headersMs, firstTokenMs, idleMs }));
-  let policy = wrap(...policies);
-  if (options.telemetry !== false) {
-    policy = createInstrumentation(
-      options.telemetry === true || options.telemetry === undefined ? {} : options.telemetry,
-    )(policy);
-  }
+  const policy = withTelemetry(wrap(...policies), options.telemetry);
   return { policy, retry: retryPolicy, breaker, bulkhead: limit };
+}
+
+/** `instrument(policy)` from `@bulwark/otel` unless `telemetry` is `false`. */
+function withTelemetry(policy: Policy, telemetry: CreateOllamaOptions['telemetry']): Policy {
+  if (telemetry === false) return policy;
+  return createInstrumentation(telemetry === true || telemetry === undefined ? {} : telemetry)(policy);
 }
 
 /**
@@ -148,10 +149,19 @@ export function createOllama(options: CreateOllamaOptions = {}): Ollama {
   });
   if (typeof options.timeout === 'object')
     validateOptions('createOllama(): option "timeout"', options.timeout, budgetsSchema);
+  if (options.retry !== undefined && 'maxAttempts' in options.retry) {
+    throw new InvalidOptionError(
+      'createOllama(): option "retry.maxAttempts" is not accepted here; use "maxRetries" (the retries after the first attempt)',
+      'retry.maxAttempts',
+    );
+  }
   if (options.policy !== undefined && typeof options.policy.execute !== 'function') {
     throw new InvalidOptionError('createOllama(): option "policy" must be a Bulwark policy', 'policy');
   }
-  const policy = options.policy ?? createPipeline(options).policy;
+  const policy =
+    options.policy === undefined
+      ? createPipeline(options).policy
+      : withTelemetry(options.policy, options.telemetry);
   return new Ollama({
     ...(options.host === undefined ? {} : { host: options.host }),
     ...(options.headers === undefined ? {} : { headers: options.headers }),
