@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { startOllamaSim } from '@bulwark/ollama-sim';
 import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -11,8 +12,9 @@ function run(
   env: Record<string, string> = {},
 ): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+    const childEnv: NodeJS.ProcessEnv = { ...process.env };
     delete childEnv.OLLAMA_HOST;
+    Object.assign(childEnv, env);
     const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', file], {
       cwd: root,
       env: childEnv,
@@ -65,6 +67,13 @@ describe('examples', () => {
     expect(output.trim().split('\n').at(-1)).toBe('llama3.2: 200');
   });
 
+  it('recommended-pipeline.ts prints the retries of its hand-built pipeline', async () => {
+    const { code, output } = await run('examples/recommended-pipeline.ts');
+    expect(code, output).toBe(0);
+    expect(output).toMatch(/retry: attempt 2 failed \(Server answered 503[^)]*\); next in \d+ ms/);
+    expect(output).toMatch(/answered: \S+/);
+  });
+
   it('failover.ts keeps answering when one host fails', async () => {
     const { code, output } = await run('examples/failover.ts');
     expect(code, output).toBe(0);
@@ -81,6 +90,8 @@ describe('examples', () => {
   );
 
   it('pnpm start runs the whole demonstration and prints its summary', async () => {
+    const scripts = JSON.parse(readFileSync(`${root}/package.json`, 'utf8')).scripts;
+    expect(scripts.start).toBe('tsx --conditions=source examples/demo.ts');
     const { code, output } = await run('examples/demo.ts');
     expect(code, output).toBe(0);
     for (const heading of [
@@ -97,5 +108,20 @@ describe('examples', () => {
     expect(output).toMatch(/8 served, 12 turned away at once; the server never saw more than 2 at a time/);
     expect(output).toMatch(/timeouts by phase\s+first-token 1/);
     expect(output).toMatch(/latency p50 \/ p99\s+\d+ ms \/ \d+ ms/);
+  });
+
+  it('pnpm start with OLLAMA_HOST runs only the healthy part against that server', async () => {
+    const sim = await startOllamaSim({ tokenDelayMs: 1 });
+    try {
+      const { code, output } = await run('examples/demo.ts', { OLLAMA_HOST: sim.url });
+      expect(code, output).toBe(0);
+      expect(output).toContain(`Bulwark demo against ${sim.url}`);
+      expect(output).toMatch(/✓ \d+ characters streamed/);
+      expect(output).not.toContain('A hung server');
+      expect(output).toMatch(/calls\s+1 \(1 ok, 0 failed\)/);
+      expect(sim.requests.map((request) => request.route)).toEqual(['/api/chat']);
+    } finally {
+      await sim.close();
+    }
   });
 });

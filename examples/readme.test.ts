@@ -1,27 +1,57 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 
 const read = (path: string) => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
+const blocks = (markdown: string) =>
+  [...markdown.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1] as string);
+
+/** The examples and package sources, all type-checked (`tsc -b` and tsconfig.check.json). */
+function typeCheckedFiles(): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const name of readdirSync(new URL('.', import.meta.url))) {
+    if (name.endsWith('.ts')) files.set(`examples/${name}`, read(`examples/${name}`));
+  }
+  for (const entry of readdirSync(new URL('../packages/', import.meta.url), { recursive: true })) {
+    const path = String(entry);
+    if (path.includes('/src/') && path.endsWith('.ts') && !path.includes('node_modules')) {
+      files.set(`packages/${path}`, read(`packages/${path}`));
+    }
+  }
+  return files;
+}
 
 it("keeps the README's quickstart identical to the tested, type-checked example", () => {
-  const readme = read('README.md');
-  const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]);
-  expect(blocks[0]).toBe(read('examples/quickstart.ts'));
+  expect(blocks(read('README.md'))[0]).toBe(read('examples/quickstart.ts'));
 });
 
-it("names in the README's pipeline block what createPipeline() builds", () => {
-  const readme = read('README.md');
+it('finds every ts block of the README verbatim in a type-checked file', () => {
+  const files = typeCheckedFiles();
+  const readme = blocks(read('README.md'));
+  expect(readme.length).toBeGreaterThanOrEqual(2);
+  for (const block of readme) {
+    const home = [...files].find(([, text]) => text.includes(block))?.[0];
+    expect(home, `not found in examples/ or packages/*/src:\n${block}`).toBeDefined();
+  }
+});
+
+it("shows in the README's pipeline block the order and budgets createPipeline() builds", () => {
+  const block = blocks(read('README.md'))[1] ?? '';
   const source = read('packages/bulwark/src/create-ollama.ts');
-  const block = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1] as string)[1] ?? '';
   for (const [name, value] of [
     ['totalMs', '600_000'],
+    ['connectMs', '10_000'],
     ['firstTokenMs', '300_000'],
     ['idleMs', '60_000'],
   ] as const) {
     expect(block).toContain(`${name}: ${value}`);
     expect(source).toContain(`${name}: ${value}`);
   }
-  expect(block.indexOf('timeout({ totalMs')).toBeLessThan(block.indexOf('retry('));
-  expect(block.indexOf('retry(')).toBeLessThan(block.indexOf('circuitBreaker('));
-  expect(block.indexOf('circuitBreaker(')).toBeLessThan(block.indexOf('bulkhead('));
+  expect(source).toMatch(/key: 'model', limit: 4, queue: 64/);
+  expect(block).toContain("bulkhead({ key: 'model', limit: 4, queue: 64 })");
+  const wrapped = block.slice(block.indexOf('wrap('));
+  const order = ['timeout({ totalMs', 'retries', 'breaker', 'limit', 'timeout({ connectMs'].map((part) =>
+    wrapped.indexOf(part),
+  );
+  expect(order.every((position) => position > 0)).toBe(true);
+  expect(order).toEqual([...order].sort((a, b) => a - b));
 });
