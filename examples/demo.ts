@@ -25,14 +25,30 @@ const summary = {
   timeouts: new Map<string, number>(),
   latencies: [] as number[],
 };
-const breakerStates = new Map<string, string>();
+const breakerStates = new Map<string, { state: string; opened: number }>();
+const bulkheadTotals = { served: 0, rejected: 0, maxInFlight: 0 };
+const startedAt = performance.now();
 
+// The live view: one status line redrawn while a scene runs (TTY only; plain lines otherwise).
+let status: string | undefined;
+const draw = () => {
+  if (!tty || status === undefined) return;
+  const elapsed = ((performance.now() - startedAt) / 1000).toFixed(1);
+  process.stdout.write(
+    `\r\x1b[K  … ${status}  │ ${summary.calls} calls, ${summary.retries} retries, ${elapsed} s`,
+  );
+};
+const ticker = tty ? setInterval(draw, 100) : undefined;
+ticker?.unref();
 const say = (line: string) => {
   if (tty) process.stdout.write('\r\x1b[K');
   console.log(line);
+  draw();
 };
-const progress = (line: string) => {
-  if (tty) process.stdout.write(`\r\x1b[K  … ${line}`);
+const progress = (line: string | undefined) => {
+  status = line;
+  if (tty && line === undefined) process.stdout.write('\r\x1b[K');
+  draw();
 };
 const heading = (title: string) => say(`\n▶ ${title}`);
 
@@ -96,7 +112,9 @@ async function hungServer(sim: Awaited<ReturnType<typeof startOllamaSim>>): Prom
   });
   const ollama = client(sim.url, wrap(policy, timeout({ firstTokenMs: 1_000 })));
   const started = performance.now();
+  progress('waiting for a first token (budget 1000 ms per attempt)');
   const outcome = await call(() => ollama.chat(ask(model)));
+  progress(undefined);
   say(`  ✓ caught after ${Math.round(performance.now() - started)} ms: ${(outcome as Error).message}`);
   say('    (without a budget, the official clients would wait for hours)');
   sim.clearFaults();
@@ -112,7 +130,9 @@ async function busyStorm(sim: Awaited<ReturnType<typeof startOllamaSim>>): Promi
     say(`  503 on attempt ${attempt + 1}: backing off ${Math.round(delayMs)} ms`);
   });
   const ollama = client(sim.url, wrap(timeout({ totalMs: 20_000 }), policy));
+  progress('calling through the storm');
   const outcome = await call(() => ollama.chat(ask(model)));
+  progress(undefined);
   say(outcome instanceof Error ? `  ✗ ${outcome.message}` : '  ✓ answered once the storm passed');
   sim.clearFaults();
   await ollama.close();
@@ -127,7 +147,8 @@ async function failingModel(sim: Awaited<ReturnType<typeof startOllamaSim>>): Pr
     halfOpenAfterMs: 1_500,
   });
   breaker.onStateChange(({ key, from, to }) => {
-    breakerStates.set(key, to);
+    const opened = (breakerStates.get(key)?.opened ?? 0) + (to === 'open' ? 1 : 0);
+    breakerStates.set(key, { state: to, opened });
     say(`  breaker ${key}: ${from} → ${to}`);
   });
   const ollama = client(sim.url, breaker);
@@ -143,8 +164,11 @@ async function failingModel(sim: Awaited<ReturnType<typeof startOllamaSim>>): Pr
   say(
     `  ✓ qwen3: ${fastFails} calls failed fast without reaching the server; ${model}: ${healthy} of 8 answered`,
   );
+  progress(undefined);
   sim.clearFaults();
+  progress('fault lifted; waiting for the breaker to let a probe through');
   await new Promise((resolve) => setTimeout(resolve, 1_600));
+  progress(undefined);
   const probe = await call(() => ollama.chat(ask('qwen3')));
   say(
     probe instanceof Error
@@ -170,7 +194,11 @@ async function burst(sim: Awaited<ReturnType<typeof startOllamaSim>>): Promise<v
   }, 50);
   const outcomes = await Promise.all(calls);
   clearInterval(timer);
+  progress(undefined);
   const served = outcomes.filter((outcome) => !(outcome instanceof Error)).length;
+  bulkheadTotals.served = served;
+  bulkheadTotals.rejected = rejected;
+  bulkheadTotals.maxInFlight = sim.stats(model).maxInFlight;
   say(
     `  ✓ ${served} served, ${rejected} turned away at once; the server never saw more than ${sim.stats(model).maxInFlight} at a time`,
   );
@@ -184,12 +212,20 @@ function percentile(values: number[], q: number): number {
 
 function printSummary(): void {
   const timeouts = [...summary.timeouts].map(([phase, count]) => `${phase} ${count}`).join(', ') || 'none';
-  const breakers = [...breakerStates].map(([key, state]) => `${key} ${state}`).join(', ') || 'none opened';
+  const breakers =
+    [...breakerStates].map(([key, { state, opened }]) => `${key} ${state} (opened ${opened}×)`).join(', ') ||
+    'none opened';
   const rows: Array<[string, string]> = [
     ['calls', `${summary.calls} (${summary.ok} ok, ${summary.failed} failed)`],
     ['retries', String(summary.retries)],
     ['timeouts by phase', timeouts],
     ['breakers', breakers],
+    [
+      'bulkhead',
+      external
+        ? 'not run'
+        : `${bulkheadTotals.served} served, ${bulkheadTotals.rejected} rejected, at most ${bulkheadTotals.maxInFlight} in flight`,
+    ],
     [
       'latency p50 / p99',
       `${Math.round(percentile(summary.latencies, 0.5))} ms / ${Math.round(percentile(summary.latencies, 0.99))} ms`,
@@ -216,4 +252,5 @@ if (external) {
     await sim.close();
   }
 }
+if (ticker) clearInterval(ticker);
 printSummary();

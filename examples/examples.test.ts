@@ -107,6 +107,8 @@ describe('examples', () => {
     expect(output).toMatch(/one probe closed the breaker/);
     expect(output).toMatch(/8 served, 12 turned away at once; the server never saw more than 2 at a time/);
     expect(output).toMatch(/timeouts by phase\s+first-token 1/);
+    expect(output).toMatch(/breakers\s+qwen3 closed \(opened [1-9]\d*×\)/);
+    expect(output).toMatch(/bulkhead\s+8 served, 12 rejected, at most 2 in flight/);
     expect(output).toMatch(/latency p50 \/ p99\s+\d+ ms \/ \d+ ms/);
   });
 
