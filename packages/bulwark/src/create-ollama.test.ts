@@ -7,7 +7,7 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createOllama, createPipeline } from './create-ollama.js';
-import { CircuitOpenError, definePolicy, InvalidOptionError, type Ollama, TimeoutError } from './index.js';
+import { CircuitOpenError, definePolicy, InvalidOptionError, Ollama, TimeoutError } from './index.js';
 
 let sim: OllamaSim | undefined;
 let client: Ollama | undefined;
@@ -58,6 +58,23 @@ describe('createOllama()', () => {
     for (let i = 0; i < 5; i++) await client.chat(ask('qwen3')).catch(() => {});
     await expect(client.chat(ask('qwen3'))).rejects.toBeInstanceOf(CircuitOpenError);
     await expect(client.chat(ask('llama3.2'))).resolves.toMatchObject({ done: true });
+  });
+
+  it('puts the breaker inside retry: an open breaker ends the call without a retry or a request', async () => {
+    sim = await startOllamaSim({ faults: [{ route: '/api/chat', status: 500 }] });
+    const pipeline = createPipeline({ maxRetries: 2, retry: { initialDelayMs: 1 }, telemetry: false });
+    client = new Ollama({ host: sim.url, policy: pipeline.policy });
+    // Two calls of three attempts: the breaker counts attempts, so its five failures are reached.
+    await client.chat(ask()).catch(() => {});
+    await client.chat(ask()).catch(() => {});
+    expect(pipeline.breaker!.getState('llama3.2').state).toBe('open');
+    let retries = 0;
+    pipeline.retry.onRetry(() => retries++);
+    const requests = sim.requests.length;
+    await expect(client.chat(ask())).rejects.toBeInstanceOf(CircuitOpenError);
+    expect(retries).toBe(0);
+    expect(sim.requests.length).toBe(requests);
+    expect(pipeline.bulkhead!.stats('llama3.2')).toMatchObject({ running: 0, queued: 0 });
   });
 
   it('caps concurrent generations per model with its bulkhead', async () => {
