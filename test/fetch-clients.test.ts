@@ -1,4 +1,4 @@
-import { BulwarkError, TimeoutError, wrap } from '@bulwark/core';
+import { TimeoutError, wrap } from '@bulwark/core';
 import { type BulwarkFetch, createFetch } from '@bulwark/fetch';
 import { type OllamaSim, startOllamaSim } from '@bulwark/ollama-sim';
 import { retry } from '@bulwark/retry';

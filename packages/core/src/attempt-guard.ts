@@ -2,33 +2,67 @@ import { TimeoutError } from './errors.js';
 import { neverAborted } from './never-aborted.js';
 import type { Context, TimeoutPhase, TimerHandle } from './types.js';
 
+interface PhaseTimer {
+  handle: TimerHandle;
+  budgetMs: number;
+  /** When the budget last started counting; a restart moves this instead of the timer. */
+  since: number;
+}
+
 /**
  * One attempt's timers and cancel. Owns the signal handed to undici (so the caller's abort reason
  * is never handed to undici, which would decorate it), and a `failed` promise that rejects with
  * the first failure: a budget that fired or the context's signal.
+ *
+ * Restarting a running budget (the idle budget, at every chunk) costs a clock read, not a timer:
+ * the timer, when it fires, re-arms itself for what is left since the last restart.
  */
 export class AttemptGuard {
-  readonly signal: AbortSignal;
-  readonly failed: Promise<never>;
   failure: unknown = undefined;
-  readonly #controller = new AbortController();
   readonly #context: Context;
   readonly #started: number;
-  readonly #timers = new Map<TimeoutPhase, TimerHandle>();
-  #reject!: (error: unknown) => void;
+  readonly #timers = new Map<TimeoutPhase, PhaseTimer>();
+  #controller: AbortController | undefined;
+  #failed: Promise<never> | undefined;
+  #reject: ((error: unknown) => void) | undefined;
+  #onFail: ((error: unknown) => void) | undefined;
   readonly #onAbort = () => this.fail(this.#context.signal.reason);
 
   constructor(context: Context) {
     this.#context = context;
     this.#started = context.clock.now();
-    this.signal = this.#controller.signal;
-    this.failed = new Promise<never>((_, reject) => {
-      this.#reject = reject;
-    });
-    this.failed.catch(() => {});
     if (context.signal.aborted) this.fail(context.signal.reason);
     else if (context.signal !== neverAborted)
       context.signal.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  /** A signal that aborts when the attempt fails or is abandoned. Made on first use. */
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.failure !== undefined) this.#controller.abort(new Error('aborted by Bulwark'));
+    }
+    return this.#controller.signal;
+  }
+
+  /** Rejects with the first failure; never resolves. Made on first use. */
+  get failed(): Promise<never> {
+    if (!this.#failed) {
+      this.#failed =
+        this.failure !== undefined
+          ? Promise.reject(this.failure)
+          : new Promise<never>((_, reject) => {
+              this.#reject = reject;
+            });
+      this.#failed.catch(() => {});
+    }
+    return this.#failed;
+  }
+
+  /** Calls `listener` once with the first failure (at once if the attempt has already failed). */
+  onFail(listener: (error: unknown) => void): void {
+    if (this.failure !== undefined) listener(this.failure);
+    else this.#onFail = listener;
   }
 
   /** Milliseconds since the attempt started. */
@@ -37,63 +71,98 @@ export class AttemptGuard {
   }
 
   /**
-   * Starts the budget of `phase`, unless the deadline in force comes first: then the policy that
-   * owns the deadline reports it, under its own name.
+   * Starts (or restarts) the budget of `phase`, unless the deadline in force comes first: then the
+   * policy that owns the deadline reports it, under its own name.
    */
   start(phase: TimeoutPhase, budgetMs: number | undefined): void {
-    this.clear(phase);
-    if (budgetMs === undefined || this.failure !== undefined) return;
-    if (budgetMs >= this.#context.remainingMs()) return;
+    const running = this.#timers.get(phase);
+    if (budgetMs === undefined || this.failure !== undefined) {
+      if (running) this.clear(phase);
+      return;
+    }
     const context = this.#context;
-    const handle = context.clock.setTimeout(() => {
-      // After the process was starved of CPU, Node runs expired timers before it reads the sockets
-      // that have data waiting. Decide on the next turn, once pending I/O was seen: a chunk that
-      // arrived in time clears or restarts this budget first.
-      setImmediate(() => {
-        if (this.#timers.get(phase) !== handle) return;
-        this.#timers.delete(phase);
-        this.fail(
-          new TimeoutError({
-            phase,
-            timeoutMs: budgetMs,
-            elapsedMs: this.elapsedMs(),
-            attempt: context.attempt,
-            maxAttempts: context.maxAttempts,
-            committed: context.committed,
-          }),
-        );
-      });
-    }, budgetMs);
-    this.#timers.set(phase, handle);
+    if (budgetMs >= context.remainingMs()) {
+      if (running) this.clear(phase);
+      return;
+    }
+    if (running && running.budgetMs === budgetMs) {
+      running.since = context.clock.now();
+      return;
+    }
+    if (running) this.clear(phase);
+    this.#arm(phase, budgetMs, context.clock.now(), budgetMs);
+  }
+
+  #arm(phase: TimeoutPhase, budgetMs: number, since: number, delayMs: number): void {
+    const context = this.#context;
+    const timer: PhaseTimer = {
+      budgetMs,
+      since,
+      handle: context.clock.setTimeout(() => {
+        // After the process was starved of CPU, Node runs expired timers before it reads the sockets
+        // that have data waiting. Decide on the next turn, once pending I/O was seen: a chunk that
+        // arrived in time clears or restarts this budget first.
+        setImmediate(() => this.#expire(phase, timer));
+      }, delayMs),
+    };
+    this.#timers.set(phase, timer);
+  }
+
+  #expire(phase: TimeoutPhase, timer: PhaseTimer): void {
+    if (this.#timers.get(phase) !== timer) return;
+    const context = this.#context;
+    const left = timer.since + timer.budgetMs - context.clock.now();
+    if (left > 0) {
+      // Restarted since the timer was set: wait for what is left.
+      this.#arm(phase, timer.budgetMs, timer.since, left);
+      return;
+    }
+    this.#timers.delete(phase);
+    this.fail(
+      new TimeoutError({
+        phase,
+        timeoutMs: timer.budgetMs,
+        elapsedMs: this.elapsedMs(),
+        attempt: context.attempt,
+        maxAttempts: context.maxAttempts,
+        committed: context.committed,
+      }),
+    );
   }
 
   clear(phase: TimeoutPhase): void {
     const timer = this.#timers.get(phase);
     if (timer) {
-      timer.clear();
+      timer.handle.clear();
       this.#timers.delete(phase);
     }
   }
 
-  /** Records the first failure, aborts the request and rejects `failed`. */
+  /** Records the first failure, aborts the request, rejects `failed` and tells the `onFail` listener. */
   fail(error: unknown): void {
     if (this.failure !== undefined) return;
     this.failure = error;
-    this.#controller.abort(new Error('aborted by Bulwark'));
-    this.#reject(error);
+    this.#controller?.abort(new Error('aborted by Bulwark'));
+    this.#reject?.(error);
     this.dispose();
+    const listener = this.#onFail;
+    this.#onFail = undefined;
+    listener?.(error);
   }
 
   /** Aborts the request without a failure (the caller let go of the body). */
   abandon(): void {
-    this.#controller.abort(new Error('body cancelled by the caller'));
+    this.#controller?.abort(new Error('body cancelled by the caller'));
     this.dispose();
   }
 
   /** Clears every timer and stops following the context's signal. */
   dispose(): void {
-    for (const timer of this.#timers.values()) timer.clear();
-    this.#timers.clear();
-    this.#context.signal.removeEventListener('abort', this.#onAbort);
+    if (this.#timers.size > 0) {
+      for (const timer of this.#timers.values()) timer.handle.clear();
+      this.#timers.clear();
+    }
+    if (this.#context.signal !== neverAborted)
+      this.#context.signal.removeEventListener('abort', this.#onAbort);
   }
 }

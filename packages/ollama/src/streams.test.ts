@@ -1,4 +1,4 @@
-import { type Context, definePolicy, type Policy, StreamError, wrap } from '@bulwark/core';
+import { type Context, definePolicy, ErrorCode, type Policy, StreamError, wrap } from '@bulwark/core';
 import {
   type Fault,
   type ModelSpec,
@@ -273,5 +273,47 @@ describe('streams under retry', () => {
     expect(answer.message.content).toBe(expected.content);
     expect(sim.requests.map((entry) => entry.status)).toEqual([503, undefined, 200]);
     expect(performance.now() - started).toBeLessThan(2_000);
+  });
+});
+
+describe('a request waiting in the pool for a connection', () => {
+  it('fails at its own budget and is never sent, while the connection it waited for stays busy', async () => {
+    const { sim, ollama } = await setup(
+      [{ route: '/api/chat', nth: 1, tokenDelayMs: 100 }],
+      timeout({ headersMs: 200 }),
+      0,
+      undefined,
+      { connections: 1 },
+    );
+    // A slow stream holds the only connection.
+    const slow = await ollama.chat({ ...request, stream: true });
+    const started = performance.now();
+    const error = await ollama.chat(request).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: ErrorCode.Timeout, phase: 'headers' });
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(sim.requests).toHaveLength(1);
+    slow.abort();
+  });
+
+  it("rejects at once with the caller's reason when the caller aborts", async () => {
+    const { sim, ollama } = await setup(
+      [{ route: '/api/chat', nth: 1, kind: 'hang' }],
+      undefined,
+      0,
+      undefined,
+      {
+        connections: 1,
+        headersMs: 1_000,
+      },
+    );
+    const hung = ollama.chat(request).catch((error: unknown) => error);
+    await vi.waitFor(() => expect(sim.requests).toHaveLength(1));
+    const controller = new AbortController();
+    const queued = ollama.chat(request, { signal: controller.signal }).catch((caught: unknown) => caught);
+    const reason = new Error('the user left');
+    setTimeout(() => controller.abort(reason), 50);
+    expect(await queued).toBe(reason);
+    expect(sim.requests).toHaveLength(1);
+    await hung;
   });
 });

@@ -199,7 +199,8 @@ describe('the Ollama client with instrument', () => {
   });
 
   it('ends the span in error when an {"error"} line arrives mid-stream', async () => {
-    sim.setFaults([{ route: '/api/chat', kind: 'error-line', afterChunks: 3 }]);
+    // Tokens spaced out, so the caller has read the first chunks (and committed) before the error.
+    sim.setFaults([{ route: '/api/chat', kind: 'error-line', afterChunks: 3, tokenDelayMs: 5 }]);
     const stream = await client().chat({ model: 'llama3.2', messages, stream: true });
     let failure: unknown;
     try {
