@@ -1,24 +1,26 @@
 import type { Context } from '@bulwark/core';
 
-interface Item<T> {
-  value: T;
-  context: Context;
-  attempt: number;
-}
-
 /**
  * Hands a stream's records from the attempt that reads them to the caller that iterates them.
  * The attempt commits when the caller receives its first record; records of an attempt that failed
  * before the caller saw any are dropped, so a retry never delivers a record twice.
+ *
+ * Attempts run one after another: a failed attempt's records are dropped (or, once committed, the
+ * call ends) before the next attempt pushes, so the records waiting here are all of one attempt.
  */
 export class Channel<T> {
-  readonly #items: Item<T>[] = [];
+  #items: T[] = [];
+  #head = 0;
   readonly #highWaterMark: number;
+  #context: Context | undefined;
+  #attempt = -1;
   #waiter: ((result: IteratorResult<T>) => void) | undefined;
   #waiterReject: ((error: unknown) => void) | undefined;
   #space: (() => void) | undefined;
+  #drainWaiters: Array<() => void> = [];
   #ended = false;
   #error: { error: unknown } | undefined;
+  #started = false;
   #readyResolve!: () => void;
   #readyReject!: (error: unknown) => void;
   /** Settles when the first record is available, or when the stream ended or failed first. */
@@ -33,20 +35,33 @@ export class Channel<T> {
     this.ready.catch(() => {});
   }
 
-  /** Adds a record; returns a promise when the caller is behind, to hold the reader back. */
-  push(value: T, context: Context, attempt: number): Promise<void> | undefined {
-    if (this.#ended) return undefined;
-    this.#readyResolve();
-    if (this.#waiter) {
-      const waiter = this.#waiter;
+  get #size(): number {
+    return this.#items.length - this.#head;
+  }
+
+  /** Adds a record of `attempt`. See {@link Channel.space} for holding the reader back. */
+  push(value: T, context: Context, attempt: number): void {
+    if (this.#ended) return;
+    if (!this.#started) {
+      this.#started = true;
+      this.#readyResolve();
+    }
+    this.#context = context;
+    this.#attempt = attempt;
+    const waiter = this.#waiter;
+    if (waiter) {
       this.#waiter = undefined;
       this.#waiterReject = undefined;
       context.commit();
       waiter({ value, done: false });
-      return undefined;
+      return;
     }
-    this.#items.push({ value, context, attempt });
-    if (this.#items.length < this.#highWaterMark) return undefined;
+    this.#items.push(value);
+  }
+
+  /** A promise that settles once the caller has caught up, when it is behind; else `undefined`. */
+  space(): Promise<void> | undefined {
+    if (this.#size < this.#highWaterMark || this.#ended) return undefined;
     return new Promise<void>((resolve) => {
       this.#space = resolve;
     });
@@ -54,8 +69,8 @@ export class Channel<T> {
 
   /** Drops the records of a failed attempt that the caller has not received. */
   drop(attempt: number): void {
-    for (let i = this.#items.length - 1; i >= 0; i--)
-      if (this.#items[i]?.attempt === attempt) this.#items.splice(i, 1);
+    if (attempt !== this.#attempt) return;
+    this.#clear();
     this.#releaseSpace();
   }
 
@@ -64,6 +79,7 @@ export class Channel<T> {
     this.#ended = true;
     this.#readyResolve();
     this.#settleWaiter();
+    this.#releaseSpace();
   }
 
   /** The stream failed: the caller gets what is left, then the error. */
@@ -73,11 +89,12 @@ export class Channel<T> {
     this.#error = { error };
     this.#readyReject(error);
     this.#settleWaiter();
+    this.#releaseSpace();
   }
 
   /** Ends the channel for the caller at once, dropping what is left. */
   abandon(error?: unknown): void {
-    this.#items.length = 0;
+    this.#clear();
     this.#ended = true;
     if (error !== undefined) this.#error = { error };
     this.#releaseSpace();
@@ -85,11 +102,13 @@ export class Channel<T> {
   }
 
   next(): Promise<IteratorResult<T>> {
-    const item = this.#items.shift();
-    if (item) {
-      item.context.commit();
+    if (this.#head < this.#items.length) {
+      const value = this.#items[this.#head] as T;
+      this.#items[this.#head++] = undefined as T;
+      if (this.#head === this.#items.length) this.#clear();
+      this.#context?.commit();
       this.#releaseSpace();
-      return Promise.resolve({ value: item.value, done: false });
+      return Promise.resolve({ value, done: false });
     }
     if (this.#error) return Promise.reject(this.#error.error);
     if (this.#ended) return Promise.resolve({ value: undefined, done: true });
@@ -99,26 +118,31 @@ export class Channel<T> {
     });
   }
 
-  #drainWaiters: Array<() => void> = [];
-
   /**
    * Settles once the caller has taken every record handed over (or let go of the stream): the
    * attempt of a stream lasts until its last chunk was read, not just received.
    */
   drained(): Promise<void> {
-    if (this.#items.length === 0) return Promise.resolve();
+    if (this.#size === 0) return Promise.resolve();
     return new Promise<void>((resolve) => {
       this.#drainWaiters.push(resolve);
     });
   }
 
+  #clear(): void {
+    this.#items = [];
+    this.#head = 0;
+  }
+
   #releaseSpace(): void {
-    if (this.#items.length === 0 && this.#drainWaiters.length > 0) {
+    const size = this.#size;
+    if (size === 0 && this.#drainWaiters.length > 0) {
       const waiters = this.#drainWaiters;
       this.#drainWaiters = [];
       for (const resolve of waiters) resolve();
     }
-    if (this.#space && this.#items.length < this.#highWaterMark) {
+    // Half empty before the reader goes on: fewer pauses of the socket than one per record.
+    if (this.#space && (size <= this.#highWaterMark >> 1 || this.#ended)) {
       const space = this.#space;
       this.#space = undefined;
       space();
@@ -128,7 +152,7 @@ export class Channel<T> {
   #settleWaiter(): void {
     const waiter = this.#waiter;
     const reject = this.#waiterReject;
-    if (!waiter || this.#items.length > 0) return;
+    if (!waiter || this.#size > 0) return;
     this.#waiter = undefined;
     this.#waiterReject = undefined;
     if (this.#error) reject?.(this.#error.error);

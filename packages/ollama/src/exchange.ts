@@ -22,8 +22,10 @@ export interface StreamHandlers {
   isFirst(record: Json): boolean;
   /** Whether a record is the last one (`done: true`, `status: "success"`). */
   isFinal(record: Json): boolean;
-  /** Hands a record on; a promise means "wait, the reader is behind". */
-  deliver(record: Json): void | Promise<void>;
+  /** Hands a record on. */
+  deliver(record: Json): void;
+  /** After a chunk's records: a promise when the reader is behind, to hold the socket until it caught up. */
+  backlog?(): Promise<void> | undefined;
 }
 
 /** The phase budgets in force for one attempt, defaults applied. */
@@ -108,15 +110,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #gunzip: Gunzip | undefined;
   #zlibFull = false;
   #reader: LineReader | undefined;
-  #backlog: Json[] = [];
   #behind = false;
   #ended = false;
   #first = true;
   #final: Json | undefined;
-  readonly #onRecord = (record: unknown) => {
-    if (this.#behind) this.#backlog.push(record as Json);
-    else this.#deliver(record as Json);
-  };
+  readonly #onRecord = (record: unknown) => this.#deliver(record as Json);
 
   constructor(options: ExchangeOptions) {
     this.#options = options;
@@ -204,6 +202,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     try {
       if (this.#reader) {
         this.#reader.push(chunk, this.#onRecord);
+        if (!this.#behind) this.#holdIfBehind();
         return;
       }
       const text = this.#text as TextBody;
@@ -232,32 +231,25 @@ export class Exchange implements Dispatcher.DispatchHandler {
       guard.clear('first-token');
     }
     if (handlers.isFinal(record)) this.#final = record;
-    const waiting = handlers.deliver(record);
-    if (waiting) {
-      // The caller is behind: hold the socket, and do not count the wait as the server's silence.
-      this.#behind = true;
-      guard.clear('idle');
-      this.#controller?.pause();
-      this.#gunzip?.pause();
-      waiting.then(() => this.#catchUp());
-    }
+    handlers.deliver(record);
   }
 
-  /** The caller took a record: hand on what waited, then read on. */
+  /** The caller is behind: hold the socket, and do not count the wait as the server's silence. */
+  #holdIfBehind(): void {
+    const { handlers } = this.#options.reading as { handlers: StreamHandlers };
+    const waiting = handlers.backlog?.();
+    if (!waiting) return;
+    this.#behind = true;
+    this.#options.guard.clear('idle');
+    this.#controller?.pause();
+    this.#gunzip?.pause();
+    waiting.then(() => this.#catchUp());
+  }
+
+  /** The caller caught up: read on. */
   #catchUp(): void {
-    if (this.#done) return;
     this.#behind = false;
-    try {
-      while (this.#backlog.length > 0 && !this.#behind) this.#deliver(this.#backlog.shift() as Json);
-    } catch (error) {
-      this.#settle(this.#mapBodyError(error), true);
-      return;
-    }
-    if (this.#behind) return;
-    if (this.#ended) {
-      this.#complete();
-      return;
-    }
+    if (this.#done || this.#ended) return;
     this.#options.guard.start('idle', this.#options.budgets.idleMs);
     this.#gunzip?.resume();
     this.#resumeSocket();
@@ -314,7 +306,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
           return;
         }
         this.#ended = true;
-        if (!this.#behind) this.#complete();
+        this.#complete();
     }
   }
 
@@ -388,7 +380,6 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (failed) {
       this.#controller?.abort(new Error(ABORTED));
       this.#gunzip?.destroy();
-      this.#backlog = [];
       this.#reject(value);
     } else {
       this.#resolve(value);

@@ -52,6 +52,15 @@ describe('LineReader', () => {
     expect(read([data])).toEqual(records);
   });
 
+  it('skips a byte order mark, split across chunks or not, and reads invalid UTF-8 as U+FFFD', () => {
+    const data = bytes(`\uFEFF${text}\n`);
+    expect(data.subarray(0, 3)).toEqual(Uint8Array.of(0xef, 0xbb, 0xbf));
+    expect(read([data])).toEqual(records);
+    expect(read([data.subarray(0, 2), data.subarray(2)])).toEqual(records);
+    const invalid = Uint8Array.from([...bytes('{"content":"a'), 0xff, ...bytes('b"}\n')]);
+    expect(read([invalid])).toEqual([{ content: 'a\uFFFDb' }]);
+  });
+
   it('accepts a plain Uint8Array as well as a Buffer', () => {
     const data = bytes(`${text}\n`);
     const view = new Uint8Array(data.buffer.slice(0), 0, data.length);

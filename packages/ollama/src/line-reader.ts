@@ -5,7 +5,7 @@ const CARRIAGE_RETURN = 0x0d;
 
 /**
  * Splits a byte stream into NDJSON records. Lines may be split anywhere, multi-byte characters
- * included (bytes are decoded a whole line at a time); CRLF and blank lines are accepted; a last
+ * included (bytes are decoded a whole line at a time, invalid UTF-8 as U+FFFD); CRLF and blank lines are accepted; a last
  * line without a newline is read at `end()`. A line longer than `maxLineBytes` fails with a
  * `ProtocolError` rather than buffering without bound.
  */
@@ -13,7 +13,6 @@ export class LineReader {
   readonly maxLineBytes: number;
   #pending: Buffer[] = [];
   #pendingBytes = 0;
-  readonly #decoder = new TextDecoder();
 
   constructor(maxLineBytes = 8_000_000) {
     this.maxLineBytes = maxLineBytes;
@@ -68,6 +67,9 @@ export class LineReader {
 
   #emit(data: Buffer, start: number, end: number, onRecord: (record: unknown) => void): void {
     if (end > start && data[end - 1] === CARRIAGE_RETURN) end--;
+    // A byte order mark is not JSON: skip it, as a TextDecoder would.
+    if (end - start >= 3 && data[start] === 0xef && data[start + 1] === 0xbb && data[start + 2] === 0xbf)
+      start += 3;
     let blank = true;
     for (let i = start; i < end; i++) {
       const byte = data[i];
@@ -77,7 +79,7 @@ export class LineReader {
       }
     }
     if (blank) return;
-    const text = this.#decoder.decode(data.subarray(start, end));
+    const text = data.toString('utf8', start, end);
     let record: unknown;
     try {
       record = JSON.parse(text);

@@ -211,8 +211,9 @@ export class Ollama {
             isFinal: kind.isFinal,
             deliver: (record) => {
               whole.add(record);
-              return channel.push(record as T, context, attempt);
+              channel.push(record as T, context, attempt);
             },
+            backlog: () => channel.space(),
           });
           // The attempt (and a bulkhead slot, a span) lasts until the caller has read the last chunk.
           await channel.drained();

@@ -203,6 +203,22 @@ describe('idle budget and a slow reader', () => {
   });
 });
 
+describe('a reader that is behind', () => {
+  it('holds the server back through the socket instead of buffering the stream', async () => {
+    const tokens = 300_000;
+    const { sim, ollama } = await setup([], undefined, 0, [{ name: 'long', replyTokens: tokens }]);
+    const stream = await ollama.chat({ model: 'long', messages, stream: true });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // Unread, the stream stopped at what the socket buffers hold: a small part of the answer.
+    const written = sim.requests[0]?.chunks ?? 0;
+    expect(written).toBeGreaterThan(0);
+    expect(written).toBeLessThan(tokens / 3);
+    let received = 0;
+    for await (const _ of stream) received++;
+    expect(received).toBe(tokens + 1);
+  });
+});
+
 describe('streams under retry', () => {
   const retried = () => wrap(timeout({ totalMs: 10_000 }), retry({ maxAttempts: 3, initialDelayMs: 1 }));
 
