@@ -10,6 +10,7 @@ import { faults } from './suites/faults.js';
 import { memory } from './suites/memory.js';
 import { overhead } from './suites/overhead.js';
 import { precision } from './suites/precision.js';
+import { simulatorCapacity } from './suites/simulator.js';
 import { streaming } from './suites/streaming.js';
 import { throughput } from './suites/throughput.js';
 
@@ -26,6 +27,7 @@ const config = quick
       few: 500,
       many: 2_000,
       faultMs: 200,
+      simMs: 200,
     }
   : {
       rounds: 5,
@@ -38,6 +40,7 @@ const config = quick
       few: 10_000,
       many: 100_000,
       faultMs: 3_000,
+      simMs: 1_000,
     };
 
 const findings: string[] = [];
@@ -200,6 +203,26 @@ try {
       ]),
     ),
   );
+
+  const sc = await simulatorCapacity(sim.url, {
+    rounds: config.rounds,
+    durationMs: config.simMs,
+    connections: 32,
+    chunks: config.chunks,
+  });
+  results.simulator = sc;
+  console.log('\n7. Simulator capacity (bare socket client, 32 connections; one connection for the stream)');
+  console.log(
+    renderTable(
+      ['measure', 'per second'],
+      [
+        ['small non-streamed chats', show(sc.chatsPerSecond)],
+        [`streamed chunks (${formatNumber(config.chunks)}-chunk answers)`, show(sc.chunksPerSecond)],
+      ],
+    ),
+  );
+  target('simulator chats/s', sc.chatsPerSecond.median, 20_000, true);
+  target('simulator chunks/s', sc.chunksPerSecond.median, 300_000, true);
 } finally {
   await sim.close();
   await faultSim.close();

@@ -12,6 +12,16 @@ import {
 const messages = [{ role: 'user', content: 'Hello there' }];
 
 describe('simulatedReply', () => {
+  it('cut by num_predict, is the start of the whole answer', () => {
+    const spec = { name: 'long', replyTokens: 1_000_000 };
+    const whole = simulatedReply(spec, { messages, options: { num_predict: 400 } });
+    for (const limit of [1, 2, 3, 37, 399]) {
+      const cut = simulatedReply(spec, { messages, options: { num_predict: limit } });
+      expect(cut.chunks).toEqual(whole.chunks.slice(0, limit));
+      expect(cut.doneReason).toBe('length');
+    }
+  });
+
   it('is deterministic and depends on the model, the messages and the seed', () => {
     const first = simulatedReply({ model: 'llama3.2', messages });
     expect(simulatedReply({ model: 'llama3.2:latest', messages })).toEqual(first);

@@ -358,7 +358,9 @@ function buildPlan(request: ReplyRequest, model: SimModel, text: string): ReplyP
           : { answer: textTokens(formatRandom, Math.max(2, natural - 6)).join('') };
       planned = splitJsonTokens(JSON.stringify(value));
     } else {
-      planned = textTokens(random, natural);
+      // Past the budget nothing is kept: plan only a little beyond it (the same tokens up to it),
+      // not a model's whole natural length, which may be a million tokens.
+      planned = textTokens(random, Math.min(natural, budget + 3));
     }
     chunks = planned.length > budget ? planned.slice(0, budget) : planned;
     cut = planned.length > budget;
