@@ -28,6 +28,23 @@ describe('AttemptGuard', () => {
     expect(clock.pending).toBe(0);
   });
 
+  it('dispose clears a budget that re-armed itself after a restart', async () => {
+    const clock = new ManualClock();
+    const guard = new AttemptGuard(createContext({ clock }));
+    guard.start('headers', 500);
+    guard.start('idle', 100);
+    clock.advance(50);
+    guard.start('idle', 100);
+    clock.advance(50);
+    await turn();
+    expect(clock.pending).toBe(2);
+    guard.dispose();
+    expect(clock.pending).toBe(0);
+    clock.advance(1_000);
+    await turn();
+    expect(guard.failure).toBeUndefined();
+  });
+
   it('a restart with another size replaces the timer', async () => {
     const clock = new ManualClock();
     const guard = new AttemptGuard(createContext({ clock }));

@@ -21,7 +21,17 @@ export class AttemptGuard {
   failure: unknown = undefined;
   readonly #context: Context;
   readonly #started: number;
-  readonly #timers = new Map<TimeoutPhase, PhaseTimer>();
+  /** Running budgets by phase; a plain object of a fixed shape (a Map costs more per call). */
+  readonly #timers: Record<TimeoutPhase, PhaseTimer | undefined> = {
+    queue: undefined,
+    connect: undefined,
+    headers: undefined,
+    'first-token': undefined,
+    idle: undefined,
+    attempt: undefined,
+    total: undefined,
+  };
+  #running = 0;
   #controller: AbortController | undefined;
   #failed: Promise<never> | undefined;
   #reject: ((error: unknown) => void) | undefined;
@@ -75,7 +85,7 @@ export class AttemptGuard {
    * policy that owns the deadline reports it, under its own name.
    */
   start(phase: TimeoutPhase, budgetMs: number | undefined): void {
-    const running = this.#timers.get(phase);
+    const running = this.#timers[phase];
     if (budgetMs === undefined || this.failure !== undefined) {
       if (running) this.clear(phase);
       return;
@@ -105,19 +115,22 @@ export class AttemptGuard {
         setImmediate(() => this.#expire(phase, timer));
       }, delayMs),
     };
-    this.#timers.set(phase, timer);
+    this.#timers[phase] = timer;
+    this.#running++;
   }
 
   #expire(phase: TimeoutPhase, timer: PhaseTimer): void {
-    if (this.#timers.get(phase) !== timer) return;
+    if (this.#timers[phase] !== timer) return;
     const context = this.#context;
     const left = timer.since + timer.budgetMs - context.clock.now();
     if (left > 0) {
       // Restarted since the timer was set: wait for what is left.
+      this.#running--;
       this.#arm(phase, timer.budgetMs, timer.since, left);
       return;
     }
-    this.#timers.delete(phase);
+    this.#timers[phase] = undefined;
+    this.#running--;
     this.fail(
       new TimeoutError({
         phase,
@@ -131,10 +144,11 @@ export class AttemptGuard {
   }
 
   clear(phase: TimeoutPhase): void {
-    const timer = this.#timers.get(phase);
+    const timer = this.#timers[phase];
     if (timer) {
       timer.handle.clear();
-      this.#timers.delete(phase);
+      this.#timers[phase] = undefined;
+      this.#running--;
     }
   }
 
@@ -158,9 +172,16 @@ export class AttemptGuard {
 
   /** Clears every timer and stops following the context's signal. */
   dispose(): void {
-    if (this.#timers.size > 0) {
-      for (const timer of this.#timers.values()) timer.handle.clear();
-      this.#timers.clear();
+    if (this.#running > 0) {
+      const timers = this.#timers;
+      for (const phase in timers) {
+        const timer = timers[phase as TimeoutPhase];
+        if (timer) {
+          timer.handle.clear();
+          timers[phase as TimeoutPhase] = undefined;
+        }
+      }
+      this.#running = 0;
     }
     if (this.#context.signal !== neverAborted)
       this.#context.signal.removeEventListener('abort', this.#onAbort);
