@@ -95,6 +95,13 @@ try {
       true,
     );
     target(
+      `c=${row.concurrency} bulwark no policy / official ollama`,
+      ratio(c['bulwark, no policy'], c['official ollama']),
+      3,
+      true,
+      '×',
+    );
+    target(
       `c=${row.concurrency} full pipeline / raw undici`,
       ratio(c['bulwark, full pipeline'], c['raw undici.request']),
       0.8,
