@@ -60,6 +60,21 @@ describe('linkSignal()', () => {
     expect(unlinked.signal.aborted).toBe(false);
   });
 
+  it("calls onParentAbort with the parent's reason before the child's listeners, and not after dispose", () => {
+    const parent = new AbortController();
+    const order: string[] = [];
+    const linked = linkSignal(parent.signal, (reason) => order.push(`callback ${String(reason)}`));
+    linked.signal.addEventListener('abort', () => order.push(`child ${String(linked.signal.reason)}`));
+    parent.abort('gone');
+    expect(order).toEqual(['callback gone', 'child gone']);
+
+    const parent2 = new AbortController();
+    const seen: unknown[] = [];
+    linkSignal(parent2.signal, (reason) => seen.push(reason)).dispose();
+    parent2.abort('late');
+    expect(seen).toEqual([]);
+  });
+
   it('aborts the child alone with its own reason', () => {
     const parent = new AbortController();
     const linked = linkSignal(parent.signal);

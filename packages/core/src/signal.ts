@@ -14,9 +14,14 @@ export interface LinkedController {
 /**
  * Links a new controller to `parent`: when the parent aborts, the child aborts with the parent's
  * reason, untouched. Unlike `AbortSignal.any`, the link is removed by `dispose()`, so a long-lived
- * parent does not accumulate listeners.
+ * parent does not accumulate listeners. `onParentAbort`, if given, is called with the parent's
+ * reason just before the child aborts: cheaper than a listener on the child, which is a new
+ * `EventTarget` registration per call.
  */
-export function linkSignal(parent: AbortSignal | undefined): LinkedController {
+export function linkSignal(
+  parent: AbortSignal | undefined,
+  onParentAbort?: (reason: unknown) => void,
+): LinkedController {
   const controller = new AbortController();
   if (!parent || parent === neverAborted) {
     return { signal: controller.signal, abort: (reason) => controller.abort(reason), dispose: () => {} };
@@ -25,7 +30,10 @@ export function linkSignal(parent: AbortSignal | undefined): LinkedController {
     controller.abort(parent.reason);
     return { signal: controller.signal, abort: () => {}, dispose: () => {} };
   }
-  const onAbort = () => controller.abort(parent.reason);
+  const onAbort = () => {
+    onParentAbort?.(parent.reason);
+    controller.abort(parent.reason);
+  };
   parent.addEventListener('abort', onAbort, { once: true });
   return {
     signal: controller.signal,

@@ -65,37 +65,36 @@ export class TimeoutPolicy extends BasePolicy {
     const clock = this.#clock ?? context.clock;
     const start = clock.now();
     const deadline = (clock === context.clock ? start : context.clock.now()) + limitMs;
-    const linked = linkSignal(parent);
+    let settled = false;
+    // The inner signal aborts two ways: the caller's cancel (its own reason, passed on by the link)
+    // and this policy's timer (a TimeoutError). Either way the call settles at once, before any
+    // listener of the inner signal runs, even when the operation ignores its signal.
+    let rejectCall!: (reason: unknown) => void;
+    const onAbort = (reason: unknown): void => {
+      if (settled) return;
+      settle();
+      rejectCall(reason);
+    };
+    const linked = linkSignal(parent, onAbort);
     const signal = linked.signal;
     const inner = context.with({ signal, deadline, budgets: this.budgets });
+    const timer = clock.setTimeout(() => {
+      if (settled) return;
+      const error = this.#expired(context, limitMs, clock.now() - start, undefined);
+      // The call rejects first; the inner policies' listeners then see the reason (retry adds the
+      // last attempt's error as its cause) before anyone can observe the rejection.
+      onAbort(error);
+      linked.abort(error);
+      this.#emit(error, limitMs, context);
+    }, limitMs);
+    const settle = (): void => {
+      settled = true;
+      timer.clear();
+      linked.dispose();
+    };
 
     return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      const settle = (): void => {
-        settled = true;
-        timer.clear();
-        signal.removeEventListener('abort', onAbort);
-        linked.dispose();
-      };
-      // One listener covers both ways the inner signal aborts: the caller's cancel (its own reason,
-      // passed on by the link) and this policy's timer (a TimeoutError). Either way the call settles
-      // at once, even when the operation ignores its signal.
-      const onAbort = (): void => {
-        if (settled) return;
-        settle();
-        reject(signal.reason);
-      };
-      const timer = clock.setTimeout(() => {
-        if (settled) return;
-        const error = this.#expired(context, limitMs, clock.now() - start, undefined);
-        // Aborting runs onAbort first (it was added before the operation ran), which rejects; the
-        // inner policies' listeners then see the reason (retry adds the last attempt's error as its
-        // cause) before anyone can observe the rejection.
-        linked.abort(error);
-        this.#emit(error, limitMs, context);
-      }, limitMs);
-      signal.addEventListener('abort', onAbort);
-
+      rejectCall = reject;
       let promise: Promise<T>;
       try {
         promise = next(inner);
