@@ -217,6 +217,24 @@ describe('a reader that is behind', () => {
     for await (const _ of stream) received++;
     expect(received).toBe(tokens + 1);
   });
+
+  it('reads a gzip-encoded stream whole when the reader pauses between records', async () => {
+    const tokens = 20_000;
+    const { ollama } = await setup([{ route: '/api/chat', gzip: true }], undefined, 0, [
+      { name: 'long', replyTokens: tokens },
+    ]);
+    const stream = await ollama.chat({ model: 'long', messages, stream: true });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    let received = 0;
+    let content = '';
+    for await (const part of stream) {
+      received++;
+      content += part.message.content;
+      if (received % 5_000 === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(received).toBe(tokens + 1);
+    expect(content).toBe(simulatedReply({ name: 'long', replyTokens: tokens }, { messages }).content);
+  });
 });
 
 describe('streams under retry', () => {
