@@ -430,6 +430,93 @@ class Walker {
 const walker = new Walker();
 
 /**
+ * The fast path: whether `value` decodes as the type without any error and without a key to
+ * rename, that is, whether the walker would keep it as it is. Checkers are compiled once per
+ * type, so each check is a small monomorphic function instead of the walker's switch over
+ * every type's shape. A struct's `finish` runs as the walker runs it: it must be idempotent, as
+ * a value the fast path rejects is walked again from the start.
+ */
+type Checker = (value: unknown) => boolean;
+
+const checkers = new WeakMap<GoType, Checker>();
+
+function checkerFor(type: GoType): Checker {
+  let checker = checkers.get(type);
+  if (!checker) {
+    checker = compileChecker(type);
+    checkers.set(type, checker);
+  }
+  return checker;
+}
+
+function compileChecker(type: GoType): Checker {
+  switch (type.kind) {
+    case 'any':
+      return () => true;
+    case 'string':
+      return (value) => value === null || typeof value === 'string';
+    case 'bool':
+      return (value) => value === null || typeof value === 'boolean';
+    case 'float':
+      return (value) => value === null || typeof value === 'number';
+    case 'int':
+      return (value) => value === null || Number.isSafeInteger(value);
+    case 'bytes':
+      return (value) =>
+        value === null ||
+        Array.isArray(value) ||
+        (typeof value === 'string' && base64Pattern.test(value) && value.length % 4 !== 1);
+    case 'custom': {
+      const check = type.check;
+      return (value) => value === null || check(value) === undefined;
+    }
+    case 'slice': {
+      let element: Checker | undefined;
+      return (value) => {
+        if (value === null) return true;
+        if (!Array.isArray(value)) return false;
+        element ??= checkerFor(type.of);
+        for (let index = 0; index < value.length; index++) if (!element(value[index])) return false;
+        return true;
+      };
+    }
+    case 'map': {
+      if (type.of.kind === 'any') return (value) => typeof value === 'object' && !Array.isArray(value);
+      let element: Checker | undefined;
+      return (value) => {
+        if (value === null) return true;
+        if (typeof value !== 'object' || Array.isArray(value)) return false;
+        element ??= checkerFor(type.of);
+        const record = value as Record<string, unknown>;
+        for (const key in record) if (Object.hasOwn(record, key) && !element(record[key])) return false;
+        return true;
+      };
+    }
+    case 'struct': {
+      let fields: Map<string, Checker> | undefined;
+      const folded = new Set(Object.keys(type.fields).map((name) => name.toLowerCase()));
+      const finish = type.finish;
+      return (value) => {
+        if (value === null) return true;
+        if (typeof value !== 'object' || Array.isArray(value)) return false;
+        fields ??= new Map(Object.entries(type.fields).map(([name, field]) => [name, checkerFor(field)]));
+        const record = value as Record<string, unknown>;
+        for (const key in record) {
+          const field = fields.get(key);
+          if (field) {
+            if (!field(record[key])) return false;
+          } else if (folded.has(key.toLowerCase())) {
+            return false;
+          }
+        }
+        finish?.(record);
+        return true;
+      };
+    }
+  }
+}
+
+/**
  * Checks a parsed body against the Go struct it is decoded into. Returns the body (keys matched
  * case-insensitively, as Go does, renamed to the field names) or Go's error text.
  */
@@ -441,6 +528,7 @@ export function decodeInto(value: unknown, type: GoType & { kind: 'struct' }): G
       error: typeErrorText({ value: jsonKind(value), type: type.typeName, struct: undefined, field: [] }),
     };
   }
+  if (checkerFor(type)(value)) return { value };
   try {
     const result = walker.walk(value, type);
     if (walker.saved) return { error: typeErrorText(walker.saved) };

@@ -33,9 +33,12 @@ export function goString(text: string): string {
   return goEscape(JSON.stringify(text));
 }
 
+/** Fixed for the life of the process; read once (the getter costs on every request). */
+const TIME_ORIGIN = performance.timeOrigin;
+
 /** Epoch milliseconds with sub-millisecond precision. */
 export function nowMs(): number {
-  return performance.timeOrigin + performance.now();
+  return TIME_ORIGIN + performance.now();
 }
 
 let cachedSecond = -1;
@@ -48,13 +51,16 @@ export function rfc3339Nano(epochMs: number = nowMs()): string {
     cachedSecond = second;
     cachedPrefix = new Date(second * 1000).toISOString().slice(0, 19);
   }
-  const nanos = Math.floor((epochMs - second * 1000) * 1e6);
+  let nanos = Math.floor((epochMs - second * 1000) * 1e6);
   if (nanos <= 0) return `${cachedPrefix}Z`;
-  let fraction = String(nanos).padStart(9, '0');
-  let end = fraction.length;
-  while (end > 0 && fraction.charCodeAt(end - 1) === 48) end--;
-  fraction = fraction.slice(0, end);
-  return `${cachedPrefix}.${fraction}Z`;
+  let digits = 9;
+  while (nanos % 10 === 0) {
+    nanos /= 10;
+    digits--;
+  }
+  const fraction = String(nanos);
+  const zeros = digits - fraction.length;
+  return zeros > 0 ? `${cachedPrefix}.${'0'.repeat(zeros)}${fraction}Z` : `${cachedPrefix}.${fraction}Z`;
 }
 
 /** Nanoseconds between two {@link nowMs} readings, at least 1 (Go omits a zero duration). */

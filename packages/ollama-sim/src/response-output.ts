@@ -4,7 +4,7 @@ import type { ServerResponse } from 'node:http';
 import { createGzip, gzipSync, constants as zlibConstants } from 'node:zlib';
 import { type CancelSignal, sleep, untilCancelled } from './cancel-signal.js';
 import { faultKind } from './faults.js';
-import { goJson } from './go-json.js';
+import { goJson, nowMs } from './go-json.js';
 import type { Fault, FaultKind, RequestRecord } from './types.js';
 
 /** Bodies up to this size carry Content-Length; larger ones go chunked (Go's net/http buffer). */
@@ -214,7 +214,7 @@ export class ResponseOutput {
     if (this.headersSent) return;
     this.headersSent = true;
     this.record.status = this.res.statusCode;
-    this.record.headersAt = performance.timeOrigin + performance.now();
+    this.record.headersAt = nowMs();
   }
 
   private makeSink(single: boolean): Sink {
@@ -243,12 +243,24 @@ export class ResponseOutput {
     text: string,
     headers?: Record<string, string>,
   ): Promise<void> {
+    const res = this.res;
+    if (this.fault === undefined && headers === undefined) {
+      // The common case: a short body without a fault, in one write with the headers, not
+      // waited for. writeHead with a list skips setHeader's bookkeeping.
+      if (this.signal.aborted || res.writableEnded || res.destroyed) return;
+      const bytes = Buffer.byteLength(text);
+      if (bytes <= CONTENT_LENGTH_LIMIT) {
+        res.writeHead(status, ['Content-Type', contentType, 'Content-Length', String(bytes)]);
+        this.markHeaders();
+        res.end(text);
+        return;
+      }
+    }
     if (this.kind !== undefined && !this.fired && this.lines === this.afterChunks) {
       await this.fireSilent();
       if (this.stopped) return;
     }
-    if (this.signal.aborted || this.res.writableEnded || this.res.destroyed) return;
-    const res = this.res;
+    if (this.signal.aborted || res.writableEnded || res.destroyed) return;
     res.statusCode = status;
     res.setHeader('Content-Type', contentType);
     if (headers) for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
@@ -344,6 +356,16 @@ export class ResponseOutput {
     }
     this.lines++;
     return undefined;
+  }
+
+  /**
+   * Counts `count` generated chunks of a non-streamed answer at once, when no fault can fire among
+   * them (the request has none). Returns false, counting nothing, otherwise: tick them one by one.
+   */
+  tickAll(count: number): boolean {
+    if (this.kind !== undefined) return false;
+    this.lines += count;
+    return true;
   }
 
   private async fireSilent(): Promise<void> {

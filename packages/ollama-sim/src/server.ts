@@ -105,10 +105,10 @@ function htmlPage(status: number): string {
 function modelField(body: unknown): string | undefined {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
   const record = body as Record<string, unknown>;
-  for (const key of ['model', 'name', 'source']) {
-    const value = record[key];
-    if (typeof value === 'string' && value !== '') return value;
-  }
+  const { model, name, source } = record;
+  if (typeof model === 'string' && model !== '') return model;
+  if (typeof name === 'string' && name !== '') return name;
+  if (typeof source === 'string' && source !== '') return source;
   return undefined;
 }
 
@@ -221,10 +221,12 @@ export async function startOllamaSim(options: OllamaSimOptions = {}): Promise<Ol
     active.add(exchange.cancel);
     (req as Carrier)[kExchange] = exchange;
     (res as Carrier)[kExchange] = exchange;
-    res.once('close', onClose);
+    // `on` rather than `once` (which wraps each listener in a new closure): 'end' and 'close' fire
+    // once, and a second 'error' only aborts again.
+    res.on('close', onClose);
     req.on('data', onData);
-    req.once('error', onRequestError);
-    req.once('end', onEnd);
+    req.on('error', onRequestError);
+    req.on('end', onEnd);
   };
 
   const handle = async ({ req, res, record, chunks, cancel: signal }: Exchange): Promise<void> => {

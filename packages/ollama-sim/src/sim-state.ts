@@ -16,11 +16,21 @@ export interface SimSettings {
   readonly modelDefaults: ModelDefaults;
 }
 
+/** What a name as sent resolves to. */
+export interface NameLookup {
+  /** Whether the name is a valid model name (`Name.IsValid`). */
+  readonly valid: boolean;
+  /** The served model it refers to, if any. */
+  readonly model: SimModel | undefined;
+}
+
+const INVALID_NAME: NameLookup = { valid: false, model: undefined };
+
 /** Everything the routes share: models, scheduler, counters, settings. */
 export class SimState {
   readonly models = new Map<string, SimModel>();
-  /** Names as sent → the model they resolve to (null: none). Cleared when the models change. */
-  private readonly lookups = new Map<string, SimModel | null>();
+  /** Names as sent → what they resolve to. Cleared when the models change. */
+  private readonly lookups = new Map<string, NameLookup>();
 
   constructor(
     models: readonly SimModel[],
@@ -33,13 +43,20 @@ export class SimState {
 
   /** The model a name refers to (`llama3.2`, `llama3.2:latest`, any case), if served. */
   find(name: string): SimModel | undefined {
+    return this.lookup(name).model;
+  }
+
+  /** Whether a name (trimmed) is valid, and the served model it refers to; cached per name. */
+  lookup(name: string): NameLookup {
     const known = this.lookups.get(name);
-    if (known !== undefined) return known ?? undefined;
+    if (known !== undefined) return known;
     const parsed = parseModelName(name.trim());
-    const model = isValidModelName(parsed) ? this.models.get(modelKey(parsed)) : undefined;
+    const result = isValidModelName(parsed)
+      ? { valid: true, model: this.models.get(modelKey(parsed)) }
+      : INVALID_NAME;
     if (this.lookups.size >= 1024) this.lookups.clear();
-    this.lookups.set(name, model ?? null);
-    return model;
+    this.lookups.set(name, result);
+    return result;
   }
 
   add(model: SimModel): void {

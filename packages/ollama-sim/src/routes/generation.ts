@@ -110,8 +110,11 @@ export async function runGeneration(context: RouteContext, request: GenerationRe
 
     const thinkingCount = plan.thinkingChunks.length;
     const total = thinkingCount + plan.chunks.length;
+    // A short non-streamed answer without delays or faults runs its loop without a pause: count
+    // its chunks at once.
+    const counted = !stream && tokenDelayMs === 0 && total < YIELD_EVERY && output.tickAll(total);
     let sinceYield = 0;
-    for (let index = 0; index < total; index++) {
+    for (let index = counted ? total : 0; index < total; index++) {
       if (tokenDelayMs > 0) {
         await sleep(tokenDelayMs, signal);
       } else if (++sinceYield >= YIELD_EVERY) {

@@ -1,6 +1,6 @@
 // Model management: GET /api/tags, POST /api/show, GET /api/ps, POST /api/copy, DELETE /api/delete,
 // GET /api/version, GET|HEAD / (server/routes.go).
-import { rfc3339Nano } from '../go-json.js';
+import { nowMs, rfc3339Nano } from '../go-json.js';
 import { renameModel, type SimModel } from '../model-catalog.js';
 import { isValidModelName, parseModelName, shortModelName } from '../model-name.js';
 import { copyRequest, deleteRequest, showRequest } from '../request-schemas.js';
@@ -142,7 +142,7 @@ async function emptyOk(context: RouteContext): Promise<void> {
   res.statusCode = 200;
   res.setHeader('Content-Length', '0');
   context.record.status = 200;
-  context.record.headersAt = performance.timeOrigin + performance.now();
+  context.record.headersAt = nowMs();
   await new Promise<void>((resolve) => res.end(resolve));
 }
 

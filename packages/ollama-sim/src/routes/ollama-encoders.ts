@@ -2,6 +2,7 @@
 // api.GenerateResponse).
 import { goJson, goString, rfc3339Nano } from '../go-json.js';
 import { OLLAMA_DIALECT } from '../response-output.js';
+import type { ReplyPlan } from '../simulated-reply.js';
 import type { SimulatedToolCall } from '../types.js';
 import type { FinalInfo, GenerationEncoder } from './generation.js';
 
@@ -19,6 +20,41 @@ export function escapeToken(piece: string): string {
     escapeCache.set(piece, escaped);
   }
   return escaped;
+}
+
+/** A bounded cache of texts derived from a string (model names, as sent). */
+function memo(derive: (key: string) => string): (key: string) => string {
+  const cache = new Map<string, string>();
+  return (key) => {
+    let value = cache.get(key);
+    if (value === undefined) {
+      value = derive(key);
+      if (cache.size >= 1024) cache.clear();
+      cache.set(key, value);
+    }
+    return value;
+  };
+}
+
+/** The start of every line: `{"model":"<name>","created_at":"`. */
+const lineHead = memo((model) => `{"model":${goString(model)},"created_at":"`);
+
+/**
+ * The `message` object of a single `/api/chat` answer, by plan: it depends on the plan alone, and
+ * cached plans are answered again and again.
+ */
+const chatMessages = new WeakMap<ReplyPlan, string>();
+
+function chatMessage(plan: ReplyPlan): string {
+  let message = chatMessages.get(plan);
+  if (message === undefined) {
+    message = `{"role":"assistant","content":${goString(plan.content)}`;
+    if (plan.thinking) message += `,"thinking":${goString(plan.thinking)}`;
+    if (plan.toolCalls) message += `,"tool_calls":${goJson(plan.toolCalls)}`;
+    message += '}';
+    chatMessages.set(plan, message);
+  }
+  return message;
 }
 
 /** `api.Metrics`, zero values omitted (omitempty). */
@@ -44,7 +80,7 @@ export class ChatEncoder implements GenerationEncoder {
   private readonly head: string;
 
   constructor(model: string) {
-    this.head = `{"model":${goString(model)},"created_at":"`;
+    this.head = lineHead(model);
   }
 
   token(piece: string, thinking: boolean): string {
@@ -71,13 +107,13 @@ export class ChatEncoder implements GenerationEncoder {
 
   single(info: FinalInfo, partial: boolean): { contentType: string; body: string } {
     const plan = info.plan;
-    let message = `{"role":"assistant","content":${goString(plan.content)}`;
-    if (plan.thinking) message += `,"thinking":${goString(plan.thinking)}`;
-    if (plan.toolCalls) message += `,"tool_calls":${goJson(plan.toolCalls)}`;
     const end = partial
       ? '"done":false}'
       : `"done":true,"done_reason":"${plan.doneReason}",${metricsJson(info)}}`;
-    return { contentType: JSON_TYPE, body: `${this.head}${rfc3339Nano()}","message":${message}},${end}` };
+    return {
+      contentType: JSON_TYPE,
+      body: `${this.head}${rfc3339Nano()}","message":${chatMessage(plan)},${end}`,
+    };
   }
 }
 
@@ -96,7 +132,7 @@ export class GenerateEncoder implements GenerationEncoder {
     model: string,
     private readonly raw: boolean,
   ) {
-    this.head = `{"model":${goString(model)},"created_at":"`;
+    this.head = lineHead(model);
   }
 
   token(piece: string, thinking: boolean): string {

@@ -2,7 +2,6 @@
 import { decodeKeepAlive } from '../go-duration.js';
 import { goString } from '../go-json.js';
 import type { SimModel } from '../model-catalog.js';
-import { isValidModelName, parseModelName } from '../model-name.js';
 import type { RouteContext } from '../sim-state.js';
 import { schedule } from './generation.js';
 
@@ -18,12 +17,15 @@ export type ModelLookup =
   | { kind: 'unknown'; name: string }
   | { kind: 'found'; name: string; model: SimModel };
 
+const EMPTY: ModelLookup = { kind: 'empty' };
+const INVALID: ModelLookup = { kind: 'invalid' };
+
 /** Resolves the model a request names, as `parseAndValidateModelRef` + `getModel` do. */
 export function lookupModel(context: RouteContext, value: unknown): ModelLookup {
   const name = typeof value === 'string' ? value : '';
-  if (name.trim() === '') return { kind: 'empty' };
-  if (!isValidModelName(parseModelName(name.trim()))) return { kind: 'invalid' };
-  const model = context.sim.find(name);
+  if (name.trim() === '') return EMPTY;
+  const { valid, model } = context.sim.lookup(name);
+  if (!valid) return INVALID;
   return model ? { kind: 'found', name, model } : { kind: 'unknown', name };
 }
 

@@ -51,17 +51,22 @@ const ROUTES: readonly Route[] = [
 ];
 
 const EXACT = new Map(ROUTES.filter((route) => !route.pattern).map((route) => [route.path, route]));
+const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
 
 /** The outcome of routing a request. */
 export type RouteMatch =
-  | { readonly kind: 'handler'; readonly handler: RouteHandler; readonly params: Record<string, string> }
+  | {
+      readonly kind: 'handler';
+      readonly handler: RouteHandler;
+      readonly params: Readonly<Record<string, string>>;
+    }
   | { readonly kind: 'not-found' }
   | { readonly kind: 'method-not-allowed'; readonly allow: string }
   | { readonly kind: 'redirect'; readonly location: string; readonly status: 301 | 307 };
 
-function find(path: string): { route: Route; params: Record<string, string> } | undefined {
+function find(path: string): { route: Route; params: Readonly<Record<string, string>> } | undefined {
   const exact = EXACT.get(path);
-  if (exact) return { route: exact, params: {} };
+  if (exact) return { route: exact, params: NO_PARAMS };
   for (const route of ROUTES) {
     const match = route.pattern?.exec(path);
     if (match) return { route, params: { model: decodeURIComponent(match[1] ?? '') } };
@@ -69,8 +74,23 @@ function find(path: string): { route: Route; params: Record<string, string> } | 
   return undefined;
 }
 
+/** The answers for the fixed paths, by path and method, made once. */
+const EXACT_MATCHES = new Map<string, Map<string, RouteMatch>>(
+  [...EXACT].map(([path, route]) => [
+    path,
+    new Map(
+      Object.entries(route.methods).map(([method, handler]) => [
+        method,
+        { kind: 'handler', handler, params: NO_PARAMS },
+      ]),
+    ),
+  ]),
+);
+
 /** Routes `method path` like gin with HandleMethodNotAllowed and RedirectTrailingSlash. */
 export function matchRoute(method: string, path: string): RouteMatch {
+  const exact = EXACT_MATCHES.get(path)?.get(method);
+  if (exact) return exact;
   const found = find(path);
   if (found) {
     const handler = found.route.methods[method];
