@@ -21,6 +21,8 @@ export class Channel<T> {
   #ended = false;
   #error: { error: unknown } | undefined;
   #started = false;
+  /** A record reached the caller: the attempt is committed, and no later attempt runs. */
+  #committed = false;
   #readyResolve!: () => void;
   #readyReject!: (error: unknown) => void;
   /** Settles when the first record is available, or when the stream ended or failed first. */
@@ -52,6 +54,7 @@ export class Channel<T> {
     if (waiter) {
       this.#waiter = undefined;
       this.#waiterReject = undefined;
+      this.#committed = true;
       context.commit();
       waiter({ value, done: false });
       return;
@@ -102,12 +105,20 @@ export class Channel<T> {
   }
 
   next(): Promise<IteratorResult<T>> {
-    if (this.#head < this.#items.length) {
-      const value = this.#items[this.#head] as T;
-      this.#items[this.#head++] = undefined as T;
-      if (this.#head === this.#items.length) this.#clear();
-      this.#context?.commit();
-      this.#releaseSpace();
+    const items = this.#items;
+    const head = this.#head;
+    if (head < items.length) {
+      const value = items[head] as T;
+      if (head + 1 === items.length) this.#clear();
+      else {
+        items[head] = undefined as T;
+        this.#head = head + 1;
+      }
+      if (!this.#committed) {
+        this.#committed = true;
+        this.#context?.commit();
+      }
+      if (this.#space !== undefined || this.#drainWaiters.length > 0) this.#releaseSpace();
       return Promise.resolve({ value, done: false });
     }
     if (this.#error) return Promise.reject(this.#error.error);

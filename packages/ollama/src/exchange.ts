@@ -100,6 +100,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #reject!: (error: unknown) => void;
   #done = false;
   readonly #options: ExchangeOptions;
+  readonly #handlers: StreamHandlers | undefined;
   #controller: Dispatcher.DispatchController | undefined;
   #status = 0;
   #contentType = '';
@@ -118,6 +119,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   constructor(options: ExchangeOptions) {
     this.#options = options;
+    this.#handlers = options.reading.kind === 'records' ? options.reading.handlers : undefined;
     this.promise = new Promise((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -217,18 +219,17 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   #deliver(record: Json): void {
-    const { guard, context, reading } = this.#options;
-    const handlers = (reading as { handlers: StreamHandlers }).handlers;
+    const handlers = this.#handlers as StreamHandlers;
     if (typeof record.error === 'string') {
       throw new StreamError({
         serverMessage: record.error,
         model: handlers.model,
-        committed: context.committed,
+        committed: this.#options.context.committed,
       });
     }
     if (this.#first && handlers.isFirst(record)) {
       this.#first = false;
-      guard.clear('first-token');
+      this.#options.guard.clear('first-token');
     }
     if (handlers.isFinal(record)) this.#final = record;
     handlers.deliver(record);
@@ -236,8 +237,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   /** The caller is behind: hold the socket, and do not count the wait as the server's silence. */
   #holdIfBehind(): void {
-    const { handlers } = this.#options.reading as { handlers: StreamHandlers };
-    const waiting = handlers.backlog?.();
+    const waiting = this.#handlers?.backlog?.();
     if (!waiting) return;
     this.#behind = true;
     this.#options.guard.clear('idle');

@@ -264,3 +264,22 @@ describe('models', () => {
     await expect(ollama.copy({ source: 'nope', destination: 'x' })).rejects.toMatchObject({ status: 404 });
   });
 });
+
+describe('a long answer', () => {
+  it('is assembled whole, chat and generate, past many batches of pieces', async () => {
+    const spec = { name: 'long', replyTokens: 1_000 };
+    const longSim = await startOllamaSim({ host: '127.0.0.1', port: 0, models: [spec] });
+    const client = new Ollama({ host: longSim.url });
+    try {
+      const chat = await client.chat({ model: 'long', messages });
+      const expectedChat = simulatedReply(spec, { messages });
+      expect(expectedChat.chunks.length).toBe(1_000);
+      expect(chat.message.content).toBe(expectedChat.content);
+      const generated = await client.generate({ model: 'long', prompt: 'Tell me more' });
+      expect(generated.response).toBe(simulatedReply(spec, { prompt: 'Tell me more' }).content);
+    } finally {
+      await client.close();
+      await longSim.close();
+    }
+  });
+});

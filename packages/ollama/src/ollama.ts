@@ -52,6 +52,28 @@ interface StreamKind<Chunk, Whole> {
   readonly _chunk?: Chunk;
 }
 
+/**
+ * Text assembled from a stream's pieces. Pieces are joined a batch at a time, so a long stream
+ * keeps a few hundred strings alive rather than one per chunk (which the GC would copy and promote).
+ */
+class Text {
+  static readonly BATCH = 256;
+  #joined: string[] = [];
+  #pending: string[] = [];
+
+  add(piece: string): void {
+    this.#pending.push(piece);
+    if (this.#pending.length === Text.BATCH) {
+      this.#joined.push(this.#pending.join(''));
+      this.#pending = [];
+    }
+  }
+
+  toString(): string {
+    return this.#joined.join('') + this.#pending.join('');
+  }
+}
+
 const chatKind: StreamKind<ChatResponse, ChatResponse> = {
   isFirst: (record) => {
     const message = record.message as Message | undefined;
@@ -59,22 +81,22 @@ const chatKind: StreamKind<ChatResponse, ChatResponse> = {
   },
   isFinal: (record) => record.done === true,
   assemble() {
-    let content = '';
+    const content = new Text();
     let thinking = '';
     const toolCalls: ToolCall[] = [];
     return {
       add(record) {
         const message = record.message as Message | undefined;
         if (!message) return;
-        content += message.content ?? '';
-        thinking += message.thinking ?? '';
+        if (message.content) content.add(message.content);
+        if (message.thinking) thinking += message.thinking;
         if (message.tool_calls) toolCalls.push(...message.tool_calls);
       },
       result(final) {
         const message: Message = {
           ...(final.message as Message),
           role: (final.message as Message)?.role ?? 'assistant',
-          content,
+          content: content.toString(),
         };
         if (thinking) message.thinking = thinking;
         else delete message.thinking;
@@ -89,15 +111,15 @@ const generateKind: StreamKind<GenerateResponse, GenerateResponse> = {
   isFirst: (record) => record.done === true || !!(record.response || record.thinking),
   isFinal: (record) => record.done === true,
   assemble() {
-    let response = '';
+    const response = new Text();
     let thinking = '';
     return {
       add(record) {
-        response += (record.response as string | undefined) ?? '';
-        thinking += (record.thinking as string | undefined) ?? '';
+        if (record.response) response.add(record.response as string);
+        if (record.thinking) thinking += record.thinking as string;
       },
       result(final) {
-        const whole: Json = { ...final, response };
+        const whole: Json = { ...final, response: response.toString() };
         if (thinking) whole.thinking = thinking;
         else delete whole.thinking;
         return whole as unknown as GenerateResponse;
