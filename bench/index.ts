@@ -28,6 +28,7 @@ const config = quick
       many: 2_000,
       faultMs: 200,
       simMs: 200,
+      streamMs: 0,
     }
   : {
       rounds: 5,
@@ -41,6 +42,7 @@ const config = quick
       many: 100_000,
       faultMs: 3_000,
       simMs: 1_000,
+      streamMs: 1_000,
     };
 
 const findings: string[] = [];
@@ -123,9 +125,15 @@ try {
     );
   }
 
-  const st = await streaming(sim.url, { chunks: config.chunks, rounds: config.rounds });
+  const st = await streaming(sim.url, {
+    chunks: config.chunks,
+    rounds: config.rounds,
+    roundMs: config.streamMs,
+  });
   results.streaming = st;
-  console.log(`\n2. Streamed chunks per second (${formatNumber(config.chunks)}-chunk answer)`);
+  console.log(
+    `\n2. Streamed chunks per second (${formatNumber(config.chunks)}-chunk answers${config.streamMs ? `, ${formatNumber(config.streamMs / 1000)} s a round` : ''})`,
+  );
   console.log(
     renderTable(
       ['client', 'chunks/s'],

@@ -4,10 +4,13 @@ import { ask } from '../lib/contenders.js';
 import { createRawClient } from '../lib/raw-undici.js';
 import { type Summary, summarize } from '../lib/stats.js';
 
-/** Chunks per second of one long streamed answer (`num_predict` chunks). */
+/**
+ * Chunks per second of long streamed answers (`num_predict` chunks each). A round streams answers
+ * one after another for at least `roundMs`, so that one answer's noise does not decide it.
+ */
 export async function streaming(
   url: string,
-  options: { chunks: number; rounds: number },
+  options: { chunks: number; rounds: number; roundMs: number },
 ): Promise<Record<string, Summary>> {
   const request = { ...ask('stream'), model: 'long', options: { num_predict: options.chunks } };
   const rawClient = createRawClient(url);
@@ -37,7 +40,9 @@ export async function streaming(
     for (let round = 0; round <= options.rounds; round++) {
       for (const [name, run] of contenders) {
         const started = performance.now();
-        const chunks = await run();
+        let chunks = 0;
+        do chunks += await run();
+        while (performance.now() - started < options.roundMs);
         const perSecond = chunks / ((performance.now() - started) / 1000);
         if (round > 0) rounds.get(name)?.push(perSecond);
       }
