@@ -164,8 +164,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.#done) return;
-    // The server's silence counts from the last byte it sent.
-    this.#options.guard.start('idle', this.#options.budgets.idleMs);
+    // The server's silence counts from the last byte it sent (not while the caller is behind).
+    if (!this.#behind) this.#options.guard.start('idle', this.#options.budgets.idleMs);
     const gunzip = this.#gunzip;
     if (!gunzip) {
       this.#take(chunk);
