@@ -2,6 +2,16 @@ import { TimeoutError } from './errors.js';
 import { neverAborted } from './never-aborted.js';
 import type { Context, TimeoutPhase, TimerHandle } from './types.js';
 
+const PHASES: readonly TimeoutPhase[] = [
+  'queue',
+  'connect',
+  'headers',
+  'first-token',
+  'idle',
+  'attempt',
+  'total',
+];
+
 interface PhaseTimer {
   handle: TimerHandle;
   budgetMs: number;
@@ -31,7 +41,6 @@ export class AttemptGuard {
     attempt: undefined,
     total: undefined,
   };
-  #running = 0;
   #controller: AbortController | undefined;
   #failed: Promise<never> | undefined;
   #reject: ((error: unknown) => void) | undefined;
@@ -116,7 +125,6 @@ export class AttemptGuard {
       }, delayMs),
     };
     this.#timers[phase] = timer;
-    this.#running++;
   }
 
   #expire(phase: TimeoutPhase, timer: PhaseTimer): void {
@@ -125,12 +133,10 @@ export class AttemptGuard {
     const left = timer.since + timer.budgetMs - context.clock.now();
     if (left > 0) {
       // Restarted since the timer was set: wait for what is left.
-      this.#running--;
       this.#arm(phase, timer.budgetMs, timer.since, left);
       return;
     }
     this.#timers[phase] = undefined;
-    this.#running--;
     this.fail(
       new TimeoutError({
         phase,
@@ -148,7 +154,6 @@ export class AttemptGuard {
     if (timer) {
       timer.handle.clear();
       this.#timers[phase] = undefined;
-      this.#running--;
     }
   }
 
@@ -172,17 +177,7 @@ export class AttemptGuard {
 
   /** Clears every timer and stops following the context's signal. */
   dispose(): void {
-    if (this.#running > 0) {
-      const timers = this.#timers;
-      for (const phase in timers) {
-        const timer = timers[phase as TimeoutPhase];
-        if (timer) {
-          timer.handle.clear();
-          timers[phase as TimeoutPhase] = undefined;
-        }
-      }
-      this.#running = 0;
-    }
+    for (const phase of PHASES) this.clear(phase);
     if (this.#context.signal !== neverAborted)
       this.#context.signal.removeEventListener('abort', this.#onAbort);
   }

@@ -268,17 +268,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
       case 'status-error':
         this.#settle(this.#statusError(), true);
         return;
-      case 'not-ndjson': {
-        const text = (this.#text as TextBody).text();
-        const type = this.#contentType;
-        this.#settle(
-          new ProtocolError(
-            `Expected an NDJSON stream but the server sent ${type.split(';')[0]} (status ${this.#status})${text ? `: ${errorText(text, type)}` : ''}`,
-          ),
-          true,
-        );
+      case 'not-ndjson':
+        this.#settle(this.#notNdjson((this.#text as TextBody).text()), true);
         return;
-      }
       case 'json': {
         const { method, path } = reading as { method: string; path: string };
         const text = (this.#text as TextBody).text();
@@ -334,6 +326,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
     });
   }
 
+  #notNdjson(text: string): Error {
+    const type = this.#contentType;
+    return new ProtocolError(
+      `Expected an NDJSON stream but the server sent ${type.split(';')[0]} (status ${this.#status})${text ? `: ${errorText(text, type)}` : ''}`,
+    );
+  }
+
   /** undici or zlib failed. */
   #failed(error: unknown): void {
     const { guard, context, budgets } = this.#options;
@@ -354,8 +353,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       // The status says what went wrong; keep what arrived of its body.
       this.#settle(this.#statusError(), true);
     } else if (this.#body === 'not-ndjson') {
-      this.#text = new TextBody(0);
-      this.#bodyEnded();
+      this.#settle(this.#notNdjson(''), true);
     } else {
       this.#settle(this.#mapBodyError(error), true);
     }
@@ -392,7 +390,7 @@ function first(value: string | string[] | undefined): string | undefined {
 }
 
 /** The server's error text: `{"error":"…"}`, or the start of a text or HTML body. */
-export function errorText(text: string, contentType: string): string | undefined {
+function errorText(text: string, contentType: string): string | undefined {
   const trimmed = text.trim();
   if (trimmed === '') return undefined;
   if (contentType.includes('json') || trimmed.startsWith('{')) {

@@ -82,14 +82,14 @@ const chatKind: StreamKind<ChatResponse, ChatResponse> = {
   isFinal: (record) => record.done === true,
   assemble() {
     const content = new Text();
-    let thinking = '';
+    const thinking = new Text();
     const toolCalls: ToolCall[] = [];
     return {
       add(record) {
         const message = record.message as Message | undefined;
         if (!message) return;
         if (message.content) content.add(message.content);
-        if (message.thinking) thinking += message.thinking;
+        if (message.thinking) thinking.add(message.thinking);
         if (message.tool_calls) toolCalls.push(...message.tool_calls);
       },
       result(final) {
@@ -98,7 +98,8 @@ const chatKind: StreamKind<ChatResponse, ChatResponse> = {
           role: (final.message as Message)?.role ?? 'assistant',
           content: content.toString(),
         };
-        if (thinking) message.thinking = thinking;
+        const thought = thinking.toString();
+        if (thought) message.thinking = thought;
         else delete message.thinking;
         if (toolCalls.length > 0) message.tool_calls = toolCalls;
         return { ...final, message } as unknown as ChatResponse;
@@ -112,15 +113,16 @@ const generateKind: StreamKind<GenerateResponse, GenerateResponse> = {
   isFinal: (record) => record.done === true,
   assemble() {
     const response = new Text();
-    let thinking = '';
+    const thinking = new Text();
     return {
       add(record) {
         if (record.response) response.add(record.response as string);
-        if (record.thinking) thinking += record.thinking as string;
+        if (record.thinking) thinking.add(record.thinking as string);
       },
       result(final) {
         const whole: Json = { ...final, response: response.toString() };
-        if (thinking) whole.thinking = thinking;
+        const thought = thinking.toString();
+        if (thought) whole.thinking = thought;
         else delete whole.thinking;
         return whole as unknown as GenerateResponse;
       },
