@@ -3,6 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FaultTable, parseFaultSpec } from './faults.js';
+import { type Dialect, OLLAMA_DIALECT, sizedFillerLine } from './response-output.js';
 import { startOllamaSim } from './server.js';
 import type { Fault, FaultRequest, OllamaSim } from './types.js';
 
@@ -253,6 +254,32 @@ describe('latency faults', () => {
   });
 });
 
+describe('sizedFillerLine', () => {
+  // Each call stamps a time one digit longer or shorter than the last, as a trimmed nanosecond
+  // timestamp does from one reading to the next.
+  function wobbling(): Dialect {
+    let call = 0;
+    return {
+      ...OLLAMA_DIALECT,
+      fillerLine: (filler) =>
+        `{"created_at":"${'9'.repeat(call++ % 2 === 0 ? 9 : 3)}","content":"${filler}"}\n`,
+    };
+  }
+
+  it('builds a line of exactly the asked size while the timestamp length changes between calls', () => {
+    for (const size of [60, 61, 1_000, 65_537]) {
+      const line = sizedFillerLine(wobbling(), size);
+      expect(Buffer.byteLength(line)).toBe(size);
+      expect(JSON.parse(line).content).toMatch(/^x+$/);
+    }
+  });
+
+  it('keeps at least one x when asked for less than the shortest line', () => {
+    const line = sizedFillerLine(wobbling(), 1);
+    expect(JSON.parse(line).content).toBe('x');
+  });
+});
+
 describe('breaking faults', () => {
   it('hangs before any byte until the client leaves', async () => {
     sim = await startOllamaSim({ faults: [{ route: '/api/chat', kind: 'hang' }] });
@@ -376,7 +403,7 @@ describe('breaking faults', () => {
     const answer = await raw('/api/chat', { model: 'llama3.2', messages, options: { num_predict: 2 } });
     const lines = ndjson(answer.body).filter(Boolean);
     expect(lines).toHaveLength(4);
-    expect(Buffer.byteLength(lines[1] as string) + 1).toBeGreaterThanOrEqual(1_000_000);
+    expect(Buffer.byteLength(lines[1] as string) + 1).toBe(1_000_000);
     expect(JSON.parse(lines[1] as string).message.content).toMatch(/^x+$/);
   });
 
@@ -387,9 +414,7 @@ describe('breaking faults', () => {
       body: JSON.stringify({ model: 'llama3.2', messages }),
     });
     const first = (await response.text()).split('\n')[0] as string;
-    // lineBytes is met within the few bytes a nanosecond timestamp's length varies by.
-    expect(Buffer.byteLength(first)).toBeGreaterThanOrEqual(10 * 1024 * 1024 - 16);
-    expect(Buffer.byteLength(first)).toBeLessThanOrEqual(10 * 1024 * 1024 + 16);
+    expect(Buffer.byteLength(`${first}\n`)).toBe(10 * 1024 * 1024);
   });
 
   it('starts a line that never ends', async () => {

@@ -21,7 +21,10 @@ export interface Dialect {
   errorBody(status: number, message: string): { contentType: string; body: string };
   /** An error line inside a started stream. */
   errorLine(message: string): string;
-  /** A complete, valid stream line whose text payload is `filler` (for oversized lines). */
+  /**
+   * A complete, valid stream line whose text payload is `filler` (for oversized lines). Nothing
+   * after the payload may contain an `x`: {@link sizedFillerLine} finds the payload's end by it.
+   */
   fillerLine(filler: string): string;
   /** The start of a line that an endless line continues forever. */
   endlessPrefix(): string;
@@ -37,6 +40,21 @@ export const OLLAMA_DIALECT: Dialect = {
   fillerLine: (filler) => `{"status":"${filler}"}\n`,
   endlessPrefix: () => '{"status":"',
 };
+
+/**
+ * A filler line of exactly `size` bytes (at least its shortest form). The line carries a timestamp
+ * whose length varies by a few bytes from one reading to the next, so the line is built once and
+ * its run of `x` (the last `x` in every dialect's line) is then stretched or shortened to fit.
+ */
+export function sizedFillerLine(dialect: Dialect, size: number): string {
+  const run = Math.max(1, size - Buffer.byteLength(dialect.fillerLine('')));
+  const line = dialect.fillerLine('x'.repeat(run));
+  const missing = size - Buffer.byteLength(line);
+  if (missing === 0) return line;
+  const end = line.lastIndexOf('x') + 1;
+  if (missing > 0) return line.slice(0, end) + 'x'.repeat(missing) + line.slice(end);
+  return line.slice(0, end - Math.min(-missing, run - 1)) + line.slice(end);
+}
 
 /** A pipe the response bytes go through: plain, dripped, gzip-encoded. */
 interface Sink {
@@ -472,9 +490,7 @@ export class ResponseOutput {
         await this.finishStream();
         return;
       case 'oversized-line': {
-        const size = fault.lineBytes ?? DEFAULT_LINE_BYTES;
-        const overhead = Buffer.byteLength(this.dialect.fillerLine(''));
-        await this.writeNow(this.dialect.fillerLine('x'.repeat(Math.max(1, size - overhead))));
+        await this.writeNow(sizedFillerLine(this.dialect, fault.lineBytes ?? DEFAULT_LINE_BYTES));
         break;
       }
       case 'endless-line':
