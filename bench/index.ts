@@ -12,7 +12,7 @@ import { overhead } from './suites/overhead.js';
 import { precision } from './suites/precision.js';
 import { simulatorCapacity } from './suites/simulator.js';
 import { streaming } from './suites/streaming.js';
-import { throughput } from './suites/throughput.js';
+import { REFERENCE, throughput } from './suites/throughput.js';
 
 const quick = process.argv.includes('--quick');
 const config = quick
@@ -102,6 +102,9 @@ try {
       3,
       true,
       '×',
+    );
+    findings.push(
+      `c=${row.concurrency} ${REFERENCE} / official ollama: ${formatNumber(ratio(c[REFERENCE], c['official ollama']), 2)}× (the most any client asking for a stream reaches here)`,
     );
     target(
       `c=${row.concurrency} full pipeline / raw undici`,

@@ -6,9 +6,17 @@ import {
   InMemorySpanExporter,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
-import { bulwark, type Contender, fullPipeline, official, raw } from '../lib/contenders.js';
+import { ask, bulwark, type Contender, fullPipeline, official, raw } from '../lib/contenders.js';
 import { runLoad } from '../lib/load.js';
 import { type Summary, summarize } from '../lib/stats.js';
+import { createWireClient } from '../lib/wire-client.js';
+
+/**
+ * The reference row: a bare socket client that sends the same streamed chat as the contenders but
+ * parses no HTTP and no JSON. What it reaches is the most any client can reach against this
+ * simulator on this machine, so a ratio above it is out of reach for every contender.
+ */
+export const REFERENCE = 'bare socket client (reference)';
 
 export interface ThroughputResult {
   concurrency: number;
@@ -33,28 +41,43 @@ export async function throughput(
   const results: ThroughputResult[] = [];
   try {
     for (const concurrency of options.concurrencies) {
-      const rounds = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
-      for (const contender of contenders)
-        await runLoad(() => contender.chat(), { concurrency, durationMs: 100 });
-      for (let round = 0; round < options.rounds; round++) {
-        for (const contender of contenders) {
-          const otel = contender.name.includes('OTel');
-          if (otel) {
-            trace.setGlobalTracerProvider(tracerProvider);
-            metrics.setGlobalMeterProvider(meterProvider);
+      const rounds = new Map<string, number[]>([
+        ...contenders.map((c) => [c.name, []] as [string, number[]]),
+        [REFERENCE, []],
+      ]);
+      const reference = await createWireClient(url, {
+        path: '/api/chat',
+        body: { ...ask(), stream: true },
+        connections: concurrency,
+      });
+      try {
+        for (const contender of contenders)
+          await runLoad(() => contender.chat(), { concurrency, durationMs: 100 });
+        await reference.run(100);
+        for (let round = 0; round < options.rounds; round++) {
+          const bare = await reference.run(options.durationMs);
+          rounds.get(REFERENCE)?.push(bare.answers / bare.seconds);
+          for (const contender of contenders) {
+            const otel = contender.name.includes('OTel');
+            if (otel) {
+              trace.setGlobalTracerProvider(tracerProvider);
+              metrics.setGlobalMeterProvider(meterProvider);
+            }
+            const result = await runLoad(() => contender.chat(), {
+              concurrency,
+              durationMs: options.durationMs,
+            });
+            if (otel) {
+              exporter.reset();
+              trace.disable();
+              metrics.disable();
+            }
+            if (result.failed > 0) throw new Error(`${contender.name}: ${result.failed} calls failed`);
+            rounds.get(contender.name)?.push(result.perSecond);
           }
-          const result = await runLoad(() => contender.chat(), {
-            concurrency,
-            durationMs: options.durationMs,
-          });
-          if (otel) {
-            exporter.reset();
-            trace.disable();
-            metrics.disable();
-          }
-          if (result.failed > 0) throw new Error(`${contender.name}: ${result.failed} calls failed`);
-          rounds.get(contender.name)?.push(result.perSecond);
         }
+      } finally {
+        reference.close();
       }
       results.push({
         concurrency,
