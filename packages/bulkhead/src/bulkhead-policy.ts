@@ -22,6 +22,15 @@ import type {
   BulkheadStats,
 } from './types.js';
 
+/*
+ * Why this does not run on cockatiel's BulkheadPolicy (3.2.1): a queued call whose signal aborts
+ * stays in its queue until a slot frees and only then fails, with a `TaskCancelledError` that drops
+ * the caller's reason; there is no wait limit and no key; and a freed slot reaches the next waiter
+ * a microtask later, so a call arriving in between takes it first. What it does is a counter and a
+ * FIFO. Both are kept here per key, with waits that end at once on cancel, at `queueMs` or at the
+ * deadline, and a freed slot handed straight to the longest waiter.
+ */
+
 export const DEFAULT_LIMIT = 4;
 export const DEFAULT_QUEUE = 64;
 
