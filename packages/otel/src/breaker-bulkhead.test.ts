@@ -240,3 +240,34 @@ describe('with the bulkhead', () => {
     });
   });
 });
+
+describe('with the retry budget', () => {
+  it('observes the remaining budget of every key of a keyed retry policy', async () => {
+    const policy = instrument(
+      retry({
+        maxAttempts: 3,
+        backoff: new ConstantBackoff(0),
+        key: 'model',
+        budget: { ratio: 0, minRetries: 3, windowMs: 60_000 },
+      }),
+      { name: 'budget-pipeline' },
+    );
+    const busy = async (): Promise<never> => {
+      throw new ResponseError({ status: 503 });
+    };
+    // two attempts for each of two calls spend the three retries of "budget-a" (2 + 1, then refused)
+    for (let call = 0; call < 2; call++)
+      await policy.execute(busy, { attributes: chat('budget-a') }).catch(() => {});
+    await policy.execute(async () => ({ done: true }), { attributes: chat('budget-b') });
+
+    const remaining = async (key: string) =>
+      (await otel.metrics()).find(
+        (point) =>
+          point.name === 'bulwark.retry.budget.remaining' &&
+          point.attributes['bulwark.pipeline.name'] === 'budget-pipeline' &&
+          point.attributes['bulwark.retry.key'] === key,
+      )?.value;
+    expect(await remaining('budget-a')).toBe(0);
+    expect(await remaining('budget-b')).toBe(3);
+  });
+});

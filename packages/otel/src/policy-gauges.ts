@@ -5,6 +5,7 @@ import {
   ATTR_BULWARK_CIRCUIT_BREAKER_KEY,
   ATTR_BULWARK_CIRCUIT_BREAKER_STATE,
   ATTR_BULWARK_PIPELINE_NAME,
+  ATTR_BULWARK_RETRY_KEY,
   METRIC_BULWARK_BULKHEAD_EXECUTING,
   METRIC_BULWARK_BULKHEAD_QUEUED,
   METRIC_BULWARK_CIRCUIT_BREAKER_STATE,
@@ -130,10 +131,25 @@ function observeBulkheads(executing: ObservableResult, queued: ObservableResult)
   });
 }
 
+/** A retry policy's remaining budget per key: every key through `budgets()`, else the default one. */
+function budgetsOf(policy: Fields): Iterable<readonly [unknown, unknown]> {
+  if (typeof policy.budgets === 'function') {
+    const source = (policy.budgets as () => unknown)();
+    if (isObject(source) && Symbol.iterator in source) return source as Iterable<[unknown, unknown]>;
+  }
+  return [['default', (policy.budgetRemaining as () => unknown)()]];
+}
+
 function observeBudgets(result: ObservableResult): void {
   each(retries, (policy, pipeline) => {
-    const remaining = (policy.budgetRemaining as () => unknown)();
-    if (finite(remaining)) result.observe(remaining, { [ATTR_BULWARK_PIPELINE_NAME]: pipeline });
+    for (const entry of budgetsOf(policy)) {
+      const [key, remaining] = entry;
+      if (finite(remaining))
+        result.observe(remaining, {
+          [ATTR_BULWARK_PIPELINE_NAME]: pipeline,
+          [ATTR_BULWARK_RETRY_KEY]: typeof key === 'string' ? key : 'default',
+        });
+    }
   });
 }
 

@@ -193,6 +193,8 @@ export const ATTR_BULWARK_CIRCUIT_BREAKER_KEY = 'bulwark.circuit_breaker.key';
 export const ATTR_BULWARK_CIRCUIT_BREAKER_STATE = 'bulwark.circuit_breaker.state';
 /** `bulwark`: the state before a change. */
 export const ATTR_BULWARK_CIRCUIT_BREAKER_PREVIOUS_STATE = 'bulwark.circuit_breaker.previous_state';
+/** `bulwark`: the retry budget's key (`default` when the retry policy is not keyed). */
+export const ATTR_BULWARK_RETRY_KEY = 'bulwark.retry.key';
 /** `bulwark`: the bulkhead's key. */
 export const ATTR_BULWARK_BULKHEAD_KEY = 'bulwark.bulkhead.key';
 /** `bulwark`: seconds spent waiting for a bulkhead slot. */

@@ -73,6 +73,7 @@ describe('retry() budget', () => {
     // the window slides: ten seconds later the budget is back to its floor
     clock.advance(10_000);
     expect(policy.budgetRemaining()).toBe(10);
+    expect([...policy.budgets()]).toEqual([['default', 10]]);
   });
 
   it('turns off with budget: false', async () => {
@@ -91,6 +92,7 @@ describe('retry() budget', () => {
     );
     expect(attempts).toBe(600);
     expect(policy.budgetRemaining()).toBe(Number.POSITIVE_INFINITY);
+    expect([...policy.budgets()]).toEqual([]);
     expect(clock.pending).toBe(0);
   });
 
@@ -125,6 +127,10 @@ describe('retry() budget', () => {
     await call('b');
     expect(contexts.at(-1)?.attempt).toBe(1);
     expect(policy.budgetRemaining('b')).toBe(0);
+    expect([...policy.budgets()]).toEqual([
+      ['a', 0],
+      ['b', 0],
+    ]);
     // time on the calls' clock does not move the window; the policy's clock does
     callClock.advance(5_000);
     expect(policy.budgetRemaining('a')).toBe(0);

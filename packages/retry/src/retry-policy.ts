@@ -131,6 +131,17 @@ export class RetryPolicy extends BasePolicy {
     return Number.POSITIVE_INFINITY;
   }
 
+  /**
+   * Whole retries each budget allows right now, by key (`'default'` when the policy is not keyed),
+   * for gauges. Yields nothing with `budget: false`.
+   */
+  *budgets(): IterableIterator<[string, number]> {
+    if (this.#budget) yield [DEFAULT_KEY, this.#budget.remaining()];
+    else if (this.#keyedBudgets) {
+      for (const [key, budget] of this.#keyedBudgets.entries()) yield [key, budget.remaining()];
+    }
+  }
+
   async run<T>(context: Context, next: (context: Context) => Promise<T>): Promise<T> {
     const options = this.#options;
     const { maxAttempts } = options;
