@@ -104,7 +104,7 @@ try {
       '×',
     );
     findings.push(
-      `c=${row.concurrency} ${REFERENCE} / official ollama: ${formatNumber(ratio(c[REFERENCE], c['official ollama']), 2)}× (the most any client asking for a stream reaches here)`,
+      `c=${row.concurrency} ${REFERENCE} / official ollama: ${formatNumber(ratio(c[REFERENCE], c['official ollama']), 2)}× (a client that parses nothing: about the ceiling of any client against this simulator here)`,
     );
     target(
       `c=${row.concurrency} full pipeline / raw undici`,
