@@ -184,7 +184,7 @@ export interface Fault {
   headers?: Readonly<Record<string, string>>;
   /** `'status'`, `'html'`: a `Retry-After` header (seconds or an HTTP date). */
   retryAfter?: number | string;
-  /** `'oversized-line'`: size of the line in bytes (within a few bytes: its timestamp's length varies). @default 10485760 */
+  /** `'oversized-line'`: size of the line in bytes, its newline included. @default 10485760 */
   lineBytes?: number;
 }
 
