@@ -6,10 +6,15 @@ import { TimeoutError } from './errors.js';
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
+/** A guard on a manual clock, with the clock to move it. */
+function guarded(): { clock: ManualClock; guard: AttemptGuard } {
+  const clock = new ManualClock();
+  return { clock, guard: new AttemptGuard(createContext({ clock })) };
+}
+
 describe('AttemptGuard', () => {
   it('a restarted budget fires a full budget after the last restart, on one timer', async () => {
-    const clock = new ManualClock();
-    const guard = new AttemptGuard(createContext({ clock }));
+    const { clock, guard } = guarded();
     guard.start('idle', 100);
     clock.advance(60);
     guard.start('idle', 100);
@@ -29,8 +34,7 @@ describe('AttemptGuard', () => {
   });
 
   it('dispose clears a budget that re-armed itself after a restart', async () => {
-    const clock = new ManualClock();
-    const guard = new AttemptGuard(createContext({ clock }));
+    const { clock, guard } = guarded();
     guard.start('headers', 500);
     guard.start('idle', 100);
     clock.advance(50);
@@ -46,8 +50,7 @@ describe('AttemptGuard', () => {
   });
 
   it('a restart with another size replaces the timer', async () => {
-    const clock = new ManualClock();
-    const guard = new AttemptGuard(createContext({ clock }));
+    const { clock, guard } = guarded();
     guard.start('idle', 100);
     guard.start('idle', 30);
     clock.advance(30);
@@ -56,8 +59,7 @@ describe('AttemptGuard', () => {
   });
 
   it('a chunk seen between the timer and its decision keeps the attempt alive', async () => {
-    const clock = new ManualClock();
-    const guard = new AttemptGuard(createContext({ clock }));
+    const { clock, guard } = guarded();
     guard.start('idle', 100);
     clock.advance(100);
     // the timer fired; the decision waits for pending I/O, which restarts the budget

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CancelSignal } from './cancel-signal.js';
 import type { GoDecodeResult, GoType } from './go-decode.js';
 import { decodeInto } from './go-decode.js';
+import { memo } from './memo.js';
 import type { ModelDefaults, SimModel } from './model-catalog.js';
 import { isValidModelName, modelKey, parseModelName } from './model-name.js';
 import type { ResponseOutput } from './response-output.js';
@@ -30,7 +31,12 @@ const INVALID_NAME: NameLookup = { valid: false, model: undefined };
 export class SimState {
   readonly models = new Map<string, SimModel>();
   /** Names as sent → what they resolve to. Cleared when the models change. */
-  private readonly lookups = new Map<string, NameLookup>();
+  private readonly lookups = memo((name): NameLookup => {
+    const parsed = parseModelName(name.trim());
+    return isValidModelName(parsed)
+      ? { valid: true, model: this.models.get(modelKey(parsed)) }
+      : INVALID_NAME;
+  });
 
   constructor(
     models: readonly SimModel[],
@@ -48,15 +54,7 @@ export class SimState {
 
   /** Whether a name (trimmed) is valid, and the served model it refers to; cached per name. */
   lookup(name: string): NameLookup {
-    const known = this.lookups.get(name);
-    if (known !== undefined) return known;
-    const parsed = parseModelName(name.trim());
-    const result = isValidModelName(parsed)
-      ? { valid: true, model: this.models.get(modelKey(parsed)) }
-      : INVALID_NAME;
-    if (this.lookups.size >= 1024) this.lookups.clear();
-    this.lookups.set(name, result);
-    return result;
+    return this.lookups(name);
   }
 
   add(model: SimModel): void {

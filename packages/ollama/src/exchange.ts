@@ -112,7 +112,6 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #zlibFull = false;
   #reader: LineReader | undefined;
   #behind = false;
-  #ended = false;
   #first = true;
   #final: Json | undefined;
   readonly #onRecord = (record: unknown) => this.#deliver(record as Json);
@@ -223,7 +222,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (typeof record.error === 'string') {
       throw new StreamError({
         serverMessage: record.error,
-        model: handlers.model,
+        model: this.#options.model,
         committed: this.#options.context.committed,
       });
     }
@@ -249,7 +248,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** The caller caught up: read on. */
   #catchUp(): void {
     this.#behind = false;
-    if (this.#done || this.#ended) return;
+    if (this.#done) return;
     this.#options.guard.start('idle', this.#options.budgets.idleMs);
     this.#gunzip?.resume();
     this.#resumeSocket();
@@ -297,7 +296,6 @@ export class Exchange implements Dispatcher.DispatchHandler {
           this.#settle(this.#mapBodyError(error), true);
           return;
         }
-        this.#ended = true;
         this.#complete();
     }
   }

@@ -1,6 +1,7 @@
 // /api/chat and /api/generate lines, pre-serialised in Go's field order (api.ChatResponse,
 // api.GenerateResponse).
 import { goJson, goString, rfc3339Nano } from '../go-json.js';
+import { memo } from '../memo.js';
 import { OLLAMA_DIALECT } from '../response-output.js';
 import type { ReplyPlan } from '../simulated-reply.js';
 import type { SimulatedToolCall } from '../types.js';
@@ -20,20 +21,6 @@ export function escapeToken(piece: string): string {
     escapeCache.set(piece, escaped);
   }
   return escaped;
-}
-
-/** A bounded cache of texts derived from a string (model names, as sent). */
-function memo(derive: (key: string) => string): (key: string) => string {
-  const cache = new Map<string, string>();
-  return (key) => {
-    let value = cache.get(key);
-    if (value === undefined) {
-      value = derive(key);
-      if (cache.size >= 1024) cache.clear();
-      cache.set(key, value);
-    }
-    return value;
-  };
 }
 
 /** The start of every line: `{"model":"<name>","created_at":"`. */
