@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-/** Runs an example as a user would (`tsx --conditions=source`), bounded in time. */
+/** Runs an example as a user would (`tsx --conditions=bulwark-source`), bounded in time. */
 function run(
   file: string,
   env: Record<string, string> = {},
@@ -15,7 +15,7 @@ function run(
     const childEnv: NodeJS.ProcessEnv = { ...process.env };
     delete childEnv.OLLAMA_HOST;
     Object.assign(childEnv, env);
-    const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', file], {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=bulwark-source', file], {
       cwd: root,
       env: childEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -91,7 +91,7 @@ describe('examples', () => {
 
   it('pnpm start runs the whole demonstration and prints its summary', async () => {
     const scripts = JSON.parse(readFileSync(`${root}/package.json`, 'utf8')).scripts;
-    expect(scripts.start).toBe('tsx --conditions=source examples/demo.ts');
+    expect(scripts.start).toBe('tsx --conditions=bulwark-source examples/demo.ts');
     const { code, output } = await run('examples/demo.ts');
     expect(code, output).toBe(0);
     for (const heading of [

@@ -2,7 +2,7 @@
 // span per attempt (the first two fail with the simulator's 503 "server busy"), the retry events,
 // and the HTTP spans of @opentelemetry/instrumentation-undici under each attempt.
 //
-// Run: npx tsx --conditions=source examples/otel-console.ts
+// Run: npx tsx --conditions=bulwark-source examples/otel-console.ts
 import { wrap } from '@bulwark/core';
 import { Ollama } from '@bulwark/ollama';
 import { startOllamaSim } from '@bulwark/ollama-sim';

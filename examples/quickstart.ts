@@ -1,8 +1,10 @@
-import { startOllamaSim } from '@bulwark/ollama-sim';
 import { createOllama } from 'bulwark';
 
-// A real server: set OLLAMA_HOST. Otherwise an embedded simulator answers.
-const sim = process.env.OLLAMA_HOST ? undefined : await startOllamaSim();
+// A real server: set OLLAMA_HOST. Otherwise an embedded simulator answers; it is imported only
+// then, so a production install without dev dependencies never loads it.
+const sim = process.env.OLLAMA_HOST
+  ? undefined
+  : await (await import('@bulwark/ollama-sim')).startOllamaSim();
 const ollama = createOllama({
   host: process.env.OLLAMA_HOST || sim?.url,
   timeout: { totalMs: 120_000, firstTokenMs: 60_000, idleMs: 30_000 },

@@ -358,7 +358,7 @@ describe(`fault matrix (CHAOS_SEED=${SEED}, ${CALLS} calls)`, () => {
     const script = fileURLToPath(new URL('./fixtures/faulted-batch.ts', import.meta.url));
     const root = fileURLToPath(new URL('../../', import.meta.url));
     const started = performance.now();
-    const child = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', script], {
+    const child = spawnSync(process.execPath, ['--conditions=bulwark-source', '--import', 'tsx', script], {
       cwd: root,
       env: { ...process.env, CHAOS_SEED: String(SEED) },
       encoding: 'utf8',

@@ -1,6 +1,6 @@
 /**
  * What instrument() costs per call: no SDK, an SDK that samples nothing, and a recording SDK.
- * Run: npx tsx --conditions=source packages/otel/bench/overhead.ts
+ * Run: npx tsx --conditions=bulwark-source packages/otel/bench/overhead.ts
  */
 import { definePolicy, noop, wrap } from '@bulwark/core';
 import { context, metrics, trace } from '@opentelemetry/api';

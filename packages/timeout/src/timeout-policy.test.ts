@@ -390,7 +390,7 @@ describe('timeout() in a process', () => {
     const started = Date.now();
     const child = spawnSync(
       process.execPath,
-      ['--conditions=source', '--import', 'tsx', '--input-type=module', '-e', script],
+      ['--conditions=bulwark-source', '--import', 'tsx', '--input-type=module', '-e', script],
       { encoding: 'utf8', timeout: 15_000 },
     );
     expect(child.stderr).toBe('');
