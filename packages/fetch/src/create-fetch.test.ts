@@ -14,6 +14,7 @@ import {
   wrap,
 } from '@bulwark/core';
 import { retry as cockatielRetry, handleWhen } from 'cockatiel';
+import { Agent } from 'undici';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createFetch } from './create-fetch.js';
 import type { BulwarkFetch } from './types.js';
@@ -147,19 +148,53 @@ describe('createFetch()', () => {
     expect(failing.seen).toHaveLength(4);
   });
 
+  it('does not re-send a POST after a headers or first-token timeout unless told it is safe', async () => {
+    const silent = await serve(() => {});
+    const strict = make({ policy: retryRetryable(), headersMs: 200 });
+    const headersError = await strict(silent.url, { method: 'POST', body: 'x' }).catch((caught) => caught);
+    expect(headersError).toMatchObject({ phase: 'headers', retryable: false });
+    expect(silent.seen).toHaveLength(1);
+
+    const mute = await serve((_, response) => {
+      response.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      response.flushHeaders();
+    });
+    const strictBody = make({ policy: retryRetryable(), firstTokenMs: 200 });
+    const response = await strictBody(mute.url, { method: 'POST', body: 'x' });
+    const firstTokenError = await response.text().catch((caught: unknown) => caught);
+    expect(firstTokenError).toMatchObject({ phase: 'first-token', retryable: false });
+    expect(mute.seen).toHaveLength(1);
+
+    const lenient = make({ policy: retryRetryable(), headersMs: 200, retryNonIdempotent: true });
+    const replayed = await lenient(silent.url, { method: 'POST', body: 'x' }).catch((caught) => caught);
+    expect(replayed).toMatchObject({ phase: 'headers', retryable: true });
+    expect(silent.seen).toHaveLength(4);
+
+    const idempotent = make({ policy: retryRetryable(), headersMs: 200 });
+    await idempotent(silent.url).catch(() => {});
+    expect(silent.seen).toHaveLength(7);
+  });
+
   it('fires the headers budget at its own size, not undici’s', async () => {
     const { url } = await serve((_, response) => {
       setTimeout(() => response.end('late'), 3000).unref();
     });
-    const fetch = make({ headersMs: 300 });
-    const started = Date.now();
-    const error = await fetch(url).catch((caught: unknown) => caught);
-    const elapsed = Date.now() - started;
-    expect(error).toBeInstanceOf(TimeoutError);
-    expect((error as TimeoutError).phase).toBe('headers');
-    expect((error as TimeoutError).timeoutMs).toBe(300);
-    expect(elapsed).toBeGreaterThanOrEqual(290);
-    expect(elapsed).toBeLessThan(2000);
+    // undici's own headers timer runs too, and is longer: only Bulwark's timer can fire at 300 ms.
+    const dispatcher = new Agent({ headersTimeout: 2_000 });
+    try {
+      const fetch = make({ headersMs: 300, dispatcher });
+      const started = Date.now();
+      const error = await fetch(url).catch((caught: unknown) => caught);
+      const elapsed = Date.now() - started;
+      expect(error).toBeInstanceOf(TimeoutError);
+      expect((error as TimeoutError).phase).toBe('headers');
+      expect((error as TimeoutError).timeoutMs).toBe(300);
+      expect((error as TimeoutError).cause).toBeUndefined();
+      expect(elapsed).toBeGreaterThanOrEqual(290);
+      expect(elapsed).toBeLessThan(1_900);
+    } finally {
+      await dispatcher.destroy();
+    }
   });
 
   it('fires the first-token budget when headers come but no byte follows', async () => {

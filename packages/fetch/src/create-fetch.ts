@@ -15,6 +15,7 @@ import {
   oneOf,
   parseRetryAfter,
   ResponseError,
+  TimeoutError,
   validateOptions,
 } from '@bulwark/core';
 import { Agent, type Dispatcher, Response as UndiciResponse, fetch as undiciFetch } from 'undici';
@@ -194,6 +195,27 @@ function serverMessage(body: Uint8Array, contentType: string | null): string | u
 }
 
 /**
+ * A budget of this attempt fired after the request may have reached the server. When the request
+ * may not be replayed, the timeout says so: it is no longer retryable.
+ */
+function guardFailure(guard: AttemptGuard, replaySafe: boolean, context: Context): unknown {
+  const failure = guard.failure;
+  if (replaySafe || !(failure instanceof TimeoutError) || !failure.retryable) return failure;
+  if (failure.phase !== 'headers' && failure.phase !== 'first-token' && failure.phase !== 'idle') {
+    return failure;
+  }
+  return new TimeoutError({
+    phase: failure.phase,
+    timeoutMs: failure.timeoutMs,
+    elapsedMs: failure.elapsedMs,
+    attempt: failure.attempt,
+    maxAttempts: context.maxAttempts,
+    committed: failure.committed,
+    retryable: false,
+  });
+}
+
+/**
  * A `fetch` that runs every request through `policy` on undici, with connect, headers, first-token
  * and idle budgets. The attempt lasts until the response body has been read, cancelled or failed,
  * so a bulkhead slot is held for a stream's life and a body cut mid-way counts as a failure.
@@ -273,7 +295,7 @@ export function createFetch(options: CreateFetchOptions = {}): BulwarkFetch {
         guard.failed,
       ]);
     } catch (error) {
-      if (guard.failure !== undefined) throw guard.failure;
+      if (guard.failure !== undefined) throw guardFailure(guard, replaySafe, context);
       guard.dispose();
       throw classifyRequestFailure(error, {
         replaySafe,
@@ -294,7 +316,7 @@ export function createFetch(options: CreateFetchOptions = {}): BulwarkFetch {
           guard,
         );
       } catch (error) {
-        if (guard.failure !== undefined) throw guard.failure;
+        if (guard.failure !== undefined) throw guardFailure(guard, replaySafe, context);
         guard.dispose();
         throw classifyBodyFailure(error, false, replaySafe);
       }
@@ -362,7 +384,7 @@ export function createFetch(options: CreateFetchOptions = {}): BulwarkFetch {
             controller.enqueue(value);
           } catch (error) {
             const failure =
-              guard.failure !== undefined ? guard.failure : classifyBodyFailure(error, true, replaySafe);
+              guard.failure !== undefined ? guardFailure(guard, replaySafe, context) : classifyBodyFailure(error, true, replaySafe);
             guard.dispose();
             reader.cancel().catch(() => {});
             controller.error(failure);

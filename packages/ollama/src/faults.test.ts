@@ -7,7 +7,8 @@ import {
   TimeoutError,
 } from '@bulwark/core';
 import { type Fault, simulatedReply, startOllamaSim } from '@bulwark/ollama-sim';
-import { describe, expect, it } from 'vitest';
+import { Agent } from 'undici';
+import { describe, expect, it, vi } from 'vitest';
 import { Ollama } from './ollama.js';
 import { errorText, trackResources } from './test-support.js';
 import type { OllamaOptions } from './types.js';
@@ -330,13 +331,15 @@ describe('faults on plain JSON calls', () => {
 });
 
 describe('headersMs is the budget in force, not undici’s', () => {
-  it('1 s fires at about 1 s when headers take 3 s', async () => {
+  it('1 s fires at about 1 s when headers take 3 s, before undici’s own (longer) headers timer', async () => {
     const { error, elapsedMs } = await run({ route: '/api/chat', delayMs: 3_000 }, 'whole', {
       headersMs: 1_000,
     });
     expect(error).toMatchObject({ phase: 'headers', timeoutMs: 1_000 });
+    // undici's timer is set 2 s past the budget, and is coarse: it cannot have fired by 1.9 s.
+    expect((error as TimeoutError).cause).toBeUndefined();
     expect(elapsedMs).toBeGreaterThanOrEqual(990);
-    expect(elapsedMs).toBeLessThan(1_800);
+    expect(elapsedMs).toBeLessThan(1_900);
   });
 
   it('10 s lets the same call succeed', async () => {
@@ -348,5 +351,19 @@ describe('headersMs is the budget in force, not undici’s', () => {
       simulatedReply(chatRequest).content,
     );
     expect(elapsedMs).toBeGreaterThanOrEqual(2_990);
+  });
+
+  it('budgets longer than undici’s implicit 300 s reach undici’s own timers', async () => {
+    const dispatch = vi.spyOn(Agent.prototype, 'dispatch');
+    try {
+      const { error } = await run(undefined, 'whole', { headersMs: 400_000, idleMs: 450_000 });
+      expect(error).toBeUndefined();
+      const sent = dispatch.mock.calls.map(([options]) => options);
+      expect(sent).toHaveLength(1);
+      expect(sent[0]?.headersTimeout).toBeGreaterThanOrEqual(400_000);
+      expect(sent[0]?.bodyTimeout).toBeGreaterThanOrEqual(450_000);
+    } finally {
+      dispatch.mockRestore();
+    }
   });
 });
