@@ -11,7 +11,7 @@ import {
 import { ConsecutiveBreaker } from 'cockatiel';
 import { describe, expect, it } from 'vitest';
 import { circuitBreaker } from './circuit-breaker-policy.js';
-import { samplingBreaker } from './sampling-breaker.js';
+import { SamplingWindowBreaker, samplingBreaker } from './sampling-breaker.js';
 import type { StateChangeEvent } from './types.js';
 
 const fail = (error: unknown) => () => Promise.reject(error);
@@ -142,6 +142,39 @@ describe('circuitBreaker()', () => {
     expect(policy.getState().state).toBe('closed'); // 2 failures of 5 calls
     await policy.execute(fail(boom())).catch(() => {});
     expect(policy.getState().state).toBe('open'); // 3 of 6 = 50%
+  });
+
+  it('takes a SamplingWindowBreaker instance as breaker and counts each key on its own copy', async () => {
+    const clock = new ManualClock(0);
+    const template = new SamplingWindowBreaker({ threshold: 0.5, windowMs: 10_000, minimumCalls: 2, clock });
+    const policy = circuitBreaker({ clock, key: 'model', breaker: template });
+    const run = (model: string, fn: () => unknown) =>
+      policy.execute(fn, { attributes: { model } }).catch((error: unknown) => error);
+    expect(await run('a', () => 'ok')).toBe('ok');
+    await run('a', fail(boom()));
+    await run('b', () => 'ok');
+    expect(policy.getState('a').state).toBe('open'); // 1 of 2 on key a
+    expect(policy.getState('b').state).toBe('closed');
+    expect(template.state).toEqual({ buckets: [] }); // the instance given is a template, never counted on
+  });
+
+  it('rejects a breaker instance it cannot copy for each key, naming the option', () => {
+    class Sealed {
+      #failures = 0;
+      get state() {
+        return this.#failures;
+      }
+      set state(value: unknown) {
+        this.#failures = Number(value);
+      }
+      success() {}
+      failure() {
+        return ++this.#failures > 1;
+      }
+    }
+    expect(() => circuitBreaker({ breaker: new Sealed() })).toThrow(
+      expect.objectContaining({ code: 'ERR_BULWARK_INVALID_OPTION', option: 'breaker' }),
+    );
   });
 
   it('counts a slow call as a failure, timing a stream to its first chunk', async () => {

@@ -7,6 +7,7 @@ import {
   duration,
   Emitter,
   func,
+  InvalidOptionError,
   integer,
   type KeyOption,
   keyOption,
@@ -19,6 +20,7 @@ import {
 } from '@bulwark/core';
 import { CircuitState as CockatielState, ConsecutiveBreaker, type IBreaker } from 'cockatiel';
 import { classifyFailure } from './classify.js';
+import { SamplingWindowBreaker } from './sampling-breaker.js';
 import type {
   BreakerSnapshot,
   BreakerStatus,
@@ -41,6 +43,7 @@ interface Breaker {
 }
 
 function copyBreaker(template: IBreaker): IBreaker {
+  if (template instanceof SamplingWindowBreaker) return template.clone();
   const copy = Object.assign(Object.create(Object.getPrototypeOf(template)), template) as IBreaker;
   copy.state = structuredClone(template.state);
   return copy;
@@ -86,6 +89,16 @@ export class CircuitBreakerPolicy extends BasePolicy {
       clock: object,
     });
     const breaker = options.breaker;
+    if (breaker !== undefined && typeof breaker !== 'function') {
+      try {
+        copyBreaker(breaker);
+      } catch (error) {
+        throw new InvalidOptionError(
+          `circuitBreaker(): option "breaker" (${breaker.constructor?.name ?? 'object'}) cannot be copied for each key; pass a factory such as () => new ${breaker.constructor?.name ?? 'YourBreaker'}(…)`,
+          'breaker',
+        );
+      }
+    }
     this.#makeCounter =
       breaker === undefined
         ? () => new ConsecutiveBreaker(DEFAULT_CONSECUTIVE_FAILURES)

@@ -32,6 +32,7 @@ export class SamplingWindowBreaker implements IBreaker {
   readonly windowMs: number;
   readonly minimumCalls: number;
   readonly #clock: Clock;
+  readonly #options: SamplingBreakerOptions;
   #buckets: Array<{ start: number; successes: number; failures: number }> = [];
 
   constructor(options: SamplingBreakerOptions) {
@@ -51,6 +52,17 @@ export class SamplingWindowBreaker implements IBreaker {
     this.windowMs = options.windowMs ?? 30_000;
     this.minimumCalls = options.minimumCalls ?? 10;
     this.#clock = options.clock ?? realClock;
+    this.#options = { ...options };
+  }
+
+  /**
+   * A new breaker with the same options and a copy of this one's window. A keyed `circuitBreaker()`
+   * given one instance as `breaker` counts each key on its own copy.
+   */
+  clone(): SamplingWindowBreaker {
+    const copy = new SamplingWindowBreaker(this.#options);
+    copy.state = this.state;
+    return copy;
   }
 
   get state(): unknown {
