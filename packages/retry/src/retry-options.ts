@@ -91,8 +91,9 @@ export function resolveRetryOptions(options: RetryOptions = {}): ResolvedRetryOp
       'initialDelayMs',
     );
   }
-  const initialDelayMs = options.initialDelayMs ?? DEFAULT_INITIAL_DELAY_MS;
   const maxDelayMs = options.maxDelayMs ?? DEFAULT_MAX_DELAY_MS;
+  // A cap below the default first wait lowers that wait with it; only an explicit conflict is an error.
+  const initialDelayMs = options.initialDelayMs ?? Math.min(DEFAULT_INITIAL_DELAY_MS, maxDelayMs);
   if (initialDelayMs > maxDelayMs) {
     throw new InvalidOptionError(
       `retry(): option "maxDelayMs" (${maxDelayMs}) must not be below "initialDelayMs" (${initialDelayMs})`,

@@ -179,6 +179,22 @@ describe('retry()', () => {
     expect(Math.max(...(delays[6] ?? []))).toBe(3_000);
   });
 
+  it('takes maxDelayMs alone below the default first wait, and keeps every wait under it', async () => {
+    const clock = new ManualClock();
+    const policy = retry({ maxAttempts: 5, budget: false, maxDelayMs: 200 });
+    const delays: number[] = [];
+    policy.onRetry(({ delayMs }) => delays.push(delayMs));
+    for (let call = 0; call < 20; call++) {
+      const run = failing(Array.from({ length: 5 }, busy));
+      const result = settle(policy.execute(run.operation, { clock }));
+      await clock.advanceAsync(5_000);
+      await result;
+    }
+    expect(delays).toHaveLength(80);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(200);
+    expect(new Set(delays).size).toBeGreaterThan(10);
+  });
+
   it('takes any cockatiel backoff, capped by maxDelayMs, and hands it the retry context', async () => {
     const clock = new ManualClock();
     const seen: RetryBackoffContext[] = [];

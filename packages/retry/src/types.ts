@@ -54,8 +54,8 @@ export interface RetryOptions {
   backoff?: IBackoffFactory<RetryBackoffContext>;
   /**
    * The scale of the default backoff's first wait (which falls between 0 and about 1.4 times this).
-   * Not allowed together with `backoff`.
-   * @default 250
+   * Not allowed together with `backoff`; must not exceed `maxDelayMs`.
+   * @default 250, or `maxDelayMs` when that is lower
    */
   initialDelayMs?: number;
   /**
