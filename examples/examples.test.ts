@@ -80,14 +80,12 @@ describe('examples', () => {
     expect(output).toContain('6 of 6 calls answered; the primary saw 2 requests');
   });
 
-  it.runIf(existsSync(`${root}/examples/otel-console.ts`))(
-    'otel-console.ts shows the call and attempt spans',
-    async () => {
-      const { code, output } = await run('examples/otel-console.ts');
-      expect(code, output).toBe(0);
-      expect(output).toContain('bulwark.attempt');
-    },
-  );
+  it('otel-console.ts shows the call and attempt spans', async () => {
+    expect(existsSync(`${root}/examples/otel-console.ts`)).toBe(true);
+    const { code, output } = await run('examples/otel-console.ts');
+    expect(code, output).toBe(0);
+    expect(output).toContain('bulwark.attempt');
+  });
 
   it('pnpm start runs the whole demonstration and prints its summary', async () => {
     const scripts = JSON.parse(readFileSync(`${root}/package.json`, 'utf8')).scripts;

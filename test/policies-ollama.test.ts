@@ -1,20 +1,10 @@
 /**
- * timeout() and retry() against the Ollama simulator over real loopback HTTP. The operation is a
- * small streaming /api/chat reader that classifies failures into Bulwark's errors the way a
- * transport does (status → ResponseError with Retry-After, socket failure → ConnectionError,
- * `{"error"}` line → StreamError) and commits when the first chunk reaches the caller.
+ * timeout() and retry() against the Ollama simulator over real loopback HTTP, through the real
+ * @bulwark/ollama transport: its classification of statuses (with Retry-After), resets and
+ * `{"error"}` lines, and its commit when the first chunk reaches the caller, are the ones tested.
  */
-import {
-  BulwarkError,
-  ConnectionError,
-  type Context,
-  createContext,
-  parseRetryAfter,
-  ResponseError,
-  StreamError,
-  TimeoutError,
-  wrap,
-} from '@bulwark/core';
+import { ConnectionError, type Policy, ResponseError, StreamError, TimeoutError, wrap } from '@bulwark/core';
+import { Ollama } from '@bulwark/ollama';
 import { type OllamaSim, SERVER_BUSY_MESSAGE, startOllamaSim } from '@bulwark/ollama-sim';
 import { retry } from '@bulwark/retry';
 import { timeout } from '@bulwark/timeout';
@@ -36,63 +26,22 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-/** Streams one chat answer; resolves with the whole content when the stream ends. */
-async function chat(context: Context, model = 'llama3.2', url = sim.url): Promise<string> {
-  const { signal } = context;
-  let response: Response;
+/** Streams one chat answer through `policy`; resolves with the whole content when the stream ends. */
+async function chat(policy?: Policy, model = 'llama3.2', url = sim.url): Promise<string> {
+  const ollama = new Ollama({ host: url, ...(policy ? { policy } : {}) });
   try {
-    response = await fetch(`${url}/api/chat`, {
-      method: 'POST',
-      signal,
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model, stream: true, messages: [{ role: 'user', content: 'hello' }] }),
-    });
-  } catch (error) {
-    if (signal.aborted) throw signal.reason;
-    throw new ConnectionError({ reason: 'reset', message: 'the request failed', cause: error });
-  }
-  if (!response.ok) {
-    const body = (await response.json().catch(() => ({}))) as { error?: string };
-    throw new ResponseError({
-      status: response.status,
-      serverMessage: body.error,
-      retryAfterMs: parseRetryAfter(response.headers.get('retry-after'), Date.now()),
+    let content = '';
+    for await (const part of await ollama.chat({
       model,
-    });
-  }
-  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
-  let content = '';
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      buffer += decoder.decode(value, { stream: true });
-      for (let newline = buffer.indexOf('\n'); newline >= 0; newline = buffer.indexOf('\n')) {
-        const line = buffer.slice(0, newline).trim();
-        buffer = buffer.slice(newline + 1);
-        if (line === '') continue;
-        const chunk = JSON.parse(line) as { error?: string; message?: { content?: string } };
-        if (chunk.error !== undefined) {
-          throw new StreamError({ serverMessage: chunk.error, model, committed: context.committed });
-        }
-        content += chunk.message?.content ?? '';
-        // the chunk is the caller's now: this attempt can no longer be replayed
-        context.commit();
-      }
+      stream: true,
+      messages: [{ role: 'user', content: 'hello' }],
+    })) {
+      content += part.message.content;
     }
-  } catch (error) {
-    if (BulwarkError.is(error)) throw error;
-    if (signal.aborted) throw signal.reason;
-    throw new ConnectionError({
-      reason: 'reset',
-      message: 'the stream broke',
-      cause: error,
-      committed: context.committed,
-    });
+    return content;
+  } finally {
+    await ollama.close();
   }
-  return content;
 }
 
 describe('timeout() and retry() against the Ollama simulator', () => {
@@ -105,7 +54,7 @@ describe('timeout() and retry() against the Ollama simulator', () => {
     const delays: number[] = [];
     policy.onRetry(({ delayMs }) => delays.push(delayMs));
     const started = performance.now();
-    const content = await policy.execute(chat);
+    const content = await chat(policy);
     const tookMs = performance.now() - started;
     expect(content.length).toBeGreaterThan(0);
     // the first wait is the server's Retry-After; the second, without one, is the backoff
@@ -126,13 +75,13 @@ describe('timeout() and retry() against the Ollama simulator', () => {
       tokenDelayMs: 20,
       replyTokens: 20,
     });
-    const busyChat = (context: Context) => chat(context, 'llama3.2', busy.url);
-    await busyChat(createContext()); // loads the model
+    const busyChat = (policy?: Policy) => chat(policy, 'llama3.2', busy.url);
+    await busyChat(); // loads the model
     busy.clearRequests();
-    const running = [busyChat(createContext()), busyChat(createContext())];
+    const running = [busyChat(), busyChat()];
     await busy.waitForRequests(2);
     const policy = retry({ maxAttempts: 10, initialDelayMs: 50, maxDelayMs: 200 });
-    const content = await policy.execute(busyChat);
+    const content = await busyChat(policy);
     expect(content.length).toBeGreaterThan(0);
     for (const answer of await Promise.all(running)) expect(answer.length).toBeGreaterThan(0);
     const statuses = busy.requests.slice(2).map((request) => request.status);
@@ -143,7 +92,7 @@ describe('timeout() and retry() against the Ollama simulator', () => {
 
   it('does not retry 404 for an unknown model', async () => {
     const policy = retry({ maxAttempts: 4, initialDelayMs: 10 });
-    const error = await policy.execute((context) => chat(context, 'no-such-model')).catch((caught) => caught);
+    const error = await chat(policy, 'no-such-model').catch((caught) => caught);
     expect(error).toBeInstanceOf(ResponseError);
     expect(error).toMatchObject({ status: 404, notRetried: 'not-retryable' });
     expect(sim.requests).toHaveLength(1);
@@ -152,25 +101,27 @@ describe('timeout() and retry() against the Ollama simulator', () => {
   it('retries a connection reset before any output', async () => {
     sim.setFaults([{ route: '/api/chat', kind: 'reset', afterChunks: 0, times: 1 }]);
     const policy = retry({ maxAttempts: 3, initialDelayMs: 10 });
-    const content = await policy.execute(chat);
+    const content = await chat(policy);
     expect(content.length).toBeGreaterThan(0);
     expect(sim.requests.map((request) => request.outcome)).toEqual(['destroyed', 'completed']);
   });
 
   it('does not replay a stream that failed after output reached the caller', async () => {
+    // tokens 30 ms apart: each chunk reaches the caller before the failure that follows it
+    await using slow = await startOllamaSim({ host: '127.0.0.1', port: 0, tokenDelayMs: 30 });
     const policy = retry({ maxAttempts: 3, initialDelayMs: 10 });
-    sim.setFaults([{ route: '/api/chat', kind: 'error-line', afterChunks: 3 }]);
-    const errorLine = await policy.execute(chat).catch((caught) => caught);
+    slow.setFaults([{ route: '/api/chat', kind: 'error-line', afterChunks: 3 }]);
+    const errorLine = await chat(policy, 'llama3.2', slow.url).catch((caught) => caught);
     expect(errorLine).toBeInstanceOf(StreamError);
     expect(errorLine).toMatchObject({ committed: true, retryable: false, notRetried: 'committed' });
-    expect(sim.requests).toHaveLength(1);
+    expect(slow.requests).toHaveLength(1);
 
-    sim.clearRequests();
-    sim.setFaults([{ route: '/api/chat', kind: 'reset', afterChunks: 3 }]);
-    const reset = await policy.execute(chat).catch((caught) => caught);
+    slow.clearRequests();
+    slow.setFaults([{ route: '/api/chat', kind: 'reset', afterChunks: 3 }]);
+    const reset = await chat(policy, 'llama3.2', slow.url).catch((caught) => caught);
     expect(reset).toBeInstanceOf(ConnectionError);
     expect(reset).toMatchObject({ committed: true, notRetried: 'committed' });
-    expect(sim.requests).toHaveLength(1);
+    expect(slow.requests).toHaveLength(1);
   });
 
   it('fails a hung server within the 2 s total, naming it, with the attempt timeouts in its cause chain', async () => {
@@ -179,7 +130,7 @@ describe('timeout() and retry() against the Ollama simulator', () => {
     sim.setFaults([{ route: '/api/chat', kind: 'hang' }]);
     const policy = wrap(timeout({ totalMs: 2_000 }), retry({ maxAttempts: 5 }), timeout({ attemptMs: 300 }));
     const started = performance.now();
-    const error = await policy.execute(chat).catch((caught) => caught);
+    const error = await chat(policy).catch((caught) => caught);
     const tookMs = performance.now() - started;
     expect(tookMs).toBeGreaterThanOrEqual(1_950);
     expect(tookMs).toBeLessThan(2_300);

@@ -289,7 +289,15 @@ describe('instrument()', () => {
   });
 
   it('records no prompt, output or header value by default', async () => {
-    await instrument(noop()).execute(async () => finalChat(), { attributes: chatAttributes() });
+    // The secret sits where the instrumentation reads: the host it parses for server.address, and the
+    // request it reads parameters from.
+    const attributes = chatAttributes({ host: 'http://ollama:secret-token-value@127.0.0.1:11434' });
+    await instrument(noop()).execute(async () => finalChat(), { attributes });
+    expect(only('chat llama3.2').attributes).toMatchObject({
+      'server.address': '127.0.0.1',
+      'server.port': 11434,
+      'gen_ai.request.temperature': 0.2,
+    });
     const strings = otel.spans().flatMap(spanStrings).join('\n');
     expect(strings).not.toContain('secret prompt');
     expect(strings).not.toContain('secret answer');

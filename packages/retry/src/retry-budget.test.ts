@@ -44,14 +44,14 @@ describe('retry() budget', () => {
     const reasons = new Map<string, number>();
     policy.onGiveUp(({ reason }) => reasons.set(reason, (reasons.get(reason) ?? 0) + 1));
     let attempts = 0;
-    const calls = Array.from({ length: 1_000 }, () =>
+    const calls = Array.from({ length: 1_000 }, (_, index) =>
       policy
         .execute(
           () => {
             attempts++;
             return alwaysBusy();
           },
-          { clock },
+          { clock, attributes: { model: 'llama3.2', call: index } },
         )
         .catch((error: unknown) => error),
     );
@@ -69,7 +69,10 @@ describe('retry() budget', () => {
     expect(refused[0]).toBeInstanceOf(ResponseError);
     expect(refused).toContain(exhausted[0]?.error);
     expect(exhausted[0]?.key).toBe('default');
-    expect(exhausted[0]?.context.attributes).toBeDefined();
+    expect(exhausted[0]?.context.attributes).toMatchObject({ model: 'llama3.2' });
+    // each event carries its own call's context: the calls refused are different calls
+    const refusedCalls = new Set(exhausted.map((event) => event.context.attributes.call));
+    expect(refusedCalls.size).toBe(exhausted.length);
     // the window slides: ten seconds later the budget is back to its floor
     clock.advance(10_000);
     expect(policy.budgetRemaining()).toBe(10);
