@@ -1,21 +1,32 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 
 const read = (path: string) => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
 const blocks = (markdown: string) =>
   [...markdown.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1] as string);
 
-/** The examples and package sources, all type-checked (`tsc -b` and tsconfig.check.json). */
-function typeCheckedFiles(): Map<string, string> {
+const readmes = [
+  'README.md',
+  ...readdirSync(new URL('../packages/', import.meta.url))
+    .filter((name) => existsSync(new URL(`../packages/${name}/README.md`, import.meta.url)))
+    .map((name) => `packages/${name}/README.md`),
+];
+
+/**
+ * Where the blocks of a README live, type-checked by tsconfig.check.json: the top-level examples
+ * for the root README and the umbrella's (its quickstart), `examples/readme/<package>/` for each
+ * package's README.
+ */
+function homesOf(readmePath: string): Map<string, string> {
   const files = new Map<string, string>();
-  for (const name of readdirSync(new URL('.', import.meta.url))) {
-    if (name.endsWith('.ts')) files.set(`examples/${name}`, read(`examples/${name}`));
-  }
-  for (const entry of readdirSync(new URL('../packages/', import.meta.url), { recursive: true })) {
-    const path = String(entry);
-    if (path.includes('/src/') && path.endsWith('.ts') && !path.includes('node_modules')) {
-      files.set(`packages/${path}`, read(`packages/${path}`));
-    }
+  const folder =
+    readmePath === 'README.md' || readmePath === 'packages/bulwark/README.md'
+      ? 'examples/'
+      : `examples/readme/${readmePath.split('/')[1]}/`;
+  if (!existsSync(new URL(`../${folder}`, import.meta.url))) return files;
+  for (const name of readdirSync(new URL(`../${folder}`, import.meta.url))) {
+    if (name.endsWith('.ts') && !name.endsWith('.test.ts'))
+      files.set(`${folder}${name}`, read(`${folder}${name}`));
   }
   return files;
 }
@@ -24,18 +35,22 @@ it("keeps the README's quickstart identical to the tested, type-checked example"
   expect(blocks(read('README.md'))[0]).toBe(read('examples/quickstart.ts'));
 });
 
-it.each(['README.md', 'packages/bulwark/README.md'])(
-  'finds every ts block of %s verbatim in a type-checked file',
-  (readmePath) => {
-    const files = typeCheckedFiles();
-    const readme = blocks(read(readmePath));
-    expect(readme.length).toBeGreaterThanOrEqual(1);
-    for (const block of readme) {
-      const home = [...files].find(([, text]) => text.includes(block))?.[0];
-      expect(home, `not found in examples/ or packages/*/src:\n${block}`).toBeDefined();
-    }
-  },
-);
+it('checks every README of the repository', () => {
+  expect(readmes.length).toBeGreaterThanOrEqual(11);
+  const check = JSON.parse(read('tsconfig.check.json')) as { include: string[] };
+  expect(check.include).toContain('examples');
+});
+
+it.each(readmes)('finds every ts block of %s verbatim in its own type-checked folder', (readmePath) => {
+  const files = homesOf(readmePath);
+  for (const block of blocks(read(readmePath))) {
+    const home = [...files].find(([, text]) => text.includes(block))?.[0];
+    expect(
+      home,
+      `a ts block of ${readmePath} is in no file of its folder (for a package, examples/readme/<package>/); put it there verbatim:\n${block}`,
+    ).toBeDefined();
+  }
+});
 
 it("shows in the README's pipeline block the order and budgets createPipeline() builds", () => {
   const block = blocks(read('README.md'))[1] ?? '';

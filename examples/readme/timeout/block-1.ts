@@ -1,0 +1,37 @@
+// The ts block 1 of packages/timeout/README.md, verbatim below the marker, type-checked.
+// ---- README block
+import { parseRetryAfter, ResponseError, wrap } from '@bulwark/core';
+import { retry } from '@bulwark/retry';
+import { timeout } from '@bulwark/timeout';
+
+const policy = wrap(
+  timeout({ totalMs: 60_000 }), // the whole call: every attempt and every wait between them
+  retry({ maxAttempts: 3 }), // 503 busy, 429, resets; honours Retry-After
+  timeout({ attemptMs: 20_000, connectMs: 2_000 }), // each attempt on its own
+);
+
+const reply = await policy.execute(
+  async ({ signal }) => {
+    const response = await fetch('http://127.0.0.1:11434/api/chat', {
+      method: 'POST',
+      signal,
+      body: JSON.stringify({
+        model: 'llama3.2',
+        stream: false,
+        messages: [{ role: 'user', content: 'Why is the sky blue? One sentence.' }],
+      }),
+    });
+    if (!response.ok) {
+      throw new ResponseError({
+        status: response.status,
+        serverMessage: await response.text(),
+        retryAfterMs: parseRetryAfter(response.headers.get('retry-after'), Date.now()),
+      });
+    }
+    return (await response.json()) as { message: { content: string } };
+  },
+  { attributes: { operation: 'chat', model: 'llama3.2' } },
+);
+console.log(reply.message.content);
+
+export {};
