@@ -14,6 +14,7 @@ import {
 } from '@bulwark/core';
 import { Channel } from './channel.js';
 import { checkHeaders, resolveHost } from './host.js';
+import { encodeRequestImages } from './images.js';
 import { OllamaTransport } from './transport.js';
 import type {
   AbortableAsyncIterator,
@@ -427,9 +428,16 @@ export class Ollama {
     } catch (error) {
       return Promise.reject(error);
     }
-    return request.stream === true
-      ? this.#streaming(operation, path, request, kind, options)
-      : this.#collect(operation, path, request, kind, options);
+    const send = (body: Json): Promise<W | AbortableAsyncIterator<C>> =>
+      body.stream === true
+        ? this.#streaming(operation, path, body, kind, options)
+        : this.#collect(operation, path, body, kind, options);
+    // Images are encoded once, before the policy runs: every attempt sends the same base64 text.
+    const hasImages =
+      request.images !== undefined ||
+      (Array.isArray(request.messages) &&
+        request.messages.some((message: { images?: unknown } | null) => message?.images !== undefined));
+    return hasImages ? encodeRequestImages(operation, request).then(send) : send(request);
   }
 
   #checked<T>(

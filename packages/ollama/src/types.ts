@@ -74,6 +74,7 @@ export interface Message {
   role: string;
   content: string;
   thinking?: string;
+  /** Images: bytes, base64 text, or the path of a file (read and sent base64). Sent as base64. */
   images?: Uint8Array[] | string[];
   tool_calls?: ToolCall[];
   tool_name?: string;
@@ -98,6 +99,7 @@ export interface GenerateRequest {
   stream?: boolean;
   raw?: boolean;
   format?: string | object;
+  /** Images: bytes, base64 text, or the path of a file (read and sent base64). Sent as base64. */
   images?: Uint8Array[] | string[];
   keep_alive?: KeepAlive;
   think?: Think;
