@@ -52,12 +52,28 @@ describe('examples', () => {
     const { code, output } = await run('examples/ollama-js.ts');
     expect(code, output).toBe(0);
     expect(output).toContain('ollama-js answered after 2 request(s)');
+    expect(output).toContain('ollama-js: ResponseError 503 after 3 request(s)');
   });
 
-  it('openai-compatible.ts streams through @bulwark/fetch', async () => {
+  it('openai-compatible.ts streams, and a lasting 503 costs 3 requests with the SDK’s retries off', async () => {
     const { code, output } = await run('examples/openai-compatible.ts');
     expect(code, output).toBe(0);
     expect(output).toMatch(/openai streamed: \S+/);
+    expect(output).toContain('openai: InternalServerError 503 after 3 request(s)');
+    expect(output).toContain(
+      'openai: APIConnectionTimeoutError (cause: undefined); Bulwark: Timed out waiting for the first token after 500 ms (attempt 3 of 3)',
+    );
+  });
+
+  it('ai-sdk.ts answers, and a lasting 503 costs 3 requests with maxRetries: 0 on each call', async () => {
+    const { code, output } = await run('examples/ai-sdk.ts');
+    expect(code, output).toBe(0);
+    expect(output).toMatch(/ai generated after 2 request\(s\): \S+/);
+    expect(output).toMatch(/ai streamed: \S+/);
+    expect(output).toContain('ai: APICallError 503 after 3 request(s)');
+    expect(output).toContain(
+      'ai: TimeoutError: Timed out waiting for the first token after 500 ms (attempt 3 of 3)',
+    );
   });
 
   it('service.ts answers 503 with Retry-After once a model’s breaker opens', async () => {

@@ -16,5 +16,15 @@ console.log(
   `ollama-js answered after ${sim ? sim.requests.length : 'some'} request(s): ${answer.message.content}`,
 );
 
+if (sim) {
+  // A lasting 503: Bulwark tries 3 times; ollama-js does not retry, and throws its ResponseError.
+  sim.clearRequests();
+  sim.setFaults([{ route: '/api/chat', status: 503 }]);
+  const busy = (await ollama
+    .chat({ model: 'llama3.2', messages: [{ role: 'user', content: 'Hello!' }] })
+    .catch((error: unknown) => error)) as { name: string; status_code: number };
+  console.log(`ollama-js: ${busy.name} ${busy.status_code} after ${sim.requests.length} request(s)`);
+}
+
 await fetch.close();
 await sim?.close();

@@ -75,7 +75,7 @@ export interface Message {
   content: string;
   thinking?: string;
   /** Images: bytes, base64 text, or the path of a file (read and sent base64). Sent as base64. */
-  images?: Uint8Array[] | string[];
+  images?: Array<Uint8Array | string>;
   tool_calls?: ToolCall[];
   tool_name?: string;
 }
@@ -100,7 +100,7 @@ export interface GenerateRequest {
   raw?: boolean;
   format?: string | object;
   /** Images: bytes, base64 text, or the path of a file (read and sent base64). Sent as base64. */
-  images?: Uint8Array[] | string[];
+  images?: Array<Uint8Array | string>;
   keep_alive?: KeepAlive;
   think?: Think;
   logprobs?: boolean;
