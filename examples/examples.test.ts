@@ -76,6 +76,15 @@ describe('examples', () => {
     );
   });
 
+  it('pull-progress.ts draws one bar for every layer of a pull, ending at 100%', async () => {
+    const { code, output } = await run('examples/pull-progress.ts');
+    expect(code, output).toBe(0);
+    const lines = output.trim().split('\n');
+    expect(lines.length).toBeGreaterThan(5);
+    expect(lines.some((line) => /\] +\d{1,2}\.\d% /.test(line))).toBe(true);
+    expect(lines.at(-1)).toMatch(/^\[#{30}\] 100\.0% (\S+) MB of \1 MB, .* success$/);
+  });
+
   it('service.ts answers 503 with Retry-After once a model’s breaker opens', async () => {
     const { code, output } = await run('examples/service.ts');
     expect(code, output).toBe(0);

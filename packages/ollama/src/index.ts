@@ -1,5 +1,7 @@
 export { DEFAULT_HOST, resolveHost } from './host.js';
 export { LineReader } from './line-reader.js';
 export { Ollama } from './ollama.js';
+export type { ProgressTrackerOptions, TransferProgress } from './progress.js';
+export { ProgressTracker, trackProgress } from './progress.js';
 export { DEFAULT_BUDGETS } from './transport.js';
 export type * from './types.js';
