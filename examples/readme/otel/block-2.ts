@@ -1,4 +1,7 @@
 // The ts block 2 of packages/otel/README.md, verbatim below the marker, type-checked.
+// biome-ignore-all format: a verbatim copy of a README block, formatted as the README shows it
+// biome-ignore-all lint: a verbatim copy of a README block
+// biome-ignore-all assist/source/organizeImports: a verbatim copy of a README block
 import { wrap } from '@bulwark/core';
 import { instrument } from '@bulwark/otel';
 import { retry } from '@bulwark/retry';

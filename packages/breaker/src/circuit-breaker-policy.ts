@@ -92,7 +92,7 @@ export class CircuitBreakerPolicy extends BasePolicy {
     if (breaker !== undefined && typeof breaker !== 'function') {
       try {
         copyBreaker(breaker);
-      } catch (error) {
+      } catch {
         throw new InvalidOptionError(
           `circuitBreaker(): option "breaker" (${breaker.constructor?.name ?? 'object'}) cannot be copied for each key; pass a factory such as () => new ${breaker.constructor?.name ?? 'YourBreaker'}(…)`,
           'breaker',

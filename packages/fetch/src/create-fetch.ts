@@ -384,7 +384,9 @@ export function createFetch(options: CreateFetchOptions = {}): BulwarkFetch {
             controller.enqueue(value);
           } catch (error) {
             const failure =
-              guard.failure !== undefined ? guardFailure(guard, replaySafe, context) : classifyBodyFailure(error, true, replaySafe);
+              guard.failure !== undefined
+                ? guardFailure(guard, replaySafe, context)
+                : classifyBodyFailure(error, true, replaySafe);
             guard.dispose();
             reader.cancel().catch(() => {});
             controller.error(failure);

@@ -53,7 +53,7 @@ describe('images', () => {
   it('passes base64 strings as they are', async () => {
     const base64 = Buffer.from(PNG).toString('base64');
     await ollama.generate({ model: 'llama3.2', prompt: 'Describe', images: [base64] });
-    expect((sim.requests[0]?.body as { images: unknown }).images).toEqual([base64]);
+    expect(sim.requests[0]?.body).toMatchObject({ images: [base64] });
     expect(received((body) => body.images)).toEqual([PNG]);
   });
 
@@ -74,9 +74,8 @@ describe('images', () => {
     expect(parts.at(-1)?.done).toBe(true);
     const images = received((body) => (body.messages as Array<{ images?: unknown }>)[1]?.images);
     expect(images).toEqual([PNG, PNG]);
-    expect(
-      (sim.requests[0]?.body as { messages: Array<{ images?: unknown }> }).messages[0],
-    ).not.toHaveProperty('images');
+    const body = sim.requests[0]?.body as { messages: Array<{ images?: unknown }> } | undefined;
+    expect(body?.messages[0]).not.toHaveProperty('images');
   });
 
   it('refuses a string that is neither base64 nor a file, naming it, before any request', async () => {
