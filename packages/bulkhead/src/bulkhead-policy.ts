@@ -55,6 +55,8 @@ class KeyState {
   head = 0;
   /** With a store: whether the first waiter is asking it, and how to cut its pause short. */
   pumping = false;
+  /** With a store: calls asking it for a slot without queueing (none may pass a queued one). */
+  asking = 0;
   wake: (() => void) | undefined;
 
   get queued(): number {
@@ -126,7 +128,7 @@ export class BulkheadPolicy extends BasePolicy {
     this.queueMs = options.queueMs;
     this.#key = options.key;
     this.#states = new LruMap(options.maxKeys ?? 1_000, {
-      canEvict: (state) => state.running === 0 && state.queued === 0 && !state.pumping,
+      canEvict: (state) => state.running === 0 && state.queued === 0 && !state.pumping && state.asking === 0,
     });
   }
 
@@ -160,7 +162,7 @@ export class BulkheadPolicy extends BasePolicy {
     return this.#wait(state, key, context).then(() => this.#hold(state, key, context, next));
   }
 
-  #wait(state: KeyState, key: string, context: Context): Promise<BulkheadLease | undefined> {
+  #wait(state: KeyState, key: string, context: Context, first = false): Promise<BulkheadLease | undefined> {
     const clock = context.clock;
     const started = clock.now();
     // A deadline that comes first is reported by the timeout that owns it, under its own name.
@@ -199,7 +201,8 @@ export class BulkheadPolicy extends BasePolicy {
         reject(signal.reason);
         return;
       }
-      state.waiters.push(waiter);
+      if (first) state.waiters.splice(state.head, 0, waiter);
+      else state.waiters.push(waiter);
       signal.addEventListener('abort', onAbort, { once: true });
       if (Number.isFinite(budget)) {
         timer = clock.setTimeout(
@@ -228,8 +231,18 @@ export class BulkheadPolicy extends BasePolicy {
     context: Context,
     next: (context: Context) => Promise<T>,
   ): Promise<T> {
-    if (state.queued === 0) {
-      const lease = await store.tryAcquire(key, this.limit);
+    // Only the first of calls arriving together asks at once; the others queue behind it, and it
+    // takes the head of the queue if no slot was free. Without a queue, every call just asks.
+    let first = false;
+    if (state.queued === 0 && (state.asking === 0 || this.queue === 0)) {
+      first = true;
+      state.asking++;
+      let lease: BulkheadLease | undefined;
+      try {
+        lease = await store.tryAcquire(key, this.limit);
+      } finally {
+        state.asking--;
+      }
       if (lease) {
         if (context.signal.aborted) {
           lease.release();
@@ -240,12 +253,12 @@ export class BulkheadPolicy extends BasePolicy {
         return this.#hold(state, key, context, next, lease);
       }
     }
-    if (state.queued >= this.queue) {
+    if (state.queued + (first ? 0 : state.asking) >= this.queue) {
       state.rejected++;
       if (this.#rejected.size > 0) this.#rejected.emit({ key, context });
       throw new BulkheadRejectedError({ key, limit: this.limit, queue: this.queue });
     }
-    const lease = await this.#wait(state, key, context);
+    const lease = await this.#wait(state, key, context, first);
     return this.#hold(state, key, context, next, lease);
   }
 

@@ -1,6 +1,9 @@
 import { ConsecutiveBreaker, circuitBreaker } from '@bulwark/breaker';
 import { bulkhead } from '@bulwark/bulkhead';
 import { CircuitOpenError, InvalidOptionError, ResponseError } from '@bulwark/core';
+import { Ollama } from '@bulwark/ollama';
+import { startOllamaSim } from '@bulwark/ollama-sim';
+import { TokenLimitError, tokenRateLimit } from '@bulwark/rate-limit';
 import { retry } from '@bulwark/retry';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +15,7 @@ import {
 import { redisBreakerStore } from './redis-breaker-store.js';
 import { redisBulkheadStore } from './redis-bulkhead-store.js';
 import { redisRetryBudgetStore } from './redis-retry-budget-store.js';
+import { redisTokenStore } from './redis-token-store.js';
 import { StoreUnavailableError } from './store-unavailable-error.js';
 import type { RedisScriptClient } from './types.js';
 
@@ -221,6 +225,50 @@ describe.skipIf(!available)('Redis stores', () => {
     }
     // 4 calls, 3 retries in the whole fleet (each replica alone would have allowed 3).
     expect(attempts).toBe(4 + 3);
+  });
+
+  it('holds one token limit across two replicas to within one call of tokens', async () => {
+    const p = prefix();
+    const sim = await startOllamaSim({ models: [{ name: 'llama3.2', replyTokens: [20, 80] }] });
+    const limit = 2_000;
+    let used = 0;
+    let biggest = 0;
+    let refused = 0;
+    const replicas = await Promise.all(
+      [0, 1].map(async () => {
+        const policy = tokenRateLimit({
+          key: 'model',
+          tokensPerWindow: limit,
+          defaultReservation: 64,
+          store: redisTokenStore({ client: await client(), prefix: p }),
+        });
+        policy.onSettled(({ used: tokens }) => {
+          used += tokens;
+          biggest = Math.max(biggest, tokens);
+        });
+        return new Ollama({ host: sim.url, policy });
+      }),
+    );
+    try {
+      for (let i = 0; i < 100; i++) {
+        const ollama = replicas[i % 2] as Ollama;
+        await ollama
+          .chat({ model: 'llama3.2', messages: [{ role: 'user', content: `q${i}` }] })
+          .catch((error: unknown) => {
+            if (!(error instanceof TokenLimitError)) throw error;
+            refused++;
+          });
+      }
+    } finally {
+      await Promise.all(replicas.map((ollama) => ollama.close()));
+      await sim.close();
+    }
+    expect(refused).toBeGreaterThan(0);
+    expect(used).toBeGreaterThan(limit - biggest);
+    expect(used).toBeLessThanOrEqual(limit + biggest);
+    // The shared window holds the corrected counts, not the reservations.
+    const charged = (await clients[0]?.hvals(`${p}:tokens:llama3.2:charges`))?.map(Number) ?? [];
+    expect(charged.reduce((sum, tokens) => sum + tokens, 0)).toBe(used);
   });
 
   it('goes on under local limits when Redis stops, with an event each way, and shares again after', async () => {
