@@ -24,7 +24,8 @@ it("keeps the README's quickstart identical to the tested, type-checked example"
   expect(blocks(read('README.md'))[0]).toBe(read('examples/quickstart.ts'));
 });
 
-it.each(['README.md', 'packages/bulwark/README.md'])(
+const withExamples = ['packages/redis/README.md', 'packages/rate-limit/README.md'];
+it.each(['README.md', 'packages/bulwark/README.md', ...withExamples])(
   'finds every ts block of %s verbatim in a type-checked file',
   (readmePath) => {
     const files = typeCheckedFiles();

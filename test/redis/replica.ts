@@ -30,7 +30,9 @@ const redis = new Redis(config.redisPort, '127.0.0.1', {
   retryStrategy: () => 100,
 });
 redis.on('error', () => {});
-const storeOptions = { client: redis, prefix: 'fleet', commandTimeoutMs: 250, retryUnavailableMs: 200 };
+// A stopped Redis fails commands at once (no offline queue); the generous timeout only keeps a
+// loaded test machine from looking like a slow Redis.
+const storeOptions = { client: redis, prefix: 'fleet', commandTimeoutMs: 2_000, retryUnavailableMs: 200 };
 const slots = redisBulkheadStore({ ...storeOptions, leaseMs: config.leaseMs, pollMs: 10 });
 const states = redisBreakerStore(storeOptions);
 for (const store of [slots, states]) {
