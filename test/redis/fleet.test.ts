@@ -24,7 +24,7 @@ describe.skipIf(!available)('a fleet of replicas sharing Redis', { timeout: 40_0
       models: [
         { name: 'llama3.2', tokenDelayMs: 4, replyTokens: 5 },
         { name: 'long', tokenDelayMs: 5, replyTokens: 1_000_000 },
-        { name: 'broken', tokenDelayMs: 100, replyTokens: 5 },
+        { name: 'broken', tokenDelayMs: 300, replyTokens: 5 },
       ],
       numParallel: 16,
       requestLogLimit: 10_000,
