@@ -13,8 +13,10 @@ const sim = process.env.OLLAMA_HOST ? undefined : await startOllamaSim();
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', {
   enableOfflineQueue: false, // fail at once while disconnected: the stores fall back to local limits
   maxRetriesPerRequest: 0,
+  lazyConnect: true,
 });
 redis.on('error', () => {}); // reported by the stores' onUnavailable instead
+await redis.connect(); // until connected, every store would answer from local limits
 
 const slots = redisBulkheadStore({ client: redis, leaseMs: 10_000 });
 slots.onUnavailable(({ error }) => console.warn(`Redis unavailable (${error}): local limits`));

@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { ConsecutiveBreaker, circuitBreaker } from '@bulwark/breaker';
 import { bulkhead } from '@bulwark/bulkhead';
 import { CircuitOpenError, InvalidOptionError, ResponseError } from '@bulwark/core';
@@ -318,6 +320,41 @@ describe.skipIf(!available)('Redis stores', () => {
     await held;
     expect(store.held('default')).toBe(0);
   });
+
+  it('runs the README example (examples/redis-fleet.ts) against this Redis', async () => {
+    const root = fileURLToPath(new URL('../../../', import.meta.url));
+    const env: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: server.url };
+    delete env.OLLAMA_HOST;
+    const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve) => {
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', '--conditions=source', 'examples/redis-fleet.ts'],
+        {
+          cwd: root,
+          env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let text = '';
+      child.stdout.on('data', (chunk) => {
+        text += chunk;
+      });
+      child.stderr.on('data', (chunk) => {
+        text += chunk;
+      });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 50_000);
+      child.on('close', (exitCode) => {
+        clearTimeout(timer);
+        resolve({ code: exitCode, output: text });
+      });
+    });
+    expect(code, output).toBe(0);
+    expect(output.trim().length).toBeGreaterThan(0);
+    // The call went through the shared stores: its token charge is in Redis.
+    const charges = await clients[0]?.hvals('bulwark:tokens:llama3.2:charges');
+    expect(charges?.length).toBe(1);
+    expect(Number(charges?.[0])).toBeGreaterThan(0);
+  }, 60_000);
 
   it('fails closed when asked to, with a StoreUnavailableError', async () => {
     const dead = new Redis(1, '127.0.0.1', {
