@@ -10,6 +10,7 @@ import { faults } from './suites/faults.js';
 import { memory } from './suites/memory.js';
 import { overhead } from './suites/overhead.js';
 import { precision } from './suites/precision.js';
+import { redisOverhead } from './suites/redis.js';
 import { simulatorCapacity } from './suites/simulator.js';
 import { streaming } from './suites/streaming.js';
 import { REFERENCE, throughput } from './suites/throughput.js';
@@ -241,6 +242,31 @@ try {
   );
   target('simulator chats/s', sc.chatsPerSecond.median, 20_000, true);
   target('simulator chunks/s', sc.chunksPerSecond.median, 300_000, true);
+
+  const rd = await redisOverhead(sim.url, {
+    rounds: config.rounds,
+    samples: quick ? 500 : 5_000,
+    durationMs: config.durationMs,
+    concurrency: 32,
+  });
+  results.redis = rd;
+  console.log('\n8. Bulkhead + breaker with their state in a local Redis (µs per call; chats/s at c=32)');
+  console.log(
+    renderTable(
+      ['state', 'p50 µs', 'p99 µs', 'chats/s'],
+      [
+        ['in the process', show(rd.localP50Us), show(rd.localP99Us), show(rd.localPerSecond)],
+        ['in Redis', show(rd.sharedP50Us), show(rd.sharedP99Us), show(rd.sharedPerSecond)],
+      ],
+    ),
+  );
+  target(
+    'added latency of Redis bulkhead + breaker, p99',
+    (rd.sharedP99Us.median - rd.localP99Us.median) / 1_000,
+    1,
+    false,
+    ' ms',
+  );
 } finally {
   await sim.close();
   await faultSim.close();

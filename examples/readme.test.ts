@@ -13,20 +13,20 @@ const readmes = [
 ];
 
 /**
- * Where the blocks of a README live, type-checked by tsconfig.check.json: the top-level examples
- * for the root README and the umbrella's (its quickstart), `examples/readme/<package>/` for each
- * package's README.
+ * Where the blocks of a README live, type-checked by tsconfig.check.json: the top-level runnable
+ * examples for every README, and `examples/readme/<package>/` for a package's README.
  */
 function homesOf(readmePath: string): Map<string, string> {
   const files = new Map<string, string>();
-  const folder =
-    readmePath === 'README.md' || readmePath === 'packages/bulwark/README.md'
-      ? 'examples/'
-      : `examples/readme/${readmePath.split('/')[1]}/`;
-  if (!existsSync(new URL(`../${folder}`, import.meta.url))) return files;
-  for (const name of readdirSync(new URL(`../${folder}`, import.meta.url))) {
-    if (name.endsWith('.ts') && !name.endsWith('.test.ts'))
-      files.set(`${folder}${name}`, read(`${folder}${name}`));
+  const folders = ['examples/'];
+  if (readmePath !== 'README.md' && readmePath !== 'packages/bulwark/README.md')
+    folders.push(`examples/readme/${readmePath.split('/')[1]}/`);
+  for (const folder of folders) {
+    if (!existsSync(new URL(`../${folder}`, import.meta.url))) continue;
+    for (const name of readdirSync(new URL(`../${folder}`, import.meta.url))) {
+      if (name.endsWith('.ts') && !name.endsWith('.test.ts'))
+        files.set(`${folder}${name}`, read(`${folder}${name}`));
+    }
   }
   return files;
 }

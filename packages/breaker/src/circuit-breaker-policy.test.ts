@@ -12,7 +12,7 @@ import { ConsecutiveBreaker } from 'cockatiel';
 import { describe, expect, it } from 'vitest';
 import { circuitBreaker } from './circuit-breaker-policy.js';
 import { SamplingWindowBreaker, samplingBreaker } from './sampling-breaker.js';
-import type { StateChangeEvent } from './types.js';
+import type { BreakerAdmission, BreakerStore, StateChangeEvent } from './types.js';
 
 const fail = (error: unknown) => () => Promise.reject(error);
 const boom = () => new ConnectionError({ reason: 'reset', message: 'reset' });
@@ -225,6 +225,49 @@ describe('circuitBreaker()', () => {
     expect(policy.getState('b').state).toBe('closed');
   });
 
+  it('with a store: follows its answers, tells it what calls decided, and uses its own state when it has no answer', async () => {
+    const told: string[] = [];
+    let answer: BreakerAdmission | undefined = { state: 'closed' };
+    const store: BreakerStore = {
+      admit: async () => answer,
+      open: async (key, halfOpenAfterMs) => {
+        told.push(`open ${key} ${halfOpenAfterMs}`);
+        throw new Error('store down'); // never changes the call's result
+      },
+      close: async (key) => {
+        told.push(`close ${key}`);
+      },
+      releaseProbe: async (key, probe) => {
+        told.push(`release ${key} ${probe.id}`);
+      },
+    };
+    const { clock, policy, changes } = setup({ breaker: new ConsecutiveBreaker(2), store });
+    for (let i = 0; i < 2; i++) await expect(policy.execute(fail(boom()))).rejects.toThrow('reset');
+    expect(told).toEqual(['open default 1000']);
+    answer = { state: 'open', retryAfterMs: 400 };
+    let ran = 0;
+    const refused = await policy.execute(() => ran++).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(CircuitOpenError);
+    expect((refused as CircuitOpenError).retryAt).toBe(clock.now() + 400);
+    answer = { state: 'half-open', probe: undefined };
+    await expect(policy.execute(() => ran++)).rejects.toBeInstanceOf(CircuitOpenError);
+    expect(ran).toBe(0);
+    answer = { state: 'half-open', probe: { id: 'p1' } };
+    await expect(policy.execute(() => 'probe')).resolves.toBe('probe');
+    expect(told).toEqual(['open default 1000', 'close default']);
+    expect(changes).toEqual(['default:closed->open', 'default:open->half-open', 'default:half-open->closed']);
+    // No answer from the store: this process's own state decides, as without a store.
+    answer = undefined;
+    for (let i = 0; i < 2; i++) await expect(policy.execute(fail(boom()))).rejects.toThrow('reset');
+    await expect(policy.execute(() => ran++)).rejects.toBeInstanceOf(CircuitOpenError);
+    expect(ran).toBe(0);
+    const failing = circuitBreaker({
+      store: { ...store, admit: () => Promise.reject(new Error('closed for safety')) },
+    });
+    await expect(failing.execute(() => ran++)).rejects.toThrow('closed for safety');
+    expect(ran).toBe(0);
+  });
+
   it.each([
     [{ halfOpenAfterMs: -1 }, 'halfOpenAfterMs'],
     [{ halfOpenProbes: 0 }, 'halfOpenProbes'],
@@ -232,6 +275,7 @@ describe('circuitBreaker()', () => {
     [{ countOverload: 'yes' }, 'countOverload'],
     [{ key: 5 }, 'key'],
     [{ threshold: 5 }, 'threshold'],
+    [{ store: { admit() {}, open() {} } }, 'store'],
   ])('rejects %j naming the option', (options, option) => {
     expect(() => circuitBreaker(options as never)).toThrowError(InvalidOptionError);
     expect(() => circuitBreaker(options as never)).toThrowError(new RegExp(`"${option}"`));

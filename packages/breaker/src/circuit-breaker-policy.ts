@@ -22,8 +22,10 @@ import { CircuitState as CockatielState, ConsecutiveBreaker, type IBreaker } fro
 import { classifyFailure } from './classify.js';
 import { SamplingWindowBreaker } from './sampling-breaker.js';
 import type {
+  BreakerProbe,
   BreakerSnapshot,
   BreakerStatus,
+  BreakerStore,
   CircuitBreakerOptions,
   CircuitState,
   Outcome,
@@ -64,6 +66,7 @@ export class CircuitBreakerPolicy extends BasePolicy {
   readonly #countOverload: boolean;
   readonly #failureOn: ((error: unknown, context: Context) => boolean) | undefined;
   readonly #clock: Clock;
+  readonly #store: BreakerStore | undefined;
   readonly #breakers: LruMap<string, Breaker>;
   readonly #stateChange = new Emitter<StateChangeEvent>();
   readonly #reject = new Emitter<RejectEvent>();
@@ -87,7 +90,20 @@ export class CircuitBreakerPolicy extends BasePolicy {
       failureOn: func,
       maxKeys: integer(1),
       clock: object,
+      store: object,
     });
+    const store = options.store;
+    if (store !== undefined) {
+      for (const method of ['admit', 'open', 'close', 'releaseProbe'] as const) {
+        if (typeof store[method] !== 'function') {
+          throw new InvalidOptionError(
+            `circuitBreaker(): option "store" must have a ${method}() method`,
+            'store',
+          );
+        }
+      }
+    }
+    this.#store = store;
     const breaker = options.breaker;
     if (breaker !== undefined && typeof breaker !== 'function') {
       try {
@@ -137,6 +153,53 @@ export class CircuitBreakerPolicy extends BasePolicy {
   run<T>(context: Context, next: (context: Context) => Promise<T>): Promise<T> {
     const key = resolveKey(this.#key, context);
     const breaker = this.#breaker(key);
+    if (this.#store) return this.#runWithStore(this.#store, key, breaker, context, next);
+    return this.#runLocal(key, breaker, context, next);
+  }
+
+  async #runWithStore<T>(
+    store: BreakerStore,
+    key: string,
+    breaker: Breaker,
+    context: Context,
+    next: (context: Context) => Promise<T>,
+  ): Promise<T> {
+    const admission = await store.admit(key, { halfOpenProbes: this.halfOpenProbes });
+    // The store cannot answer: this process's own state decides, as without a store.
+    if (admission === undefined) return this.#runLocal(key, breaker, context, next);
+    if (admission.state === 'closed') {
+      if (breaker.state !== 'closed') {
+        breaker.counter = this.#makeCounter();
+        this.#move(key, breaker, 'closed', 'closed in the shared store');
+      }
+      return this.#call(key, breaker, false, context, next);
+    }
+    if (admission.state === 'open') {
+      this.#move(key, breaker, 'open', 'opened in the shared store');
+      breaker.retryAt = this.#clock.now() + admission.retryAfterMs;
+    } else {
+      this.#move(key, breaker, 'half-open', 'half-open period started');
+      if (admission.probe !== undefined) {
+        breaker.probes++;
+        return this.#call(key, breaker, true, context, next, admission.probe);
+      }
+    }
+    const state = breaker.state === 'open' ? 'open' : 'half-open';
+    if (this.#reject.size > 0) this.#reject.emit({ key, state, context });
+    throw new CircuitOpenError({
+      key,
+      state,
+      retryAt: state === 'open' ? breaker.retryAt : undefined,
+      now: this.#clock.now(),
+    });
+  }
+
+  #runLocal<T>(
+    key: string,
+    breaker: Breaker,
+    context: Context,
+    next: (context: Context) => Promise<T>,
+  ): Promise<T> {
     if (breaker.state === 'open' && this.#clock.now() >= (breaker.retryAt ?? 0)) {
       this.#move(key, breaker, 'half-open', 'half-open period started');
     }
@@ -166,6 +229,7 @@ export class CircuitBreakerPolicy extends BasePolicy {
     probe: boolean,
     context: Context,
     next: (context: Context) => Promise<T>,
+    storeProbe?: BreakerProbe,
   ): Promise<T> {
     const started = this.#clock.now();
     let committedAt: number | undefined;
@@ -199,25 +263,49 @@ export class CircuitBreakerPolicy extends BasePolicy {
       }
     }
     if (probe) breaker.probes--;
-    this.#record(key, breaker, probe, outcome, error);
+    const opened = this.#record(key, breaker, probe, outcome, error);
+    if (this.#store) await this.#tellStore(this.#store, key, probe, outcome, opened, storeProbe);
     if (this.#outcome.size > 0) this.#outcome.emit({ key, outcome, durationMs, error, context });
     if (threw) throw error;
     return value as T;
   }
 
-  #record(key: string, breaker: Breaker, probe: boolean, outcome: Outcome, error: unknown): void {
-    if (outcome === 'ignore') return;
+  /** Counts an outcome; true when it opened the breaker. */
+  #record(key: string, breaker: Breaker, probe: boolean, outcome: Outcome, error: unknown): boolean {
+    if (outcome === 'ignore') return false;
     if (outcome === 'success') {
       breaker.counter.success(probe ? CockatielState.HalfOpen : CockatielState.Closed);
       if (probe && breaker.state === 'half-open') this.#move(key, breaker, 'closed', 'probe succeeded');
-      return;
+      return false;
     }
     if (probe) {
       if (breaker.state === 'half-open') this.#move(key, breaker, 'open', error);
-      return;
+      return true;
     }
     if (breaker.state === 'closed' && breaker.counter.failure(CockatielState.Closed)) {
       this.#move(key, breaker, 'open', error);
+      return true;
+    }
+    return false;
+  }
+
+  /** Passes what a call decided on to the store; a store failure never changes the call's result. */
+  async #tellStore(
+    store: BreakerStore,
+    key: string,
+    probe: boolean,
+    outcome: Outcome,
+    opened: boolean,
+    storeProbe: BreakerProbe | undefined,
+  ): Promise<void> {
+    try {
+      if (opened) await store.open(key, this.halfOpenAfterMs);
+      else if (probe && storeProbe !== undefined) {
+        if (outcome === 'success') await store.close(key);
+        else await store.releaseProbe(key, storeProbe);
+      }
+    } catch {
+      // the store failing is the store's to report; the call's own result stands
     }
   }
 

@@ -10,8 +10,11 @@ export { classifyFailure } from './classify.js';
 export type { SamplingBreakerOptions } from './sampling-breaker.js';
 export { SamplingWindowBreaker, samplingBreaker } from './sampling-breaker.js';
 export type {
+  BreakerAdmission,
+  BreakerProbe,
   BreakerSnapshot,
   BreakerStatus,
+  BreakerStore,
   CircuitBreakerOptions,
   CircuitState,
   Outcome,

@@ -35,6 +35,45 @@ export interface CircuitBreakerOptions {
   maxKeys?: number;
   /** The clock of the open period (state shared across calls). @default realClock */
   clock?: Clock;
+  /**
+   * Where the breakers' state lives. With a store (`@bulwark/redis`'s `redisBreakerStore()`), every
+   * process sharing it sees one state per key: a breaker opened in one fails fast in all, and
+   * half-open admits `halfOpenProbes` probes in all together. Failures are counted in each process
+   * by `breaker`; the store holds the state.
+   * @default state kept in this process
+   */
+  store?: BreakerStore;
+}
+
+/** A half-open probe slot taken from a {@link BreakerStore}. */
+export interface BreakerProbe {
+  readonly id: string;
+}
+
+/** What a {@link BreakerStore} says of a key before a call. */
+export type BreakerAdmission =
+  | { readonly state: 'closed' }
+  | { readonly state: 'open'; readonly retryAfterMs: number }
+  /** `probe` is the slot this call took, or `undefined` when every probe slot is taken. */
+  | { readonly state: 'half-open'; readonly probe: BreakerProbe | undefined };
+
+/**
+ * Where circuit breakers keep their state, so that one breaker per key holds across processes. The
+ * policy asks it before each call and tells it when a breaker opens or a probe ends.
+ */
+export interface BreakerStore {
+  /**
+   * Where the breaker of `key` stands; when half-open, takes one of `halfOpenProbes` probe slots if
+   * one is free. Resolves `undefined` when the store cannot answer: the policy then decides from its
+   * own state in this process. Rejects to fail the call (a store that fails closed).
+   */
+  admit(key: string, options: { halfOpenProbes: number }): Promise<BreakerAdmission | undefined>;
+  /** Opens the breaker of `key` for `halfOpenAfterMs` (failures tripped it, or a probe failed). */
+  open(key: string, halfOpenAfterMs: number): Promise<void>;
+  /** Closes the breaker of `key`: a probe succeeded. */
+  close(key: string): Promise<void>;
+  /** Gives a probe slot back without a verdict (the probe's outcome was ignored). */
+  releaseProbe(key: string, probe: BreakerProbe): Promise<void>;
 }
 
 export interface StateChangeEvent {

@@ -1,7 +1,7 @@
 import { BulkheadRejectedError, InvalidOptionError, ManualClock, TimeoutError, wrap } from '@bulwark/core';
 import { timeout } from '@bulwark/timeout';
 import { describe, expect, it } from 'vitest';
-import { bulkhead } from './bulkhead-policy.js';
+import { type BulkheadPolicy, bulkhead } from './bulkhead-policy.js';
 
 function deferred<T = void>() {
   let resolve!: (value: T) => void;
@@ -181,6 +181,48 @@ describe('bulkhead()', () => {
     ]);
   });
 
+  it('with a store, holds one limit across policies sharing it and gives every lease back once', async () => {
+    let held = 0;
+    let releases = 0;
+    const store = {
+      pollMs: 1,
+      async tryAcquire(_key: string, limit: number) {
+        if (held >= limit) return undefined;
+        held++;
+        let released = false;
+        return {
+          release: () => {
+            expect(released).toBe(false);
+            released = true;
+            releases++;
+            held--;
+          },
+        };
+      },
+    };
+    const policies = [bulkhead({ limit: 2, queue: 100, store }), bulkhead({ limit: 2, queue: 100, store })];
+    let running = 0;
+    let maxRunning = 0;
+    const order: number[] = [];
+    await Promise.all(
+      Array.from({ length: 30 }, (_, index) =>
+        (policies[index % 2] as BulkheadPolicy).execute(async () => {
+          running++;
+          maxRunning = Math.max(maxRunning, running);
+          if (index % 2 === 0) order.push(index);
+          await tick();
+          running--;
+        }),
+      ),
+    );
+    expect(maxRunning).toBe(2);
+    expect(releases).toBe(30);
+    expect(held).toBe(0);
+    expect(order).toEqual(Array.from({ length: 15 }, (_, index) => index * 2));
+    const refusing = bulkhead({ store: { tryAcquire: () => Promise.reject(new Error('store down')) } });
+    await expect(refusing.execute(() => 'never')).rejects.toThrow('store down');
+  });
+
   it.each([
     [{ limit: 0 }, 'limit'],
     [{ limit: Number.NaN }, 'limit'],
@@ -188,6 +230,7 @@ describe('bulkhead()', () => {
     [{ queueMs: Number.POSITIVE_INFINITY }, 'queueMs'],
     [{ key: 'region' }, 'key'],
     [{ size: 4 }, 'size'],
+    [{ store: { acquire() {} } }, 'store'],
   ])('rejects %j naming the option', (options, option) => {
     expect(() => bulkhead(options as never)).toThrowError(InvalidOptionError);
     expect(() => bulkhead(options as never)).toThrowError(new RegExp(`"${option}"`));

@@ -4,10 +4,12 @@ import {
   type Context,
   duration,
   Emitter,
+  InvalidOptionError,
   integer,
   type KeyOption,
   keyOption,
   LruMap,
+  object,
   resolveKey,
   TimeoutError,
   type TimerHandle,
@@ -15,11 +17,13 @@ import {
 } from '@bulwark/core';
 import type {
   BulkheadAcquiredEvent,
+  BulkheadLease,
   BulkheadOptions,
   BulkheadQueuedEvent,
   BulkheadRejectedEvent,
   BulkheadReleasedEvent,
   BulkheadStats,
+  BulkheadStore,
 } from './types.js';
 
 /*
@@ -34,8 +38,12 @@ import type {
 export const DEFAULT_LIMIT = 4;
 export const DEFAULT_QUEUE = 64;
 
+export const DEFAULT_STORE_POLL_MS = 50;
+
 interface Waiter {
-  grant: () => void;
+  grant: (lease?: BulkheadLease) => void;
+  /** Fails the waiter (a store that failed closed). */
+  fail: (error: unknown) => void;
   settled: boolean;
 }
 
@@ -45,6 +53,11 @@ class KeyState {
   /** FIFO of waiters; `head` skips the served ones without shifting the array each time. */
   waiters: Waiter[] = [];
   head = 0;
+  /** With a store: whether the first waiter is asking it, and how to cut its pause short. */
+  pumping = false;
+  /** With a store: calls asking it for a slot without queueing (none may pass a queued one). */
+  asking = 0;
+  wake: (() => void) | undefined;
 
   get queued(): number {
     return this.waiters.length - this.head;
@@ -78,6 +91,7 @@ export class BulkheadPolicy extends BasePolicy {
   readonly queue: number;
   readonly queueMs: number | undefined;
   readonly #key: KeyOption | undefined;
+  readonly #store: BulkheadStore | undefined;
   readonly #states: LruMap<string, KeyState>;
   readonly #queued = new Emitter<BulkheadQueuedEvent>();
   readonly #acquired = new Emitter<BulkheadAcquiredEvent>();
@@ -100,13 +114,21 @@ export class BulkheadPolicy extends BasePolicy {
       queue: integer(0),
       queueMs: duration(0),
       maxKeys: integer(1),
+      store: object,
     });
+    if (options.store !== undefined && typeof options.store.tryAcquire !== 'function') {
+      throw new InvalidOptionError(
+        'bulkhead(): option "store" must have a tryAcquire(key, limit) method',
+        'store',
+      );
+    }
+    this.#store = options.store;
     this.limit = options.limit ?? DEFAULT_LIMIT;
     this.queue = options.queue ?? DEFAULT_QUEUE;
     this.queueMs = options.queueMs;
     this.#key = options.key;
     this.#states = new LruMap(options.maxKeys ?? 1_000, {
-      canEvict: (state) => state.running === 0 && state.queued === 0,
+      canEvict: (state) => state.running === 0 && state.queued === 0 && !state.pumping && state.asking === 0,
     });
   }
 
@@ -126,6 +148,7 @@ export class BulkheadPolicy extends BasePolicy {
   run<T>(context: Context, next: (context: Context) => Promise<T>): Promise<T> {
     const key = resolveKey(this.#key, context);
     const state = this.#states.getOrCreate(key, () => new KeyState());
+    if (this.#store) return this.#runWithStore(this.#store, state, key, context, next);
     if (state.running < this.limit && state.queued === 0) {
       state.running++;
       if (this.#acquired.size > 0) this.#acquired.emit({ key, waitedMs: 0, context });
@@ -139,7 +162,7 @@ export class BulkheadPolicy extends BasePolicy {
     return this.#wait(state, key, context).then(() => this.#hold(state, key, context, next));
   }
 
-  #wait(state: KeyState, key: string, context: Context): Promise<void> {
+  #wait(state: KeyState, key: string, context: Context, first = false): Promise<BulkheadLease | undefined> {
     const clock = context.clock;
     const started = clock.now();
     // A deadline that comes first is reported by the timeout that owns it, under its own name.
@@ -147,7 +170,7 @@ export class BulkheadPolicy extends BasePolicy {
       this.queueMs !== undefined && this.queueMs < context.remainingMs()
         ? this.queueMs
         : Number.POSITIVE_INFINITY;
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<BulkheadLease | undefined>((resolve, reject) => {
       let timer: TimerHandle | undefined;
       const signal = context.signal;
       const finish = () => {
@@ -157,11 +180,15 @@ export class BulkheadPolicy extends BasePolicy {
       };
       const waiter: Waiter = {
         settled: false,
-        grant: () => {
+        grant: (lease) => {
           finish();
           state.running++;
           if (this.#acquired.size > 0) this.#acquired.emit({ key, waitedMs: clock.now() - started, context });
-          resolve();
+          resolve(lease);
+        },
+        fail: (error) => {
+          finish();
+          reject(error);
         },
       };
       const leave = (error: unknown) => {
@@ -174,7 +201,8 @@ export class BulkheadPolicy extends BasePolicy {
         reject(signal.reason);
         return;
       }
-      state.waiters.push(waiter);
+      if (first) state.waiters.splice(state.head, 0, waiter);
+      else state.waiters.push(waiter);
       signal.addEventListener('abort', onAbort, { once: true });
       if (Number.isFinite(budget)) {
         timer = clock.setTimeout(
@@ -192,7 +220,84 @@ export class BulkheadPolicy extends BasePolicy {
         );
       }
       if (this.#queued.size > 0) this.#queued.emit({ key, queued: state.queued, context });
+      if (this.#store) this.#pump(this.#store, state, key);
     });
+  }
+
+  async #runWithStore<T>(
+    store: BulkheadStore,
+    state: KeyState,
+    key: string,
+    context: Context,
+    next: (context: Context) => Promise<T>,
+  ): Promise<T> {
+    // Only the first of calls arriving together asks at once; the others queue behind it, and it
+    // takes the head of the queue if no slot was free. Without a queue, every call just asks.
+    let first = false;
+    if (state.queued === 0 && (state.asking === 0 || this.queue === 0)) {
+      first = true;
+      state.asking++;
+      let lease: BulkheadLease | undefined;
+      try {
+        lease = await store.tryAcquire(key, this.limit);
+      } finally {
+        state.asking--;
+      }
+      if (lease) {
+        if (context.signal.aborted) {
+          lease.release();
+          throw context.signal.reason;
+        }
+        state.running++;
+        if (this.#acquired.size > 0) this.#acquired.emit({ key, waitedMs: 0, context });
+        return this.#hold(state, key, context, next, lease);
+      }
+    }
+    if (state.queued + (first ? 0 : state.asking) >= this.queue) {
+      state.rejected++;
+      if (this.#rejected.size > 0) this.#rejected.emit({ key, context });
+      throw new BulkheadRejectedError({ key, limit: this.limit, queue: this.queue });
+    }
+    const lease = await this.#wait(state, key, context, first);
+    return this.#hold(state, key, context, next, lease);
+  }
+
+  /** Asks the store for slots on behalf of the queue, in order, until the queue is empty. */
+  async #pump(store: BulkheadStore, state: KeyState, key: string): Promise<void> {
+    if (state.pumping) return;
+    state.pumping = true;
+    try {
+      while (state.queued > 0) {
+        let lease: BulkheadLease | undefined;
+        try {
+          lease = await store.tryAcquire(key, this.limit);
+        } catch (error) {
+          for (let waiter = state.take(); waiter; waiter = state.take()) waiter.fail(error);
+          return;
+        }
+        if (lease) {
+          const waiter = state.take();
+          if (waiter) waiter.grant(lease);
+          else lease.release();
+          continue;
+        }
+        if (state.queued === 0) return;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            state.wake = undefined;
+            resolve();
+          }, store.pollMs ?? DEFAULT_STORE_POLL_MS);
+          timer.unref?.();
+          state.wake = () => {
+            clearTimeout(timer);
+            state.wake = undefined;
+            resolve();
+          };
+        });
+      }
+    } finally {
+      state.pumping = false;
+    }
   }
 
   async #hold<T>(
@@ -200,13 +305,17 @@ export class BulkheadPolicy extends BasePolicy {
     key: string,
     context: Context,
     next: (context: Context) => Promise<T>,
+    lease?: BulkheadLease,
   ): Promise<T> {
     try {
       return await next(context);
     } finally {
       state.running--;
       if (this.#released.size > 0) this.#released.emit({ key, context });
-      if (state.running < this.limit) state.take()?.grant();
+      if (lease) {
+        lease.release();
+        state.wake?.();
+      } else if (state.running < this.limit) state.take()?.grant();
     }
   }
 }

@@ -1,9 +1,11 @@
 export { BulkheadPolicy, bulkhead, DEFAULT_LIMIT, DEFAULT_QUEUE } from './bulkhead-policy.js';
 export type {
   BulkheadAcquiredEvent,
+  BulkheadLease,
   BulkheadOptions,
   BulkheadQueuedEvent,
   BulkheadRejectedEvent,
   BulkheadReleasedEvent,
   BulkheadStats,
+  BulkheadStore,
 } from './types.js';

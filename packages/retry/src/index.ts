@@ -10,7 +10,9 @@ export { RetryPolicy, retry } from './retry-policy.js';
 export type {
   RetryBackoffContext,
   RetryBudgetExhaustedEvent,
+  RetryBudgetLimits,
   RetryBudgetOptions,
+  RetryBudgetStore,
   RetryEvent,
   RetryGiveUpEvent,
   RetryOptions,

@@ -17,7 +17,13 @@ import {
   validateOptions,
 } from '@bulwark/core';
 import { decorrelatedJitterGenerator, ExponentialBackoff, type IBackoffFactory } from 'cockatiel';
-import type { RetryBackoffContext, RetryBudgetOptions, RetryOptions } from './types.js';
+import type {
+  RetryBackoffContext,
+  RetryBudgetLimits,
+  RetryBudgetOptions,
+  RetryBudgetStore,
+  RetryOptions,
+} from './types.js';
 
 /** Attempts in total, the first included. */
 export const DEFAULT_MAX_ATTEMPTS = 3;
@@ -26,7 +32,7 @@ export const DEFAULT_INITIAL_DELAY_MS = 250;
 /** The longest wait before a retry. */
 export const DEFAULT_MAX_DELAY_MS = 10_000;
 /** The default retry budget. */
-export const DEFAULT_BUDGET: Readonly<Required<RetryBudgetOptions>> = Object.freeze({
+export const DEFAULT_BUDGET: RetryBudgetLimits = Object.freeze({
   ratio: 0.2,
   windowMs: 10_000,
   minRetries: 10,
@@ -64,6 +70,13 @@ const budgetSchema: Readonly<Record<keyof RetryBudgetOptions, OptionCheck>> = {
   ratio: numberIn(0, 1),
   windowMs: duration(10),
   minRetries: integer(0),
+  store: (value) =>
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as RetryBudgetStore).recordCall === 'function' &&
+    typeof (value as RetryBudgetStore).tryRetry === 'function'
+      ? undefined
+      : 'must be a retry budget store (an object with recordCall() and tryRetry())',
 };
 
 /** The default `retryOn`: the error's own `retryable` flag. */
@@ -76,7 +89,8 @@ export interface ResolvedRetryOptions {
   backoff: IBackoffFactory<RetryBackoffContext>;
   maxDelayMs: number;
   retryOn: (error: unknown, context: Context) => boolean;
-  budget: Required<RetryBudgetOptions> | undefined;
+  budget: RetryBudgetLimits | undefined;
+  budgetStore: RetryBudgetStore | undefined;
   key: KeyOption | undefined;
   maxKeys: number;
   clock: Clock;
@@ -100,7 +114,8 @@ export function resolveRetryOptions(options: RetryOptions = {}): ResolvedRetryOp
       'maxDelayMs',
     );
   }
-  let budget: Required<RetryBudgetOptions> | undefined;
+  let budget: RetryBudgetLimits | undefined;
+  let budgetStore: RetryBudgetStore | undefined;
   if (options.budget === undefined || options.budget === true) budget = DEFAULT_BUDGET;
   else if (options.budget !== false) {
     try {
@@ -111,7 +126,9 @@ export function resolveRetryOptions(options: RetryOptions = {}): ResolvedRetryOp
       }
       throw error;
     }
-    budget = { ...DEFAULT_BUDGET, ...withoutUndefined(options.budget) };
+    const { store, ...limits } = options.budget;
+    budget = { ...DEFAULT_BUDGET, ...withoutUndefined(limits) };
+    budgetStore = store;
   }
   if (options.key !== undefined && budget === undefined) {
     throw new InvalidOptionError(
@@ -131,6 +148,7 @@ export function resolveRetryOptions(options: RetryOptions = {}): ResolvedRetryOp
     maxDelayMs,
     retryOn: options.retryOn ?? isRetryable,
     budget,
+    budgetStore,
     key: options.key,
     maxKeys: options.maxKeys ?? DEFAULT_MAX_KEYS,
     clock: options.clock ?? realClock,

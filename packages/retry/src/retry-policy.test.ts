@@ -437,6 +437,7 @@ describe('retry()', () => {
       [{ budget: { windowMs: -10 } }, 'budget.windowMs'],
       [{ budget: { minRetries: 0.5 } }, 'budget.minRetries'],
       [{ budget: { burst: 1 } }, 'budget.burst'],
+      [{ budget: { store: { tryRetry() {} } } }, 'budget.store'],
       [{ key: 'user' }, 'key'],
       [{ key: 'model', budget: false }, 'key'],
       [{ maxKeys: 0 }, 'maxKeys'],

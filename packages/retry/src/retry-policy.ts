@@ -148,6 +148,7 @@ export class RetryPolicy extends BasePolicy {
     const key = this.#keyedBudgets ? resolveKey(options.key as KeyOption, context) : DEFAULT_KEY;
     const budget = this.#budget ?? this.#keyedBudgets?.getOrCreate(key, () => this.#newBudget());
     budget?.recordCall();
+    if (budget) options.budgetStore?.recordCall(key, options.budget as NonNullable<typeof options.budget>);
     // Attempts start fresh commit states; a commit is passed outward as it happens, so policies
     // and observers outside this one see it too.
     const onCommit = (): void => context.commit();
@@ -185,7 +186,10 @@ export class RetryPolicy extends BasePolicy {
         backoff = backoff ? backoff.next(backoffContext) : options.backoff.next(backoffContext);
         const delayMs = this.#delayMs(backoff.duration, error);
         if (delayMs >= context.remainingMs()) throw this.#giveUp(error, 'deadline', attempt, context);
-        if (budget && !budget.tryRetry()) {
+        const allowed =
+          budget === undefined ||
+          (options.budgetStore ? await this.#tryRetry(budget, key) : budget.tryRetry());
+        if (!allowed) {
           if (this.#exhausted.size > 0) this.#exhausted.emit({ attempt, error, key, context });
           throw this.#giveUp(error, 'budget', attempt, context);
         }
@@ -210,6 +214,21 @@ export class RetryPolicy extends BasePolicy {
     } finally {
       if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
     }
+  }
+
+  /** Takes a retry from the shared budget when a store answers, else from this process's window. */
+  async #tryRetry(budget: RetryBudget, key: string): Promise<boolean> {
+    const { budgetStore, budget: limits } = this.#options;
+    if (budgetStore && limits) {
+      let shared: boolean | undefined;
+      try {
+        shared = await budgetStore.tryRetry(key, limits);
+      } catch {
+        shared = undefined;
+      }
+      if (shared !== undefined) return shared;
+    }
+    return budget.tryRetry();
   }
 
   /** The wait before the next attempt: the server's `Retry-After` if it sent one, else the backoff. */

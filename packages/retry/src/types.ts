@@ -36,6 +36,29 @@ export interface RetryBudgetOptions {
    * @default 10
    */
   minRetries?: number;
+  /**
+   * Where the budget's window lives. With a store (`@bulwark/redis`'s `redisRetryBudgetStore()`),
+   * every process sharing it draws on one budget per key.
+   * @default a window kept in this process
+   */
+  store?: RetryBudgetStore;
+}
+
+/** The numbers of a retry budget, as a {@link RetryBudgetStore} receives them. */
+export type RetryBudgetLimits = Readonly<Required<Omit<RetryBudgetOptions, 'store'>>>;
+
+/**
+ * Where a retry budget keeps its window, so that one budget per key holds across processes. The
+ * policy still counts in its own window too, which decides whenever the store cannot answer.
+ */
+export interface RetryBudgetStore {
+  /** Counts one call of `key`. Never throws: a count that cannot be stored is dropped. */
+  recordCall(key: string, budget: RetryBudgetLimits): void;
+  /**
+   * Takes one retry of `key` if the budget allows it: `true` taken, `false` spent. Resolves
+   * `undefined` when the store cannot answer: the policy's own window decides.
+   */
+  tryRetry(key: string, budget: RetryBudgetLimits): Promise<boolean | undefined>;
 }
 
 /** Options of `retry()`. */
