@@ -122,7 +122,7 @@ export async function handleShow(context: RouteContext): Promise<void> {
 }
 
 export async function handlePs(context: RouteContext): Promise<void> {
-  const loaded = await context.sim.scheduler.loaded(context.signal);
+  const loaded = context.sim.scheduler.loaded();
   const models = loaded.map(({ model, expiresAt, numCtx }) => ({
     name: model.shortName,
     model: model.shortName,

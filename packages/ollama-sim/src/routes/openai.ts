@@ -203,7 +203,7 @@ export async function handleOpenaiEmbeddings(context: RouteContext): Promise<voi
   if (!model) return output.error(404, `model ${goQuote(name)} not found, try pulling it first`);
   const result = await computeEmbeddings(context, model, inputs, {
     keepAlive: undefined,
-    numCtx: undefined,
+    runnerOptions: {},
     dimensions: typeof request.dimensions === 'number' ? request.dimensions : 0,
     truncate: true,
   });
