@@ -8,7 +8,7 @@ import {
 import type { Socket } from 'node:net';
 import { Cancellation, type CancelSignal, sleep } from './cancel-signal.js';
 import { FaultTable, faultKind, validateFault, validateFaults } from './faults.js';
-import { type GoDecodeResult, parseGoJson } from './go-decode.js';
+import { type GoDecodeResult, parseGoJson } from './go-decoding/index.js';
 import { FOREVER_MS } from './go-duration.js';
 import { goJson, nowMs } from './go-json.js';
 import {

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CancelSignal } from './cancel-signal.js';
-import type { GoDecodeResult, GoType } from './go-decode.js';
-import { decodeInto } from './go-decode.js';
+import type { GoDecodeResult, GoType } from './go-decoding/index.js';
+import { decodeInto } from './go-decoding/index.js';
 import { memo } from './memo.js';
 import type { ModelDefaults, SimModel } from './model-catalog.js';
 import { isValidModelName, modelKey, parseModelName } from './model-name.js';

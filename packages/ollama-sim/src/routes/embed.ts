@@ -1,8 +1,8 @@
 // POST /api/embed and the legacy POST /api/embeddings (server/routes.go EmbedHandler, EmbeddingsHandler).
 import { sleep } from '../cancel-signal.js';
+import { checkModelOptions, embeddingRequest, embedRequest } from '../go-decoding/index.js';
 import { elapsedNs, float32Shortest, goJson, nowMs } from '../go-json.js';
 import type { SimModel } from '../model-catalog.js';
-import { checkModelOptions, embeddingRequest, embedRequest } from '../request-schemas.js';
 import { type RunnerOptions, runnerOptionsOf } from '../runner-options.js';
 import { SchedulerError } from '../scheduler.js';
 import { decodeBody, type RouteContext } from '../sim-state.js';

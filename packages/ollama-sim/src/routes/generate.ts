@@ -1,6 +1,7 @@
 // POST /api/generate (server/routes.go GenerateHandler).
+
+import { checkModelOptions, generateRequest } from '../go-decoding/index.js';
 import { rfc3339Nano } from '../go-json.js';
-import { checkModelOptions, generateRequest } from '../request-schemas.js';
 import { runnerOptionsOf } from '../runner-options.js';
 import { decodeBody, type RouteContext } from '../sim-state.js';
 import { planReply } from '../simulated-reply.js';

@@ -1,9 +1,10 @@
 // Model management: GET /api/tags, POST /api/show, GET /api/ps, POST /api/copy, DELETE /api/delete,
 // GET /api/version, GET|HEAD / (server/routes.go).
+
+import { copyRequest, deleteRequest, showRequest } from '../go-decoding/index.js';
 import { nowMs, rfc3339Nano } from '../go-json.js';
 import { renameModel, type SimModel } from '../model-catalog.js';
 import { isValidModelName, parseModelName, shortModelName } from '../model-name.js';
-import { copyRequest, deleteRequest, showRequest } from '../request-schemas.js';
 import { decodeBody, type RouteContext } from '../sim-state.js';
 import { goQuote } from './route-helpers.js';
 

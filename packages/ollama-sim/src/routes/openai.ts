@@ -1,8 +1,9 @@
 // OpenAI-compatible routes: /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models,
 // /v1/models/:model (middleware/openai.go over the native handlers).
+
+import { openaiChatRequest, openaiCompletionRequest, openaiEmbedRequest } from '../go-decoding/index.js';
 import { goJson } from '../go-json.js';
 import { isValidModelName, parseModelName, shortModelName } from '../model-name.js';
-import { openaiChatRequest, openaiCompletionRequest, openaiEmbedRequest } from '../request-schemas.js';
 import { decodeBody, type RouteContext } from '../sim-state.js';
 import { chat } from './chat.js';
 import { computeEmbeddings } from './embed.js';

@@ -1,10 +1,10 @@
 // POST /api/pull, /api/push, /api/create: progress lines (server/images.go, server/create.go).
 import { createHash } from 'node:crypto';
 import { sleep } from '../cancel-signal.js';
+import { createRequest, pullRequest, pushRequest } from '../go-decoding/index.js';
 import { goJson } from '../go-json.js';
 import { renameModel, resolveModel, type SimModel } from '../model-catalog.js';
 import { isValidModelName, parseModelName } from '../model-name.js';
-import { createRequest, pullRequest, pushRequest } from '../request-schemas.js';
 import { type Dialect, OLLAMA_DIALECT } from '../response-output.js';
 import { decodeBody, type RouteContext } from '../sim-state.js';
 
