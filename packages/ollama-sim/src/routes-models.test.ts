@@ -30,7 +30,15 @@ describe('model routes', () => {
       'nomic-embed-text:latest',
     ]);
     const llama = body.models[0];
-    expect(Object.keys(llama)).toEqual(['name', 'model', 'modified_at', 'size', 'digest', 'details']);
+    expect(Object.keys(llama)).toEqual([
+      'name',
+      'model',
+      'modified_at',
+      'size',
+      'digest',
+      'details',
+      'capabilities',
+    ]);
     expect(llama.digest).toMatch(/^[0-9a-f]{64}$/);
     expect(llama.details).toEqual({
       parent_model: '',
@@ -39,10 +47,32 @@ describe('model routes', () => {
       families: ['llama'],
       parameter_size: '3.2B',
       quantization_level: 'Q4_K_M',
+      context_length: 131_072,
+      embedding_length: 3072,
     });
+    expect(llama.capabilities).toEqual(['completion', 'tools']);
+    expect(body.models[3].capabilities).toEqual(['embedding']);
+    expect(body.models[3].details.embedding_length).toBe(768);
     const head = await call('HEAD', '/api/tags');
     expect(head.response.status).toBe(200);
     expect(head.text).toBe('');
+  });
+
+  it('lists the most recently modified model first on /api/tags', async () => {
+    sim = await startOllamaSim({
+      models: [
+        { name: 'old', modifiedAt: '2024-01-01T00:00:00Z' },
+        { name: 'new', modifiedAt: '2025-06-01T00:00:00Z' },
+        { name: 'middle', modifiedAt: '2024-06-01T00:00:00Z' },
+      ],
+    });
+    const names = async () =>
+      JSON.parse((await call('GET', '/api/tags')).text).models.map((model: { name: string }) => model.name);
+    expect(await names()).toEqual(['new:latest', 'middle:latest', 'old:latest']);
+    // A model created now is the newest.
+    const created = await call('POST', '/api/create', { model: 'mine', from: 'old', stream: false });
+    expect(created.response.status).toBe(200);
+    expect(await names()).toEqual(['mine:latest', 'new:latest', 'middle:latest', 'old:latest']);
   });
 
   it('shows a model and 404s an unknown one with the shortest name', async () => {

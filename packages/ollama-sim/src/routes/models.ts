@@ -20,7 +20,7 @@ export function modelDetails(model: SimModel): Record<string, unknown> {
   };
 }
 
-/** One `/api/tags` entry. */
+/** One `/api/tags` entry (api.ListModelResponse): details with the context and embedding lengths, and capabilities. */
 export function listEntry(model: SimModel): Record<string, unknown> {
   return {
     name: model.shortName,
@@ -28,9 +28,17 @@ export function listEntry(model: SimModel): Record<string, unknown> {
     modified_at: model.modifiedAt,
     size: model.size,
     digest: model.digest,
-    details: modelDetails(model),
+    details: {
+      ...modelDetails(model),
+      ...(model.contextLength > 0 && { context_length: model.contextLength }),
+      ...(model.embeddingLength > 0 && { embedding_length: model.embeddingLength }),
+    },
+    ...(model.capabilities.length > 0 && { capabilities: model.capabilities }),
   };
 }
+
+/** Seconds since the epoch, as `time.Time.Unix()` compares them. */
+const unixSeconds = (date: string) => Math.floor(Date.parse(date) / 1000);
 
 const FILE_TYPES: Record<string, number> = {
   F32: 0,
@@ -100,7 +108,10 @@ export function showResponse(model: SimModel): Record<string, unknown> {
 }
 
 export async function handleTags(context: RouteContext): Promise<void> {
-  const models = [...context.sim.models.values()].map(listEntry);
+  // Most recently modified first (a stable sort on whole seconds, as the server does).
+  const models = [...context.sim.models.values()]
+    .sort((a, b) => unixSeconds(b.modifiedAt) - unixSeconds(a.modifiedAt))
+    .map(listEntry);
   await context.output.json(200, { models });
 }
 
