@@ -34,7 +34,7 @@ Options:
   -h, --help                   Show this help
 
 Fault kinds: status, hang, reset, stall, close-mid-line, malformed-line, error-line,
-oversized-line, endless-line, html, empty, truncate, no-done. Latency fields
+error-event, oversized-line, endless-line, html, empty, truncate, no-done. Latency fields
 (delayMs, tokenDelayMs, dripBytes, dripIntervalMs, gzip) combine with any kind.
 `;
 

@@ -137,6 +137,26 @@ describe('/v1/chat/completions', () => {
     expect(models.data.map((model) => model.id)).toContain('llama3.2:latest');
   });
 
+  it('lets the openai client return a truncated answer, without an error, when the runner fails mid-stream', async () => {
+    sim = await startOllamaSim({
+      faults: [{ route: '/v1/chat/completions', kind: 'error-line', afterChunks: 3 }],
+    });
+    const client = new OpenAI({ baseURL: `${sim.url}/v1`, apiKey: 'ollama', maxRetries: 0 });
+    const expected = simulatedReply({
+      model: 'llama3.2',
+      messages: [{ role: 'user', content: 'Say something' }],
+    });
+    const stream = await client.chat.completions.create({
+      model: 'llama3.2',
+      messages: [{ role: 'user', content: 'Say something' }],
+      stream: true,
+    });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+    expect(text).toBe(expected.chunks.slice(0, 3).join(''));
+    expect(text.length).toBeLessThan(expected.content.length);
+  });
+
   it('streams tool calls with finish_reason tool_calls', async () => {
     sim = await startOllamaSim();
     const tools = [

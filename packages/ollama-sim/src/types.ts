@@ -106,6 +106,11 @@ export type FaultKind =
   | 'malformed-line'
   /** After `afterChunks` lines, write `{"error": message}` and end cleanly; at 0 lines, answer `status` (500) with the JSON error, as Ollama does. */
   | 'error-line'
+  /**
+   * Like `'error-line'`, but on `/v1/*` an explicit OpenAI error event (`data: {"error":{...}}`)
+   * instead of the server's empty chunk; on Ollama's routes the same `{"error"}` line.
+   */
+  | 'error-event'
   /** After `afterChunks` lines, write one valid chunk line of `lineBytes` bytes (default 10 MiB), then go on. */
   | 'oversized-line'
   /** After `afterChunks` lines, start a line and never finish it: bytes flow until the client leaves or the simulator closes. */
@@ -174,9 +179,9 @@ export interface Fault {
   afterChunks?: number;
   /** `'stall'`: how long; omitted = until the client leaves or the simulator closes. */
   stallMs?: number;
-  /** `'status'` (required), `'html'` (default 502), `'error-line'` before any output (default 500). */
+  /** `'status'` (required), `'html'` (default 502), `'error-line'`/`'error-event'` before any output (default 500). */
   status?: number;
-  /** Error text of `'status'` and `'error-line'`. @default Ollama's text for the status, or a runner failure */
+  /** Error text of `'status'`, `'error-line'` and `'error-event'`. @default Ollama's text for the status, or a runner failure */
   message?: string;
   /** `'status'`: the raw body instead of `{"error": message}`; an object is sent as JSON. */
   body?: string | Record<string, unknown>;
