@@ -183,6 +183,38 @@ describe('model routes', () => {
     expect(bad.text).toBe('{"error":"invalid model name"}');
   });
 
+  it('fails a pull of a name the registry does not know, in the stream or with 500; pullable declares names', async () => {
+    sim = await startOllamaSim();
+    const unknown = await call('POST', '/api/pull', { model: 'no-such-model' });
+    expect(unknown.response.status).toBe(200);
+    expect(unknown.response.headers.get('content-type')).toBe('application/x-ndjson');
+    expect(unknown.text).toBe(
+      '{"status":"pulling manifest"}\n{"error":"pull model manifest: file does not exist"}\n',
+    );
+    const quiet = await call('POST', '/api/pull', { model: 'no-such-model', stream: false });
+    expect(quiet.response.status).toBe(500);
+    expect(quiet.response.headers.get('content-type')).toBe('application/json');
+    expect(quiet.text).toBe('{"error":"pull model manifest: file does not exist"}');
+    expect(sim.modelNames()).not.toContain('no-such-model:latest');
+    await sim.close();
+    sim = await startOllamaSim({ pullable: ['team/custom', 'pinned:1b'] });
+    expect((await call('POST', '/api/pull', { model: 'team/custom:v2', stream: false })).text).toBe(
+      '{"status":"success"}',
+    );
+    expect((await call('POST', '/api/pull', { model: 'pinned:1b', stream: false })).response.status).toBe(
+      200,
+    );
+    expect((await call('POST', '/api/pull', { model: 'pinned:7b', stream: false })).response.status).toBe(
+      500,
+    );
+    // The default list no longer applies once pullable is given.
+    expect((await call('POST', '/api/pull', { model: 'mistral', stream: false })).response.status).toBe(500);
+    expect(sim.modelNames()).toEqual(expect.arrayContaining(['team/custom:v2', 'pinned:1b']));
+    await expect(startOllamaSim({ pullable: [3] as never })).rejects.toThrow(
+      /option "pullable" must be an array of model names/,
+    );
+  });
+
   it('pushes a known model and reports an unknown one inside the stream', async () => {
     sim = await startOllamaSim();
     const push = await call('POST', '/api/push', { model: 'llama3.2' });

@@ -13,6 +13,7 @@ import { FOREVER_MS } from './go-duration.js';
 import { goJson, nowMs } from './go-json.js';
 import {
   DEFAULT_MODELS,
+  KNOWN_MODEL_NAMES,
   type ModelDefaults,
   REPLY_TOKENS_DEFAULT,
   resolveModel,
@@ -57,6 +58,10 @@ const OPTIONS_SCHEMA: Record<string, Check> = {
   replyTokens: tokenRange,
   version: nonEmptyString,
   requestLogLimit: integer(0),
+  pullable: (value) =>
+    Array.isArray(value) && value.every((name) => typeof name === 'string' && name.trim() !== '')
+      ? undefined
+      : 'must be an array of model names',
 };
 
 /** Checks options eagerly; throws a SimOptionError naming the option and the value. */
@@ -143,6 +148,7 @@ export async function startOllamaSim(options: OllamaSimOptions = {}): Promise<Ol
   const state = new SimState(models, scheduler, stats, {
     version: options.version ?? '0.33.0',
     modelDefaults: defaults,
+    pullable: options.pullable ?? KNOWN_MODEL_NAMES,
   });
   const faults = new FaultTable();
   faults.set(options.faults ?? []);

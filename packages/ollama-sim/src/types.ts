@@ -88,6 +88,13 @@ export interface OllamaSimOptions {
   version?: string;
   /** Entries kept in {@link OllamaSim.requests}; the oldest are dropped. 0 keeps none. @default 10000 */
   requestLogLimit?: number;
+  /**
+   * Names `/api/pull` finds in the registry (a name without a tag matches every tag). Pulling any
+   * other name fails as Ollama does for a name the registry does not know: `pulling manifest`, then
+   * `{"error":"pull model manifest: file does not exist"}` in the stream (500 with `stream: false`).
+   * @default {@link KNOWN_MODEL_NAMES}
+   */
+  pullable?: readonly string[];
 }
 
 /** What a {@link Fault} does. Latency fields (`delayMs`, `tokenDelayMs`, `dripBytes`, `gzip`) combine with any kind. */

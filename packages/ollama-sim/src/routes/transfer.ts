@@ -108,8 +108,17 @@ export async function handlePull(context: RouteContext): Promise<void> {
   const requested = nameOf(body).trim();
   if (requested === '' || !isValidModelName(parseModelName(requested)))
     return output.error(400, 'invalid model name');
+  const stream = body.stream !== false;
+  if (!sim.isPullable(requested)) {
+    await runProgress(
+      context,
+      [{ status: 'pulling manifest' }, { error: 'pull model manifest: file does not exist' }],
+      stream,
+    );
+    return;
+  }
   const model = sim.find(requested) ?? resolveModel(requested, sim.settings.modelDefaults);
-  if (await runProgress(context, pullSteps(model), body.stream !== false)) sim.add(model);
+  if (await runProgress(context, pullSteps(model), stream)) sim.add(model);
 }
 
 export async function handlePush(context: RouteContext): Promise<void> {
