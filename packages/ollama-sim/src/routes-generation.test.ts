@@ -140,7 +140,7 @@ describe('/api/chat', () => {
     const call = (parsed[0]!.message as { tool_calls: { id: string; function: Record<string, unknown> }[] })
       .tool_calls;
     expect(call).toHaveLength(1);
-    expect(call[0]?.id).toMatch(/^[a-z0-9]{8}$/);
+    expect(call[0]?.id).toMatch(/^call_[a-z0-9]{8}$/);
     expect(call[0]?.function.index).toBe(0);
     expect(call[0]?.function.name).toBe('get_weather');
     const args = call[0]?.function.arguments as { city: string; days: number };

@@ -171,6 +171,7 @@ describe('/v1/chat/completions', () => {
       .map((event) => JSON.parse(event));
     const call = chunks[0].choices[0].delta.tool_calls[0];
     expect(call).toMatchObject({ index: 0, type: 'function', function: { name: 'lookup' } });
+    expect(call.id).toMatch(/^call_[a-z0-9]{8}$/);
     expect(typeof JSON.parse(call.function.arguments).q).toBe('string');
     expect(chunks.at(-1).choices[0].finish_reason).toBe('tool_calls');
   });

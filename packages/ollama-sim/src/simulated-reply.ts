@@ -340,7 +340,8 @@ function buildPlan(request: ReplyRequest, model: SimModel, text: string): ReplyP
     const rawTokens = splitJsonTokens(raw);
     if (rawTokens.length <= budget) {
       const letters = 'abcdefghijklmnopqrstuvwxyz0123456789';
-      let id = '';
+      // `toolCallId()`: "call_" and eight lower-case letters or digits.
+      let id = 'call_';
       for (let index = 0; index < 8; index++) id += letters[Math.floor(toolRandom.next() * letters.length)];
       toolCalls = [{ id, function: { index: 0, name: tool.function.name, arguments: callArguments } }];
       silentTokens = rawTokens.length;

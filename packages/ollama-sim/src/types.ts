@@ -288,6 +288,7 @@ export interface ReplyRequest {
 
 /** A tool call as Ollama sends it in `message.tool_calls`. */
 export interface SimulatedToolCall {
+  /** `call_` and eight lower-case letters or digits, as the server makes them. */
   id: string;
   function: { index: number; name: string; arguments: Record<string, unknown> };
 }
