@@ -6,6 +6,7 @@ import {
   STATUS_CODES,
 } from 'node:http';
 import type { Socket } from 'node:net';
+import { checkAccess } from './access-check.js';
 import { Cancellation, type CancelSignal, sleep } from './cancel-signal.js';
 import { FaultTable, faultKind, validateFault, validateFaults } from './faults.js';
 import { type GoDecodeResult, parseGoJson } from './go-decoding/index.js';
@@ -235,6 +236,9 @@ export async function startOllamaSim(options: OllamaSimOptions = {}): Promise<Ol
     req.on('end', onEnd);
   };
 
+  /** Whether the server listens on a loopback address: only then is the Host header checked. */
+  let loopbackBind = false;
+
   const handle = async ({ req, res, record, chunks, cancel: signal }: Exchange): Promise<void> => {
     const raw = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
     const parsed: GoDecodeResult = raw.length === 0 ? { error: 'EOF', eof: true } : parseGoJson(raw);
@@ -288,6 +292,19 @@ export async function startOllamaSim(options: OllamaSimOptions = {}): Promise<Ol
     output: ResponseOutput,
     signal: CancelSignal,
   ): Promise<void> => {
+    const access = checkAccess(record.method, record.headers, loopbackBind);
+    if (access.kind !== 'continue') {
+      // Empty answers, as gin's AbortWithStatus sends them.
+      const status = access.kind === 'refuse' ? 403 : 204;
+      record.status = status;
+      record.headersAt = nowMs();
+      if (status === 403) record.error = '403 forbidden';
+      res.writeHead(status, access.kind === 'refuse' ? { 'Content-Length': '0' } : access.headers);
+      await new Promise<void>((resolve) => res.end(resolve));
+      return;
+    }
+    if (access.headers)
+      for (const [name, value] of Object.entries(access.headers)) res.setHeader(name, value);
     if (fault?.delayMs) await sleep(fault.delayMs, signal);
     if (signal.aborted) return;
     const kind = fault ? faultKind(fault) : undefined;
@@ -410,6 +427,12 @@ export async function startOllamaSim(options: OllamaSimOptions = {}): Promise<Ol
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : (options.port ?? 0);
+  loopbackBind =
+    typeof address === 'object' &&
+    address !== null &&
+    (address.address === '::1' ||
+      address.address.startsWith('127.') ||
+      address.address.startsWith('::ffff:127.'));
   const url = urlFor(host, port);
 
   let closed: Promise<void> | undefined;
