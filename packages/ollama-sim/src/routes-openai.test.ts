@@ -113,6 +113,26 @@ describe('/v1/chat/completions', () => {
     expect(JSON.parse(noBody.text).error.message).toBe('EOF');
   });
 
+  it('answers the middleware 400s as gin does (charset, no newline), handler errors through its writer', async () => {
+    sim = await startOllamaSim();
+    for (const [path, body] of [
+      ['/v1/chat/completions', '{bad'],
+      ['/v1/chat/completions', { model: 'llama3.2', messages: [] }],
+      ['/v1/completions', ''],
+      ['/v1/embeddings', { model: 'nomic-embed-text', input: [] }],
+    ] as const) {
+      const answer = await post(path, body);
+      expect(answer.response.status, path).toBe(400);
+      expect(answer.response.headers.get('content-type'), path).toBe('application/json; charset=utf-8');
+      expect(answer.text.endsWith('}'), path).toBe(true);
+      expect(JSON.parse(answer.text).error.type).toBe('invalid_request_error');
+    }
+    const missing = await post('/v1/completions', { model: 'nope', prompt: 'hi' });
+    expect(missing.response.status).toBe(404);
+    expect(missing.response.headers.get('content-type')).toBe('application/json');
+    expect(missing.text.endsWith('}\n')).toBe(true);
+  });
+
   it('works with the official openai client, streamed and not', async () => {
     sim = await startOllamaSim();
     const client = new OpenAI({ baseURL: `${sim.url}/v1`, apiKey: 'ollama', maxRetries: 0 });
@@ -209,6 +229,21 @@ describe('/v1/completions, /v1/embeddings, /v1/models', () => {
     const bytes = Buffer.from(base64.data[0].embedding, 'base64');
     expect(bytes.length).toBe(768 * 4);
     expect(bytes.readFloatLE(0)).toBeCloseTo(floats.data[0].embedding[0], 6);
+  });
+
+  it('prints /v1/embeddings floats as float32, the same numbers /api/embed prints', async () => {
+    sim = await startOllamaSim();
+    const openai = await post('/v1/embeddings', { model: 'nomic-embed-text', input: 'same text' });
+    const native = await post('/api/embed', { model: 'nomic-embed-text', input: 'same text' });
+    const vector = JSON.parse(openai.text).data[0].embedding as number[];
+    expect(vector).toEqual(JSON.parse(native.text).embeddings[0]);
+    for (const value of vector) expect(Math.fround(value)).toBe(Math.fround(Number(value.toPrecision(9))));
+    const digits = (openai.text.match(/-?\d+\.\d+(e-?\d+)?/g) ?? []).map((text) =>
+      text.replace(/^-?0\.0*/, ''),
+    );
+    expect(
+      Math.max(...digits.map((text) => text.replace(/e.*$/, '').replace('.', '').length)),
+    ).toBeLessThanOrEqual(9);
   });
 
   it('lists and retrieves models', async () => {

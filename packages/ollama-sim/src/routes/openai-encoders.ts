@@ -38,6 +38,22 @@ function emptyChatChunk(id: string, created: number): string {
   return `data: {"id":"${id}","object":"chat.completion.chunk","created":${created},"model":"","system_fingerprint":"fp_ollama","choices":[{"index":0,"delta":{"content":""},"finish_reason":null}]}\n\n`;
 }
 
+/**
+ * Errors the OpenAI middleware answers itself (a body it cannot decode or convert): gin's
+ * `AbortWithStatusJSON`, so `application/json; charset=utf-8` without a trailing newline, unlike
+ * the handler's errors that pass through the middleware's writer.
+ */
+export const OPENAI_MIDDLEWARE_DIALECT: Dialect = {
+  errorBody: (status, message) => ({
+    contentType: 'application/json; charset=utf-8',
+    body: openaiErrorJson(status, message).trimEnd(),
+  }),
+  errorLine: (message) => OPENAI_DIALECT.errorLine(message),
+  errorEvent,
+  fillerLine: (filler) => OPENAI_DIALECT.fillerLine(filler),
+  endlessPrefix: () => OPENAI_DIALECT.endlessPrefix(),
+};
+
 /** The OpenAI error dialect for routes that fail before choosing an encoder. */
 export const OPENAI_DIALECT: Dialect = {
   errorBody,
