@@ -70,10 +70,17 @@ function isPrivateOrLocalIp(address: string): boolean {
   return lower === '::1' || lower === '::' || /^f[cd][0-9a-f]{2}:/.test(lower);
 }
 
+let cachedMachineName: string | undefined;
+/** This machine's name, lower-cased (`os.Hostname`), read once. */
+function machineName(): string {
+  cachedMachineName ??= hostname().toLowerCase();
+  return cachedMachineName;
+}
+
 /** `allowedHost`: localhost, this machine's name, or a `.localhost`, `.local`, `.internal` name. */
 function hostAllowed(host: string): boolean {
   const lower = host.toLowerCase();
-  if (lower === '' || lower === 'localhost' || lower === hostname().toLowerCase()) return true;
+  if (lower === '' || lower === 'localhost' || lower === machineName()) return true;
   return ['.localhost', '.local', '.internal'].some((suffix) => lower.endsWith(suffix));
 }
 
