@@ -96,6 +96,51 @@ describe('model routes', () => {
     expect(none.text).toBe('{"error":"model is required"}');
   });
 
+  it('shows system (from a create), parser, renderer, requires, and the verbose arrays and tensors', async () => {
+    sim = await startOllamaSim({
+      models: [
+        'llama3.2',
+        { name: 'coder', parser: 'qwen3-coder', renderer: 'qwen3-coder', requires: '0.12.0' },
+      ],
+    });
+    const coder = JSON.parse((await call('POST', '/api/show', { model: 'coder' })).text);
+    expect(coder).toMatchObject({ parser: 'qwen3-coder', renderer: 'qwen3-coder', requires: '0.12.0' });
+    expect(Object.keys(coder)).toEqual([
+      'modelfile',
+      'template',
+      'renderer',
+      'parser',
+      'details',
+      'model_info',
+      'capabilities',
+      'modified_at',
+      'requires',
+    ]);
+    expect(coder.model_info['tokenizer.ggml.tokens']).toEqual([]);
+    expect(coder.tensors).toBeUndefined();
+    const created = await call('POST', '/api/create', {
+      model: 'pirate',
+      from: 'llama3.2',
+      system: 'You are a pirate.',
+      stream: false,
+    });
+    expect(created.response.status).toBe(200);
+    const pirate = JSON.parse((await call('POST', '/api/show', { model: 'pirate' })).text);
+    expect(pirate.system).toBe('You are a pirate.');
+    expect(JSON.parse((await call('POST', '/api/show', { model: 'llama3.2' })).text).system).toBeUndefined();
+    const overridden = JSON.parse(
+      (await call('POST', '/api/show', { model: 'pirate', system: 'Be brief.' })).text,
+    );
+    expect(overridden.system).toBe('Be brief.');
+    const verbose = JSON.parse((await call('POST', '/api/show', { model: 'llama3.2', verbose: true })).text);
+    expect(verbose.model_info['tokenizer.ggml.tokens'].length).toBeGreaterThan(5);
+    expect(verbose.model_info['tokenizer.ggml.token_type']).toHaveLength(
+      verbose.model_info['tokenizer.ggml.tokens'].length,
+    );
+    expect(verbose.tensors[0]).toEqual({ name: 'token_embd.weight', type: 'Q4_K', shape: [3072, 32_000] });
+    expect(Object.keys(verbose).indexOf('tensors')).toBe(Object.keys(verbose).indexOf('model_info') + 1);
+  });
+
   it('lists loaded models on /api/ps with expires_at from keep_alive', async () => {
     sim = await startOllamaSim();
     expect(JSON.parse((await call('GET', '/api/ps')).text)).toEqual({ models: [] });

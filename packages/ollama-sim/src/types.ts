@@ -50,6 +50,14 @@ export interface ModelSpec {
   replyTokens?: ReplyTokens;
   /** `modified_at` in `/api/tags` and `/api/show`. @default a fixed date in 2025 */
   modifiedAt?: string | Date;
+  /** `system` in `/api/show` (the system prompt a Modelfile sets). @default "" (not shown) */
+  system?: string;
+  /** `parser` in `/api/show` (the model's output parser, e.g. `"qwen3"`). @default "" (not shown) */
+  parser?: string;
+  /** `renderer` in `/api/show` (the model's prompt renderer). @default "" (not shown) */
+  renderer?: string;
+  /** `requires` in `/api/show`: the minimum Ollama version the model needs, e.g. `"0.12.0"`. @default "" (not shown) */
+  requires?: string;
 }
 
 /** Options of {@link startOllamaSim}. Unknown keys and bad values throw at once, naming the option. */

@@ -183,7 +183,9 @@ export async function handleCreate(context: RouteContext): Promise<void> {
       .slice(0, 4)
       .map((layer) => ({ status: `using existing layer ${layer.digest}` }));
     steps.push({ status: 'writing manifest' }, { status: 'success' });
-    if (await runProgress(context, steps, stream)) sim.add(renameModel(base, requested));
+    const created = renameModel(base, requested);
+    const system = typeof body.system === 'string' && body.system !== '' ? body.system : created.system;
+    if (await runProgress(context, steps, stream)) sim.add({ ...created, system });
     return;
   }
   const steps: ProgressStep[] = [{ status: 'parsing GGUF' }];
