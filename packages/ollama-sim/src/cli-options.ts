@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { parseFaultSpec } from './faults.js';
-import type { Fault, ModelSpec, OllamaSimOptions } from './types.js';
+import { faultKind, parseFaultSpec } from './faults.js';
+import type { Fault, ModelSpec, OllamaSimOptions, RequestRecord } from './types.js';
 import { SimOptionError } from './validate-options.js';
 
 export const CLI_HELP = `Usage: bulwark-ollama-sim [options]
@@ -34,7 +34,7 @@ Options:
   -h, --help                   Show this help
 
 Fault kinds: status, hang, reset, stall, close-mid-line, malformed-line, error-line,
-oversized-line, endless-line, html, empty, truncate, no-done. Latency fields
+error-event, oversized-line, endless-line, html, empty, truncate, no-done. Latency fields
 (delayMs, tokenDelayMs, dripBytes, dripIntervalMs, gzip) combine with any kind.
 `;
 
@@ -124,4 +124,14 @@ export function parseCliArgs(argv: readonly string[]): CliRequest {
   }
   if (text('ollama-version') !== undefined) options.version = text('ollama-version') as string;
   return { help: values.help === true, log: values.log === true, options };
+}
+
+/**
+ * The `--log` line of a finished request: method, route, model, status, outcome, chunks, time and
+ * the fault applied (its `name`, else its kind; `latency` for a fault with latency fields only).
+ */
+export function logLine(record: RequestRecord): string {
+  const took = record.endedAt === undefined ? 0 : Math.round(record.endedAt - record.startedAt);
+  const fault = record.fault ? ` fault=${record.fault.name ?? faultKind(record.fault) ?? 'latency'}` : '';
+  return `${record.method} ${record.route} ${record.model ?? '-'} ${record.status ?? '-'} ${record.outcome} ${record.chunks} chunks ${took} ms${fault}`;
 }

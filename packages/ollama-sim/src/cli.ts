@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // bulwark-ollama-sim: the simulator as a process any Ollama client can be pointed at.
-import { CLI_HELP, parseCliArgs } from './cli-options.js';
+import { CLI_HELP, logLine, parseCliArgs } from './cli-options.js';
 import { startOllamaSim } from './server.js';
 import type { OllamaSim } from './types.js';
 
@@ -35,11 +35,7 @@ async function main(): Promise<void> {
       for (const record of sim.requests) {
         if (record.id <= reported || record.outcome === 'pending') continue;
         reported = record.id;
-        const took = record.endedAt === undefined ? 0 : Math.round(record.endedAt - record.startedAt);
-        const fault = record.fault ? ` fault=${record.fault.name ?? record.fault.kind ?? 'latency'}` : '';
-        process.stderr.write(
-          `${record.method} ${record.route} ${record.model ?? '-'} ${record.status ?? '-'} ${record.outcome} ${record.chunks} chunks ${took} ms${fault}\n`,
-        );
+        process.stderr.write(`${logLine(record)}\n`);
       }
     }, 200);
   }

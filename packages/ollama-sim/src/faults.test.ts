@@ -518,16 +518,47 @@ describe('breaking faults', () => {
     expect(half.body.length).toBeLessThan(Number(half.headers['content-length']));
   });
 
-  it('breaks SSE streams the same way', async () => {
+  it('fails an SSE stream after output as the server does: an empty chunk, no [DONE], no error event', async () => {
     sim = await startOllamaSim({
-      faults: [{ route: '/v1/chat/completions', kind: 'error-line', afterChunks: 2 }],
+      faults: [
+        { route: '/v1/chat/completions', kind: 'error-line', afterChunks: 2 },
+        { route: '/v1/completions', kind: 'error-line', afterChunks: 2 },
+      ],
     });
     const answer = await raw('/v1/chat/completions', { model: 'llama3.2', messages, stream: true });
     const events = answer.body.toString().split('\n\n').filter(Boolean);
     expect(events).toHaveLength(3);
-    expect(JSON.parse((events[2] as string).slice('data: '.length)).error.message).toMatch(
-      /error was encountered/,
-    );
+    const last = JSON.parse((events[2] as string).slice('data: '.length));
+    expect(last.error).toBeUndefined();
+    expect(last.object).toBe('chat.completion.chunk');
+    expect(last.model).toBe('');
+    expect(last.choices).toEqual([{ index: 0, delta: { content: '' }, finish_reason: null }]);
+    expect(last.id).toBe(JSON.parse((events[0] as string).slice('data: '.length)).id);
+    expect(answer.body.toString()).not.toContain('[DONE]');
     expect(answer.cleanEnd).toBe(true);
+    expect(sim.requests[0]?.error).toMatch(/error was encountered/);
+    const completion = await raw('/v1/completions', { model: 'llama3.2', prompt: 'hi', stream: true });
+    const lines = completion.body.toString().split('\n\n').filter(Boolean);
+    expect(lines).toHaveLength(3);
+    const end = JSON.parse((lines[2] as string).slice('data: '.length));
+    expect(end.choices).toEqual([{ text: '', index: 0, finish_reason: null }]);
+    expect(end.model).toBe('');
+    expect(completion.body.toString()).not.toContain('[DONE]');
+  });
+
+  it('sends an explicit OpenAI error event with the error-event fault', async () => {
+    sim = await startOllamaSim({
+      faults: [{ route: '/v1/chat/completions', kind: 'error-event', afterChunks: 2, message: 'boom' }],
+    });
+    const answer = await raw('/v1/chat/completions', { model: 'llama3.2', messages, stream: true });
+    const events = answer.body.toString().split('\n\n').filter(Boolean);
+    expect(events).toHaveLength(3);
+    expect(JSON.parse((events[2] as string).slice('data: '.length))).toEqual({
+      error: { message: 'boom', type: 'api_error', param: null, code: null },
+    });
+    expect(answer.cleanEnd).toBe(true);
+    sim.setFaults([{ route: '/api/chat', kind: 'error-event', afterChunks: 1, message: 'boom' }]);
+    const native = await raw('/api/chat', { model: 'llama3.2', messages });
+    expect(native.body.toString().trim().split('\n').at(-1)).toBe('{"error":"boom"}');
   });
 });

@@ -27,6 +27,7 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   'close-mid-line',
   'malformed-line',
   'error-line',
+  'error-event',
   'oversized-line',
   'endless-line',
   'html',

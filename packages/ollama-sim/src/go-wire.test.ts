@@ -1,9 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { decodeInto, parseGoJson, quoteChar } from './go-decode.js';
+import {
+  base64Error,
+  chatRequest,
+  checkModelOptions,
+  decodeInto,
+  generateRequest,
+  parseGoJson,
+  quoteChar,
+} from './go-decoding/index.js';
 import { decodeKeepAlive, FOREVER_MS, parseGoDuration } from './go-duration.js';
 import { float32Shortest, goJson, rfc3339Nano } from './go-json.js';
 import { fullModelName, isValidModelName, parseModelName, shortModelName } from './model-name.js';
-import { chatRequest, checkModelOptions } from './request-schemas.js';
 
 describe('Go JSON output', () => {
   it('escapes <, >, &, U+2028 and U+2029 like json.Marshal', () => {
@@ -74,6 +81,33 @@ describe('Go JSON decoding errors', () => {
       error: 'json: cannot unmarshal string into Go value of type api.ChatRequest',
     });
     expect(decodeInto(null, chatRequest)).toEqual({ value: {} });
+  });
+
+  it('decodes images as Go decodes base64 into a []byte: padding required, line breaks skipped', () => {
+    // Offsets as base64.StdEncoding.Decode reports them (CorruptInputError).
+    expect(base64Error('aGk=')).toBeUndefined();
+    expect(base64Error('')).toBeUndefined();
+    expect(base64Error('aG\nk=\r\n')).toBeUndefined();
+    expect(base64Error('aGk')).toBe('illegal base64 data at input byte 0');
+    expect(base64Error('aGVsbG8')).toBe('illegal base64 data at input byte 4');
+    expect(base64Error('aGVsb?8=')).toBe('illegal base64 data at input byte 5');
+    expect(base64Error('dGhpcyBpcyBhI@HRlc3Qgc3RyaW5nLg==')).toBe('illegal base64 data at input byte 13');
+    expect(base64Error('a===')).toBe('illegal base64 data at input byte 1');
+    expect(base64Error('aG=')).toBe('illegal base64 data at input byte 3');
+    expect(base64Error('aG=x')).toBe('illegal base64 data at input byte 2');
+    expect(base64Error('aGk=aGk=')).toBe('illegal base64 data at input byte 4');
+    expect(base64Error('data:image/png;base64,aGk=')).toBe('illegal base64 data at input byte 4');
+    // In a message (api.Message has its own UnmarshalJSON) the error aborts at once; in a generate
+    // request it is saved and the first error of the document wins.
+    expect(decodeInto({ messages: [{ images: ['aGk'], content: 1 }] }, chatRequest)).toEqual({
+      error: 'illegal base64 data at input byte 0',
+    });
+    expect(decodeInto({ images: ['aGk='], stream: 'x' }, generateRequest)).toEqual({
+      error: 'json: cannot unmarshal string into Go struct field GenerateRequest.stream of type bool',
+    });
+    expect(decodeInto({ images: ['aGk'], stream: 'x' }, generateRequest)).toEqual({
+      error: 'illegal base64 data at input byte 0',
+    });
   });
 
   it('lower-cases message roles and matches keys without regard to case', () => {

@@ -1,11 +1,10 @@
-export { CLI_HELP, type CliRequest, parseCliArgs } from './cli-options.js';
-export { FAULT_KINDS, parseFaultSpec } from './faults.js';
-export { decodeKeepAlive, parseGoDuration } from './go-duration.js';
-export { goJson, rfc3339Nano } from './go-json.js';
+// The simulator's public API: the server, its pure reply function, the option error, the
+// constants tests compare against, and the types. Everything else is internal.
+export { FAULT_KINDS } from './faults.js';
 export { DEFAULT_MODELS, KNOWN_MODEL_NAMES } from './model-catalog.js';
 export { RUNNER_ERROR_MESSAGE } from './response-output.js';
 export { SERVER_BUSY_MESSAGE } from './scheduler.js';
-export { defaultFaultMessage, startOllamaSim } from './server.js';
+export { startOllamaSim } from './server.js';
 export { simulatedReply } from './simulated-reply.js';
 export type {
   Fault,

@@ -48,6 +48,11 @@ export interface SimModel {
   readonly template: string;
   readonly parameters: string;
   readonly license: string;
+  /** `/api/show` fields: the system prompt (set by a create), parser, renderer, minimum Ollama version. */
+  readonly system: string;
+  readonly parser: string;
+  readonly renderer: string;
+  readonly requires: string;
 }
 
 interface KnownModel {
@@ -231,6 +236,10 @@ const MODEL_SPEC_SCHEMA: Record<string, Check> = {
   tokenDelayMs: duration,
   replyTokens: tokenRange,
   modifiedAt: dateLike,
+  system: string,
+  parser: string,
+  renderer: string,
+  requires: string,
 };
 
 /** Checks one `models` entry; throws a SimOptionError naming `models[i]...`. */
@@ -330,6 +339,10 @@ export function resolveModel(
     template: known?.template ?? (embedding ? '{{ .Prompt }}' : LLAMA3_TEMPLATE),
     parameters: known?.parameters ?? '',
     license: known?.license ?? '',
+    system: given.system ?? '',
+    parser: given.parser ?? '',
+    renderer: given.renderer ?? '',
+    requires: given.requires ?? '',
   };
 }
 

@@ -229,4 +229,28 @@ describe('errors before output', () => {
     expect(answer.status).toBe(200);
     expect(JSON.parse(answer.text).model).toBe('llama3.2');
   });
+
+  it("answers an image that is not valid base64 with 400 and Go's text, and accepts a valid one", async () => {
+    const chat = await post('/api/chat', {
+      model: 'gemma3',
+      messages: [{ role: 'user', content: 'what is this?', images: ['aGk'] }],
+    });
+    expect(chat.status).toBe(400);
+    expect(chat.type).toBe('application/json; charset=utf-8');
+    expect(chat.text).toBe('{"error":"illegal base64 data at input byte 0"}');
+    const generate = await post('/api/generate', {
+      model: 'gemma3',
+      prompt: 'what is this?',
+      images: ['aGk=', 'data:image/png;base64,aGk='],
+    });
+    expect(generate.status).toBe(400);
+    expect(generate.text).toBe('{"error":"illegal base64 data at input byte 4"}');
+    const valid = await post('/api/generate', {
+      model: 'gemma3',
+      prompt: 'what is this?',
+      images: ['aG\nk='],
+      stream: false,
+    });
+    expect(valid.status).toBe(200);
+  });
 });

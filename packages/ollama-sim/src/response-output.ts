@@ -19,8 +19,10 @@ const RESET_GRACE_MS = 15;
 export interface Dialect {
   /** An error answered before any output: status, content type, body. */
   errorBody(status: number, message: string): { contentType: string; body: string };
-  /** An error line inside a started stream. */
+  /** What the server writes when generation fails after output started (then the stream ends). */
   errorLine(message: string): string;
+  /** An explicit error event inside a started stream (the `'error-event'` fault). */
+  errorEvent(message: string): string;
   /**
    * A complete, valid stream line whose text payload is `filler` (for oversized lines). Nothing
    * after the payload may contain an `x`: {@link sizedFillerLine} finds the payload's end by it.
@@ -37,6 +39,7 @@ export const OLLAMA_DIALECT: Dialect = {
     body: goJson({ error: message }),
   }),
   errorLine: (message) => `${goJson({ error: message })}\n`,
+  errorEvent: (message) => `${goJson({ error: message })}\n`,
   fillerLine: (filler) => `{"status":"${filler}"}\n`,
   endlessPrefix: () => '{"status":"',
 };
@@ -398,6 +401,7 @@ export class ResponseOutput {
         this.resetSocket();
         return;
       case 'error-line':
+      case 'error-event':
         await this.error(this.fault?.status ?? 500, this.fault?.message ?? RUNNER_ERROR_MESSAGE);
         this.stopped = true;
         return;
@@ -479,6 +483,7 @@ export class ResponseOutput {
         break;
       }
       case 'error-line':
+      case 'error-event':
         if (!this.headersSent && this.lines === 0) {
           await this.error(fault.status ?? 500, fault.message ?? RUNNER_ERROR_MESSAGE);
           this.stopped = true;
@@ -486,7 +491,11 @@ export class ResponseOutput {
         }
         this.stopped = true;
         this.record.error = fault.message ?? RUNNER_ERROR_MESSAGE;
-        await this.writeNow(this.dialect.errorLine(this.record.error));
+        await this.writeNow(
+          this.kind === 'error-event'
+            ? this.dialect.errorEvent(this.record.error)
+            : this.dialect.errorLine(this.record.error),
+        );
         await this.finishStream();
         return;
       case 'oversized-line': {

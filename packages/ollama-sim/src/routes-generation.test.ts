@@ -140,7 +140,7 @@ describe('/api/chat', () => {
     const call = (parsed[0]!.message as { tool_calls: { id: string; function: Record<string, unknown> }[] })
       .tool_calls;
     expect(call).toHaveLength(1);
-    expect(call[0]?.id).toMatch(/^[a-z0-9]{8}$/);
+    expect(call[0]?.id).toMatch(/^call_[a-z0-9]{8}$/);
     expect(call[0]?.function.index).toBe(0);
     expect(call[0]?.function.name).toBe('get_weather');
     const args = call[0]?.function.arguments as { city: string; days: number };
@@ -326,5 +326,45 @@ describe('/api/embed and /api/embeddings', () => {
     });
     expect(long.response.status).toBe(400);
     expect(long.text).toBe('{"error":"the input length exceeds the context length"}');
+  });
+});
+
+describe('stop sequences', () => {
+  it('cuts the answer at the first stop sequence, with done_reason "stop"', async () => {
+    sim = await startOllamaSim();
+    const natural = simulatedReply({ model: 'llama3.2', messages });
+    // Two stop sequences taken from the natural answer; the earlier one wins.
+    const later = (natural.chunks[6] as string).trim();
+    const earlier = `${natural.chunks[3]}${natural.chunks[4]}`.slice(1, -1);
+    const stop = [later, earlier];
+    const cutAt = natural.content.indexOf(earlier);
+    expect(cutAt).toBeGreaterThan(0);
+    const whole = JSON.parse(
+      (await post('/api/chat', { model: 'llama3.2', messages, stream: false, options: { stop } })).text,
+    );
+    expect(whole.message.content).toBe(natural.content.slice(0, cutAt));
+    expect(whole.done_reason).toBe('stop');
+    expect(whole.eval_count).toBeLessThan(natural.evalCount);
+    const streamed = lines(
+      (await post('/api/chat', { model: 'llama3.2', messages, options: { stop } })).text,
+    );
+    const text = streamed.map((line) => (line.message as { content: string }).content).join('');
+    expect(text).toBe(natural.content.slice(0, cutAt));
+    expect(streamed.at(-1)?.done_reason).toBe('stop');
+    const predicted = simulatedReply({ model: 'llama3.2', messages, options: { stop } });
+    expect(predicted.content).toBe(natural.content.slice(0, cutAt));
+    // A stop sequence that never occurs changes nothing; num_predict still cuts with "length".
+    const none = JSON.parse(
+      (
+        await post('/api/generate', {
+          model: 'llama3.2',
+          prompt: 'hi',
+          stream: false,
+          options: { stop: ['\u0000never'], num_predict: 3 },
+        })
+      ).text,
+    );
+    expect(none.done_reason).toBe('length');
+    expect(none.eval_count).toBe(3);
   });
 });

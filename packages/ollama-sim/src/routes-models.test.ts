@@ -30,7 +30,15 @@ describe('model routes', () => {
       'nomic-embed-text:latest',
     ]);
     const llama = body.models[0];
-    expect(Object.keys(llama)).toEqual(['name', 'model', 'modified_at', 'size', 'digest', 'details']);
+    expect(Object.keys(llama)).toEqual([
+      'name',
+      'model',
+      'modified_at',
+      'size',
+      'digest',
+      'details',
+      'capabilities',
+    ]);
     expect(llama.digest).toMatch(/^[0-9a-f]{64}$/);
     expect(llama.details).toEqual({
       parent_model: '',
@@ -39,10 +47,32 @@ describe('model routes', () => {
       families: ['llama'],
       parameter_size: '3.2B',
       quantization_level: 'Q4_K_M',
+      context_length: 131_072,
+      embedding_length: 3072,
     });
+    expect(llama.capabilities).toEqual(['completion', 'tools']);
+    expect(body.models[3].capabilities).toEqual(['embedding']);
+    expect(body.models[3].details.embedding_length).toBe(768);
     const head = await call('HEAD', '/api/tags');
     expect(head.response.status).toBe(200);
     expect(head.text).toBe('');
+  });
+
+  it('lists the most recently modified model first on /api/tags', async () => {
+    sim = await startOllamaSim({
+      models: [
+        { name: 'old', modifiedAt: '2024-01-01T00:00:00Z' },
+        { name: 'new', modifiedAt: '2025-06-01T00:00:00Z' },
+        { name: 'middle', modifiedAt: '2024-06-01T00:00:00Z' },
+      ],
+    });
+    const names = async () =>
+      JSON.parse((await call('GET', '/api/tags')).text).models.map((model: { name: string }) => model.name);
+    expect(await names()).toEqual(['new:latest', 'middle:latest', 'old:latest']);
+    // A model created now is the newest.
+    const created = await call('POST', '/api/create', { model: 'mine', from: 'old', stream: false });
+    expect(created.response.status).toBe(200);
+    expect(await names()).toEqual(['mine:latest', 'new:latest', 'middle:latest', 'old:latest']);
   });
 
   it('shows a model and 404s an unknown one with the shortest name', async () => {
@@ -64,6 +94,51 @@ describe('model routes', () => {
     const none = await call('POST', '/api/show', {});
     expect(none.response.status).toBe(400);
     expect(none.text).toBe('{"error":"model is required"}');
+  });
+
+  it('shows system (from a create), parser, renderer, requires, and the verbose arrays and tensors', async () => {
+    sim = await startOllamaSim({
+      models: [
+        'llama3.2',
+        { name: 'coder', parser: 'qwen3-coder', renderer: 'qwen3-coder', requires: '0.12.0' },
+      ],
+    });
+    const coder = JSON.parse((await call('POST', '/api/show', { model: 'coder' })).text);
+    expect(coder).toMatchObject({ parser: 'qwen3-coder', renderer: 'qwen3-coder', requires: '0.12.0' });
+    expect(Object.keys(coder)).toEqual([
+      'modelfile',
+      'template',
+      'renderer',
+      'parser',
+      'details',
+      'model_info',
+      'capabilities',
+      'modified_at',
+      'requires',
+    ]);
+    expect(coder.model_info['tokenizer.ggml.tokens']).toEqual([]);
+    expect(coder.tensors).toBeUndefined();
+    const created = await call('POST', '/api/create', {
+      model: 'pirate',
+      from: 'llama3.2',
+      system: 'You are a pirate.',
+      stream: false,
+    });
+    expect(created.response.status).toBe(200);
+    const pirate = JSON.parse((await call('POST', '/api/show', { model: 'pirate' })).text);
+    expect(pirate.system).toBe('You are a pirate.');
+    expect(JSON.parse((await call('POST', '/api/show', { model: 'llama3.2' })).text).system).toBeUndefined();
+    const overridden = JSON.parse(
+      (await call('POST', '/api/show', { model: 'pirate', system: 'Be brief.' })).text,
+    );
+    expect(overridden.system).toBe('Be brief.');
+    const verbose = JSON.parse((await call('POST', '/api/show', { model: 'llama3.2', verbose: true })).text);
+    expect(verbose.model_info['tokenizer.ggml.tokens'].length).toBeGreaterThan(5);
+    expect(verbose.model_info['tokenizer.ggml.token_type']).toHaveLength(
+      verbose.model_info['tokenizer.ggml.tokens'].length,
+    );
+    expect(verbose.tensors[0]).toEqual({ name: 'token_embd.weight', type: 'Q4_K', shape: [3072, 32_000] });
+    expect(Object.keys(verbose).indexOf('tensors')).toBe(Object.keys(verbose).indexOf('model_info') + 1);
   });
 
   it('lists loaded models on /api/ps with expires_at from keep_alive', async () => {
@@ -151,6 +226,38 @@ describe('model routes', () => {
     const bad = await call('POST', '/api/pull', { model: '' });
     expect(bad.response.status).toBe(400);
     expect(bad.text).toBe('{"error":"invalid model name"}');
+  });
+
+  it('fails a pull of a name the registry does not know, in the stream or with 500; pullable declares names', async () => {
+    sim = await startOllamaSim();
+    const unknown = await call('POST', '/api/pull', { model: 'no-such-model' });
+    expect(unknown.response.status).toBe(200);
+    expect(unknown.response.headers.get('content-type')).toBe('application/x-ndjson');
+    expect(unknown.text).toBe(
+      '{"status":"pulling manifest"}\n{"error":"pull model manifest: file does not exist"}\n',
+    );
+    const quiet = await call('POST', '/api/pull', { model: 'no-such-model', stream: false });
+    expect(quiet.response.status).toBe(500);
+    expect(quiet.response.headers.get('content-type')).toBe('application/json');
+    expect(quiet.text).toBe('{"error":"pull model manifest: file does not exist"}');
+    expect(sim.modelNames()).not.toContain('no-such-model:latest');
+    await sim.close();
+    sim = await startOllamaSim({ pullable: ['team/custom', 'pinned:1b'] });
+    expect((await call('POST', '/api/pull', { model: 'team/custom:v2', stream: false })).text).toBe(
+      '{"status":"success"}',
+    );
+    expect((await call('POST', '/api/pull', { model: 'pinned:1b', stream: false })).response.status).toBe(
+      200,
+    );
+    expect((await call('POST', '/api/pull', { model: 'pinned:7b', stream: false })).response.status).toBe(
+      500,
+    );
+    // The default list no longer applies once pullable is given.
+    expect((await call('POST', '/api/pull', { model: 'mistral', stream: false })).response.status).toBe(500);
+    expect(sim.modelNames()).toEqual(expect.arrayContaining(['team/custom:v2', 'pinned:1b']));
+    await expect(startOllamaSim({ pullable: [3] as never })).rejects.toThrow(
+      /option "pullable" must be an array of model names/,
+    );
   });
 
   it('pushes a known model and reports an unknown one inside the stream', async () => {

@@ -113,6 +113,26 @@ describe('/v1/chat/completions', () => {
     expect(JSON.parse(noBody.text).error.message).toBe('EOF');
   });
 
+  it('answers the middleware 400s as gin does (charset, no newline), handler errors through its writer', async () => {
+    sim = await startOllamaSim();
+    for (const [path, body] of [
+      ['/v1/chat/completions', '{bad'],
+      ['/v1/chat/completions', { model: 'llama3.2', messages: [] }],
+      ['/v1/completions', ''],
+      ['/v1/embeddings', { model: 'nomic-embed-text', input: [] }],
+    ] as const) {
+      const answer = await post(path, body);
+      expect(answer.response.status, path).toBe(400);
+      expect(answer.response.headers.get('content-type'), path).toBe('application/json; charset=utf-8');
+      expect(answer.text.endsWith('}'), path).toBe(true);
+      expect(JSON.parse(answer.text).error.type).toBe('invalid_request_error');
+    }
+    const missing = await post('/v1/completions', { model: 'nope', prompt: 'hi' });
+    expect(missing.response.status).toBe(404);
+    expect(missing.response.headers.get('content-type')).toBe('application/json');
+    expect(missing.text.endsWith('}\n')).toBe(true);
+  });
+
   it('works with the official openai client, streamed and not', async () => {
     sim = await startOllamaSim();
     const client = new OpenAI({ baseURL: `${sim.url}/v1`, apiKey: 'ollama', maxRetries: 0 });
@@ -137,6 +157,26 @@ describe('/v1/chat/completions', () => {
     expect(models.data.map((model) => model.id)).toContain('llama3.2:latest');
   });
 
+  it('lets the openai client return a truncated answer, without an error, when the runner fails mid-stream', async () => {
+    sim = await startOllamaSim({
+      faults: [{ route: '/v1/chat/completions', kind: 'error-line', afterChunks: 3 }],
+    });
+    const client = new OpenAI({ baseURL: `${sim.url}/v1`, apiKey: 'ollama', maxRetries: 0 });
+    const expected = simulatedReply({
+      model: 'llama3.2',
+      messages: [{ role: 'user', content: 'Say something' }],
+    });
+    const stream = await client.chat.completions.create({
+      model: 'llama3.2',
+      messages: [{ role: 'user', content: 'Say something' }],
+      stream: true,
+    });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+    expect(text).toBe(expected.chunks.slice(0, 3).join(''));
+    expect(text.length).toBeLessThan(expected.content.length);
+  });
+
   it('streams tool calls with finish_reason tool_calls', async () => {
     sim = await startOllamaSim();
     const tools = [
@@ -151,6 +191,7 @@ describe('/v1/chat/completions', () => {
       .map((event) => JSON.parse(event));
     const call = chunks[0].choices[0].delta.tool_calls[0];
     expect(call).toMatchObject({ index: 0, type: 'function', function: { name: 'lookup' } });
+    expect(call.id).toMatch(/^call_[a-z0-9]{8}$/);
     expect(typeof JSON.parse(call.function.arguments).q).toBe('string');
     expect(chunks.at(-1).choices[0].finish_reason).toBe('tool_calls');
   });
@@ -188,6 +229,21 @@ describe('/v1/completions, /v1/embeddings, /v1/models', () => {
     const bytes = Buffer.from(base64.data[0].embedding, 'base64');
     expect(bytes.length).toBe(768 * 4);
     expect(bytes.readFloatLE(0)).toBeCloseTo(floats.data[0].embedding[0], 6);
+  });
+
+  it('prints /v1/embeddings floats as float32, the same numbers /api/embed prints', async () => {
+    sim = await startOllamaSim();
+    const openai = await post('/v1/embeddings', { model: 'nomic-embed-text', input: 'same text' });
+    const native = await post('/api/embed', { model: 'nomic-embed-text', input: 'same text' });
+    const vector = JSON.parse(openai.text).data[0].embedding as number[];
+    expect(vector).toEqual(JSON.parse(native.text).embeddings[0]);
+    for (const value of vector) expect(Math.fround(value)).toBe(Math.fround(Number(value.toPrecision(9))));
+    const digits = (openai.text.match(/-?\d+\.\d+(e-?\d+)?/g) ?? []).map((text) =>
+      text.replace(/^-?0\.0*/, ''),
+    );
+    expect(
+      Math.max(...digits.map((text) => text.replace(/e.*$/, '').replace('.', '').length)),
+    ).toBeLessThanOrEqual(9);
   });
 
   it('lists and retrieves models', async () => {

@@ -151,17 +151,6 @@ describe('loads and keep-alive', () => {
     expect(JSON.parse(answer.text).load_duration).toBeGreaterThanOrEqual(330_000_000);
   });
 
-  it('blocks /api/ps while a model loads', async () => {
-    sim = await startOllamaSim({ models: [{ name: 'cold', loadMs: 250 }] });
-    const loading = chatText('cold');
-    await until(() => sim.stats('cold').loads === 1);
-    const started = performance.now();
-    const ps = JSON.parse(await (await fetch(`${sim.url}/api/ps`)).text());
-    expect(performance.now() - started).toBeGreaterThanOrEqual(150);
-    expect(ps.models.map((model: { name: string }) => model.name)).toEqual(['cold:latest']);
-    await loading;
-  });
-
   it('evicts an idle model beyond maxLoadedModels, and reloads on a num_ctx change', async () => {
     sim = await startOllamaSim({ maxLoadedModels: 1 });
     await chatText('llama3.2');
@@ -176,18 +165,6 @@ describe('loads and keep-alive', () => {
 });
 
 describe('the scheduling queue', () => {
-  it('answers 503 when more requests wait for a load than maxQueue allows', async () => {
-    sim = await startOllamaSim({ maxQueue: 1, models: [{ name: 'cold', loadMs: 300 }] });
-    // One loads, one waits for that load, one sits in the queue; the rest are refused.
-    const answers = await Promise.all(Array.from({ length: 5 }, () => chatText('cold', { stream: false })));
-    const statuses = answers.map((answer) => answer.status).sort();
-    expect(statuses).toEqual([200, 200, 200, 503, 503]);
-    const busy = answers.find((answer) => answer.status === 503);
-    expect(busy?.text).toBe(`{"error":"${SERVER_BUSY_MESSAGE}"}`);
-    expect(SERVER_BUSY_MESSAGE).toBe('server busy, please try again.  maximum pending requests exceeded');
-    expect(busy?.headers.get('retry-after')).toBeNull();
-  });
-
   it('lets slot waits grow without bound on a warm model, unless boundSlotWait is set', async () => {
     sim = await startOllamaSim({ maxQueue: 1, models: [{ name: 'slow', tokenDelayMs: 5, replyTokens: 10 }] });
     await chatText('slow');
@@ -202,23 +179,6 @@ describe('the scheduling queue', () => {
     await chatText('slow');
     answers = await Promise.all(Array.from({ length: 4 }, () => chatText('slow')));
     expect(answers.map((answer) => answer.status).sort()).toEqual([200, 200, 503, 503]);
-  });
-
-  it('drops a queued request at once when its client leaves', async () => {
-    sim = await startOllamaSim({ maxQueue: 1, models: [{ name: 'cold', loadMs: 300 }] });
-    const loading = chatText('cold');
-    await until(() => sim.stats('cold').loads === 1);
-    const waitingForLoad = chatText('cold');
-    await sim.waitForRequests(2);
-    const leaving = new AbortController();
-    const queued = chat('cold', {}, leaving.signal).catch(() => 'aborted');
-    await until(() => sim.stats('cold').queued === 1);
-    leaving.abort();
-    await until(() => sim.stats('cold').queued === 0);
-    // The place is free again: a new request is queued rather than refused.
-    const next = chatText('cold');
-    await Promise.all([loading, waitingForLoad, queued]);
-    expect((await next).status).toBe(200);
   });
 });
 
@@ -236,5 +196,169 @@ describe('counters', () => {
     sim.resetStats();
     expect(sim.stats('slow')).toMatchObject({ maxInFlight: 0, maxGenerating: 0, requests: 0, loads: 0 });
     expect(sim.stats()).toMatchObject({ maxInFlight: 0, loaded: 1 });
+  });
+});
+
+async function ps(): Promise<{ name: string; context_length: number }[]> {
+  return JSON.parse(await (await fetch(`${sim.url}/api/ps`)).text()).models;
+}
+
+/** Sends a non-streamed chat and notes when its answer arrived, ms after `since`. */
+async function timedChat(model: string, since: number, extra: Record<string, unknown> = {}) {
+  const answer = await chatText(model, { stream: false, ...extra });
+  return { model, status: answer.status, text: answer.text, atMs: performance.now() - since };
+}
+
+describe('one load at a time (Ollama 0.30 and later)', () => {
+  it('four cold models with maxQueue 1 and loadMs 2000: answers at about 2 s and 4 s, two 503s at once', async () => {
+    sim = await startOllamaSim({ maxQueue: 1, loadMs: 2000, models: ['m1', 'm2', 'm3', 'm4'] });
+    const started = performance.now();
+    const answers = await Promise.all(['m1', 'm2', 'm3', 'm4'].map((model) => timedChat(model, started)));
+    const served = answers.filter((answer) => answer.status === 200).sort((a, b) => a.atMs - b.atMs);
+    const refused = answers.filter((answer) => answer.status === 503);
+    expect(served).toHaveLength(2);
+    expect(refused).toHaveLength(2);
+    for (const answer of refused) {
+      expect(answer.text).toBe(`{"error":"${SERVER_BUSY_MESSAGE}"}`);
+      expect(answer.atMs).toBeLessThan(1500);
+    }
+    const [first, second] = served as [(typeof served)[0], (typeof served)[0]];
+    expect(first.atMs).toBeGreaterThanOrEqual(1950);
+    expect(first.atMs).toBeLessThan(3900);
+    // The second load starts only once the first has ended.
+    expect(second.atMs).toBeGreaterThanOrEqual(3900);
+    expect(second.atMs - first.atMs).toBeGreaterThanOrEqual(1900);
+    expect(second.atMs).toBeLessThan(9000);
+    expect(sim.stats().loads).toBe(2);
+  }, 20_000);
+
+  it('counts requests waiting on the load of their own model toward maxQueue', async () => {
+    sim = await startOllamaSim({ maxQueue: 1, models: [{ name: 'cold', loadMs: 400 }] });
+    // One loads (popped from the queue), one waits in the queue for that load; the rest are refused.
+    const answers = await Promise.all(Array.from({ length: 5 }, () => chatText('cold', { stream: false })));
+    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 200, 503, 503, 503]);
+    const busy = answers.find((answer) => answer.status === 503);
+    expect(busy?.text).toBe(`{"error":"${SERVER_BUSY_MESSAGE}"}`);
+    expect(SERVER_BUSY_MESSAGE).toBe('server busy, please try again.  maximum pending requests exceeded');
+    expect(busy?.headers.get('retry-after')).toBeNull();
+    expect(sim.stats('cold').loads).toBe(1);
+  });
+
+  it('keeps the place of a queued client that left until the scheduler pops it', async () => {
+    sim = await startOllamaSim({
+      maxQueue: 1,
+      models: [
+        { name: 'cold', loadMs: 500 },
+        { name: 'other', loadMs: 0 },
+      ],
+    });
+    const loading = chatText('cold');
+    await until(() => sim.stats('cold').loads === 1);
+    const leaving = new AbortController();
+    const queued = chat('other', {}, leaving.signal).catch(() => 'aborted');
+    await until(() => sim.stats('other').queued === 1);
+    leaving.abort();
+    await queued;
+    await delay(50);
+    // Its place is still taken: the queue is full while the load runs.
+    expect(sim.stats('other').queued).toBe(1);
+    expect((await chatText('other')).status).toBe(503);
+    expect((await loading).status).toBe(200);
+    // Popped and skipped: never loaded; now a request is admitted again.
+    await until(() => sim.stats('other').queued === 0);
+    expect(sim.stats('other').loads).toBe(0);
+    expect((await chatText('other')).status).toBe(200);
+  });
+
+  it('admits one request at a time with maxQueue 0 (an unbuffered channel), not none', async () => {
+    sim = await startOllamaSim({ maxQueue: 0, models: [{ name: 'cold', loadMs: 300 }, 'warm'] });
+    expect((await chatText('warm')).status).toBe(200);
+    const answers = await Promise.all([
+      chatText('cold', { stream: false }),
+      chatText('cold', { stream: false }),
+    ]);
+    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 503]);
+    // A resident model is served without the queue.
+    expect((await chatText('cold')).status).toBe(200);
+    expect((await chatText('warm')).status).toBe(200);
+  });
+
+  it('answers /api/ps at once during a load, without the model still loading', async () => {
+    sim = await startOllamaSim({ models: [{ name: 'cold', loadMs: 800 }, 'warm'] });
+    await chatText('warm');
+    const loading = chatText('cold');
+    await until(() => sim.stats('cold').loads === 1);
+    const started = performance.now();
+    const during = await ps();
+    expect(performance.now() - started).toBeLessThan(400);
+    expect(during.map((model) => model.name)).toEqual(['warm:latest']);
+    expect(sim.stats('cold').loaded).toBe(false);
+    expect((await loading).status).toBe(200);
+    expect((await ps()).map((model) => model.name).sort()).toEqual(['cold:latest', 'warm:latest']);
+  });
+});
+
+describe('reloads and eviction', () => {
+  it('reloads on any runner option change, each reload paying loadMs', async () => {
+    sim = await startOllamaSim({ models: [{ name: 'cold', loadMs: 60 }] });
+    const steps: [Record<string, unknown> | undefined, boolean][] = [
+      [undefined, true], // first load
+      [{ temperature: 0.5, seed: 3 }, false], // not runner options
+      [{ num_ctx: 4096 }, false], // explicit, equal to the automatic value in effect
+      [{ num_ctx: 8192 }, true],
+      [undefined, true], // back to the automatic num_ctx
+      [{ num_batch: 256 }, true],
+      [{ num_batch: 256, num_thread: 4 }, true],
+      [{ num_batch: 256, num_thread: 4, use_mmap: false }, true],
+      [{ num_batch: 256, num_thread: 4, use_mmap: false, main_gpu: 1 }, true],
+      [{ num_batch: 256, num_thread: 4, use_mmap: false, main_gpu: 1, num_gpu: 10 }, true],
+      [{ num_batch: 256, num_thread: 4, use_mmap: false, main_gpu: 1, num_gpu: -1 }, false], // -1: any
+      [{ num_batch: 256, num_thread: 4, use_mmap: false, main_gpu: 1, num_gpu: 10 }, false],
+    ];
+    let loads = 0;
+    for (const [index, [options, reloads]] of steps.entries()) {
+      const answer = await chatText('cold', { stream: false, ...(options && { options }) });
+      expect(answer.status, `step ${index}`).toBe(200);
+      const loadNs = JSON.parse(answer.text).load_duration as number;
+      if (reloads) loads++;
+      expect(sim.stats('cold').loads, `step ${index}: ${JSON.stringify(options)}`).toBe(loads);
+      if (reloads) expect(loadNs, `step ${index}`).toBeGreaterThanOrEqual(55_000_000);
+      else expect(loadNs, `step ${index}`).toBeLessThan(55_000_000);
+    }
+    const [entry] = await ps();
+    expect(entry?.context_length).toBe(4096);
+  });
+
+  it('evicts the idle runner with the shortest keep-alive, ties by name, not the least recently used', async () => {
+    sim = await startOllamaSim({ maxLoadedModels: 2, models: ['b-model', 'a-model', 'c-model', 'd-model'] });
+    await chatText('b-model', { keep_alive: '10m' });
+    await chatText('a-model', { keep_alive: '10m' });
+    await chatText('c-model');
+    // Same keep-alive: the first by name goes, although b-model was used longer ago.
+    expect((await ps()).map((model) => model.name).sort()).toEqual(['b-model:latest', 'c-model:latest']);
+    await chatText('b-model', { keep_alive: '1h' });
+    await chatText('c-model', { keep_alive: '2m' });
+    await chatText('d-model');
+    // c-model was used last, but its keep-alive is the shortest.
+    expect((await ps()).map((model) => model.name).sort()).toEqual(['b-model:latest', 'd-model:latest']);
+  });
+
+  it('gives an embedding model one slot whatever numParallel says', async () => {
+    sim = await startOllamaSim({
+      numParallel: 4,
+      models: [
+        { name: 'nomic-embed-text', promptEvalMs: 80 },
+        { name: 'chatty', tokenDelayMs: 20, replyTokens: 5 },
+      ],
+    });
+    const embed = () =>
+      fetch(`${sim.url}/api/embed`, {
+        method: 'POST',
+        body: JSON.stringify({ model: 'nomic-embed-text', input: 'hello' }),
+      }).then((response) => response.status);
+    expect(await Promise.all([embed(), embed(), embed()])).toEqual([200, 200, 200]);
+    expect(sim.stats('nomic-embed-text').maxGenerating).toBe(1);
+    await Promise.all([chatText('chatty'), chatText('chatty'), chatText('chatty')]);
+    expect(sim.stats('chatty').maxGenerating).toBe(3);
   });
 });

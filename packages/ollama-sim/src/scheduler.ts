@@ -1,9 +1,13 @@
-// Ollama's two waits (server/sched.go): a bounded scheduling queue for requests that need a model
-// load or reload, and per-model parallel slots that later requests wait for in order, without bound.
+// Ollama's two waits (server/sched.go, v0.30 and later): a bounded scheduling queue for requests
+// that need a model load or reload, served one at a time by a scheduler that loads one model at a
+// time; and per-model parallel slots that later requests wait for in order, without bound.
 import type { CancelSignal } from './cancel-signal.js';
 import { FOREVER_MS } from './go-duration.js';
 import type { SimModel } from './model-catalog.js';
+import { needsReload, type RunnerOptions, type RunnerSettings, runnerSettings } from './runner-options.js';
 import type { SimStats } from './sim-stats.js';
+
+export { DEFAULT_NUM_CTX } from './runner-options.js';
 
 /** `ErrMaxQueue`'s text (two spaces). */
 export const SERVER_BUSY_MESSAGE = 'server busy, please try again.  maximum pending requests exceeded';
@@ -22,24 +26,22 @@ const busy = () => new SchedulerError(503, SERVER_BUSY_MESSAGE);
 const canceled = () => new SchedulerError(499, 'request canceled');
 const closedError = () => new SchedulerError(503, 'the simulator is closing');
 
-/** Default `num_ctx` a model loads with. */
-export const DEFAULT_NUM_CTX = 4096;
-
 interface Waiter {
   resolve(): void;
   reject(error: SchedulerError): void;
 }
 
-/** A resident (or loading) model. */
+/** A resident model. A model being loaded has no runner yet. */
 export interface Runner {
   readonly model: SimModel;
-  readonly numCtx: number;
-  loading: boolean;
-  /** Settles when the load ends: resolves when loaded, rejects when the load was aborted. */
-  readonly loaded: Promise<void>;
+  readonly settings: RunnerSettings;
+  /** Parallel slots: the model's `numParallel`, 1 for a model that cannot complete (embeddings). */
+  readonly numParallel: number;
   refCount: number;
   /** Keep-alive after the last request, ms; 0 unloads at once. */
   sessionMs: number;
+  /** Set when the scheduler chose it to unload: it goes as soon as it is idle. */
+  evicting: boolean;
   /** Epoch ms when an idle runner unloads. */
   expiresAt: number;
   expiryTimer: NodeJS.Timeout | undefined;
@@ -53,8 +55,8 @@ export interface ScheduleRequest {
   readonly signal: CancelSignal;
   /** The request's `keep_alive`, ms; `undefined` keeps the runner's. */
   readonly keepAliveMs: number | undefined;
-  /** The request's `options.num_ctx`; a different value than the resident runner's reloads it. */
-  readonly numCtx: number | undefined;
+  /** The request's runner options; any difference with the resident runner's reloads it. */
+  readonly runnerOptions: RunnerOptions;
 }
 
 /** A request's hold on a runner, from scheduling to its last byte. */
@@ -73,7 +75,6 @@ interface Pending {
   readonly request: ScheduleRequest;
   readonly startedAt: number;
   settled: boolean;
-  inQueue: boolean;
   resolve(lease: Lease): void;
   reject(error: SchedulerError): void;
 }
@@ -86,27 +87,30 @@ export interface SchedulerOptions {
   stats: SimStats;
 }
 
-function settleWithin(promise: Promise<unknown>, signal: CancelSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    const done = () => {
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    signal.addEventListener('abort', done, { once: true });
-    promise.then(done, done);
-  });
+/** One entry of `/api/ps`. */
+export interface LoadedModel {
+  readonly model: SimModel;
+  readonly expiresAt: number;
+  readonly numCtx: number;
 }
 
-/** Model residency, loads, keep-alive and parallel slots. */
+/**
+ * Model residency, loads, keep-alive and parallel slots. A request for a resident model whose
+ * runner options match gets it at once; any other enters the queue (`OLLAMA_MAX_QUEUE` places, a
+ * place held until the scheduler pops it, even when its client left), and the scheduler takes
+ * them one by one: it evicts or reloads as needed and loads one model at a time, the next request
+ * waiting until that load ends.
+ */
 export class Scheduler {
+  /** Resident runners (a model being loaded is not one yet). */
   private readonly runners = new Map<string, Runner>();
   private readonly queue: Pending[] = [];
   private processing = false;
   private closed = false;
   private slotWaiting = 0;
   private changeListeners: (() => void)[] = [];
-  private readonly loadTimers = new Set<NodeJS.Timeout>();
+  /** Ends the load in progress at once (simulator closing). */
+  private stopLoad: (() => void) | undefined;
 
   constructor(private readonly options: SchedulerOptions) {}
 
@@ -115,26 +119,17 @@ export class Scheduler {
     if (this.closed) return Promise.reject(closedError());
     const startedAt = performance.now();
     const runner = this.runners.get(model.key);
-    if (runner && !runner.loading && !this.needsReload(runner, request))
+    if (runner && !runner.evicting && !needsReload(runner.settings, model, request.runnerOptions))
       return this.assign(runner, request, startedAt);
-    const pendingCount = this.queue.length + (this.options.boundSlotWait ? this.slotWaiting : 0);
-    if (pendingCount >= this.options.maxQueue) return Promise.reject(busy());
+    if (!this.admits()) return Promise.reject(busy());
+    if (request.signal.aborted) return Promise.reject(canceled());
     return new Promise<Lease>((resolve, reject) => {
-      const onAbort = () => {
-        if (pending.inQueue) {
-          const index = this.queue.indexOf(pending);
-          if (index >= 0) this.queue.splice(index, 1);
-          pending.inQueue = false;
-          this.options.stats.leave(model.key, 'queued');
-        }
-        pending.reject(canceled());
-      };
+      const onAbort = () => pending.reject(canceled());
       const pending: Pending = {
         model,
         request,
         startedAt,
         settled: false,
-        inQueue: true,
         resolve: (lease) => {
           if (pending.settled) return lease.release();
           pending.settled = true;
@@ -148,7 +143,8 @@ export class Scheduler {
           reject(error);
         },
       };
-      if (request.signal.aborted) return reject(canceled());
+      // A client that leaves gets its answer now but keeps its place in the queue until the
+      // scheduler pops it and skips it, as Ollama's channel does.
       request.signal.addEventListener('abort', onAbort, { once: true });
       this.queue.push(pending);
       this.options.stats.enter(model.key, 'queued');
@@ -156,10 +152,19 @@ export class Scheduler {
     });
   }
 
+  /**
+   * Whether the queue takes one more request: a place is free among `maxQueue` (slot waits count
+   * too with `boundSlotWait`), or, with `maxQueue: 0` (an unbuffered channel), the scheduler is idle.
+   */
+  private admits(): boolean {
+    const taken = this.queue.length + (this.options.boundSlotWait ? this.slotWaiting : 0);
+    return taken < this.options.maxQueue || (taken === 0 && !this.processing);
+  }
+
   /** Unloads a model now if idle, else when its last request ends (`keep_alive: 0` with no prompt). */
   expire(model: SimModel): void {
     const runner = this.runners.get(model.key);
-    if (!runner || runner.loading) return;
+    if (!runner) return;
     runner.sessionMs = 0;
     if (runner.refCount === 0) this.unload(runner);
   }
@@ -167,48 +172,36 @@ export class Scheduler {
   /** Unloads every model: idle ones now, busy ones when their last request ends. */
   unloadAll(): void {
     for (const runner of [...this.runners.values()]) {
-      if (runner.loading) continue;
       runner.sessionMs = 0;
       if (runner.refCount === 0) this.unload(runner);
     }
   }
 
   isLoaded(key: string): boolean {
-    const runner = this.runners.get(key);
-    return runner !== undefined && !runner.loading;
+    return this.runners.has(key);
   }
 
   loadedCount(): number {
-    let count = 0;
-    for (const runner of this.runners.values()) if (!runner.loading) count++;
-    return count;
+    return this.runners.size;
   }
 
-  /** Resident models for `/api/ps`, longest remaining first; waits while a model is loading. */
-  async loaded(signal: CancelSignal): Promise<{ model: SimModel; expiresAt: number; numCtx: number }[]> {
-    for (;;) {
-      const loading = [...this.runners.values()].filter((runner) => runner.loading);
-      if (loading.length === 0 || signal.aborted || this.closed) break;
-      await settleWithin(Promise.allSettled(loading.map((runner) => runner.loaded)), signal);
-    }
+  /** Resident models for `/api/ps`, longest remaining first. A model still loading is not listed. */
+  loaded(): LoadedModel[] {
     const now = Date.now();
     return [...this.runners.values()]
-      .filter((runner) => !runner.loading)
       .map((runner) => ({
         model: runner.model,
         expiresAt: runner.refCount > 0 || runner.expiresAt === 0 ? now + runner.sessionMs : runner.expiresAt,
-        numCtx: runner.numCtx,
+        numCtx: runner.settings.numCtx,
       }))
-      .sort((a, b) => b.expiresAt - a.expiresAt);
+      .sort((a, b) => Math.floor(b.expiresAt / 1000) - Math.floor(a.expiresAt / 1000));
   }
 
   /** Fails every wait and forgets every model. */
   close(): void {
     this.closed = true;
-    for (const timer of this.loadTimers) clearTimeout(timer);
-    this.loadTimers.clear();
+    this.stopLoad?.();
     for (const pending of this.queue.splice(0)) {
-      pending.inQueue = false;
       this.options.stats.leave(pending.model.key, 'queued');
       pending.reject(closedError());
     }
@@ -220,18 +213,15 @@ export class Scheduler {
     this.notify();
   }
 
-  private needsReload(runner: Runner, request: ScheduleRequest): boolean {
-    return request.numCtx !== undefined && request.numCtx !== runner.numCtx;
-  }
-
   private notify(): void {
     const listeners = this.changeListeners;
     this.changeListeners = [];
     for (const listener of listeners) listener();
   }
 
-  private changed(signal: CancelSignal): Promise<void> {
-    return settleWithin(new Promise<void>((resolve) => this.changeListeners.push(resolve)), signal);
+  /** Resolves at the next unload, release or close. */
+  private changed(): Promise<void> {
+    return new Promise<void>((resolve) => this.changeListeners.push(resolve));
   }
 
   private async process(): Promise<void> {
@@ -240,9 +230,11 @@ export class Scheduler {
     try {
       while (this.queue.length > 0 && !this.closed) {
         const pending = this.queue.shift() as Pending;
-        pending.inQueue = false;
         this.options.stats.leave(pending.model.key, 'queued');
-        if (pending.settled) continue;
+        if (pending.settled || pending.request.signal.aborted) {
+          pending.reject(canceled());
+          continue;
+        }
         await this.place(pending);
       }
     } finally {
@@ -250,62 +242,76 @@ export class Scheduler {
     }
   }
 
+  /** Finds or makes room for the pending request's runner; returns once it has one or failed. */
   private async place(pending: Pending): Promise<void> {
     const { model, request } = pending;
     for (;;) {
-      if (request.signal.aborted) return pending.reject(canceled());
       if (this.closed) return pending.reject(closedError());
+      if (request.signal.aborted) return pending.reject(canceled());
       const runner = this.runners.get(model.key);
-      if (runner?.loading) {
-        await settleWithin(runner.loaded, request.signal);
-        continue;
-      }
-      if (runner && !this.needsReload(runner, request)) {
-        pending.resolve(this.assign(runner, request, pending.startedAt));
+      let victim: Runner | undefined;
+      if (runner) {
+        if (!needsReload(runner.settings, model, request.runnerOptions)) {
+          if (runner.evicting) {
+            // Chosen to unload for an earlier request: this one gets it back.
+            runner.evicting = false;
+          }
+          pending.resolve(this.assign(runner, request, pending.startedAt));
+          return;
+        }
+        victim = runner;
+      } else if (this.runners.size >= this.options.maxLoadedModels) {
+        victim = this.runnerToUnload();
+      } else {
+        await this.load(pending);
         return;
       }
-      if (runner) {
-        if (runner.refCount > 0) {
-          await this.changed(request.signal);
-          continue;
-        }
-        this.unload(runner);
-        continue;
-      }
-      if (this.runners.size >= this.options.maxLoadedModels) {
-        let victim: Runner | undefined;
-        for (const candidate of this.runners.values()) {
-          if (candidate.loading || candidate.refCount > 0) continue;
-          if (!victim || candidate.expiresAt < victim.expiresAt) victim = candidate;
-        }
-        if (!victim) {
-          await this.changed(request.signal);
-          continue;
-        }
-        this.unload(victim);
-        continue;
-      }
-      this.startLoad(pending);
-      return;
+      if (!victim) continue;
+      // Expire it at once, and wait until it has unloaded (after its last request, if busy).
+      victim.evicting = true;
+      victim.sessionMs = 0;
+      if (victim.expiryTimer) clearTimeout(victim.expiryTimer);
+      victim.expiryTimer = undefined;
+      if (victim.refCount === 0) this.unload(victim);
+      while (!victim.unloaded && !this.closed) await this.changed();
     }
   }
 
-  private startLoad(pending: Pending): void {
+  /** `findRunnerToUnload`: the shortest keep-alive first (ties by name), an idle one if any. */
+  private runnerToUnload(): Runner | undefined {
+    const list = [...this.runners.values()].sort(
+      (a, b) =>
+        a.sessionMs - b.sessionMs || (a.model.key < b.model.key ? -1 : a.model.key > b.model.key ? 1 : 0),
+    );
+    return list.find((runner) => runner.refCount === 0) ?? list[0];
+  }
+
+  /** Loads the model for the pending request; the scheduler does nothing else meanwhile. */
+  private async load(pending: Pending): Promise<void> {
     const { model, request } = pending;
-    let resolveLoaded!: () => void;
-    let rejectLoaded!: (error: unknown) => void;
-    const loaded = new Promise<void>((resolve, reject) => {
-      resolveLoaded = resolve;
-      rejectLoaded = reject;
+    this.options.stats.count(model.key, 'loads');
+    // Leaving during the load aborts it (the load runs under the request's context).
+    const finished = await new Promise<boolean>((resolve) => {
+      const end = (loaded: boolean) => {
+        clearTimeout(timer);
+        request.signal.removeEventListener('abort', onAbort);
+        this.stopLoad = undefined;
+        resolve(loaded);
+      };
+      const onAbort = () => end(false);
+      const timer = setTimeout(() => end(true), model.loadMs);
+      this.stopLoad = onAbort;
+      request.signal.addEventListener('abort', onAbort, { once: true });
     });
-    loaded.catch(() => {});
+    if (this.closed) return pending.reject(closedError());
+    if (!finished) return pending.reject(canceled());
     const runner: Runner = {
       model,
-      numCtx: request.numCtx ?? DEFAULT_NUM_CTX,
-      loading: true,
-      loaded,
+      settings: runnerSettings(model, request.runnerOptions),
+      numParallel: model.capabilities.includes('completion') ? model.numParallel : 1,
       refCount: 0,
       sessionMs: request.keepAliveMs ?? this.options.keepAliveMs,
+      evicting: false,
       expiresAt: 0,
       expiryTimer: undefined,
       active: 0,
@@ -313,26 +319,8 @@ export class Scheduler {
       unloaded: false,
     };
     this.runners.set(model.key, runner);
-    this.options.stats.count(model.key, 'loads');
-    const onAbort = () => {
-      clearTimeout(timer);
-      this.loadTimers.delete(timer);
-      if (this.runners.get(model.key) === runner) this.runners.delete(model.key);
-      runner.unloaded = true;
-      rejectLoaded(canceled());
-      pending.reject(canceled());
-      this.notify();
-    };
-    const timer = setTimeout(() => {
-      this.loadTimers.delete(timer);
-      request.signal.removeEventListener('abort', onAbort);
-      runner.loading = false;
-      resolveLoaded();
-      pending.resolve(this.assign(runner, request, pending.startedAt));
-      this.notify();
-    }, model.loadMs);
-    this.loadTimers.add(timer);
-    request.signal.addEventListener('abort', onAbort, { once: true });
+    pending.resolve(this.assign(runner, request, pending.startedAt));
+    this.notify();
   }
 
   private unload(runner: Runner): void {
@@ -349,7 +337,7 @@ export class Scheduler {
       clearTimeout(runner.expiryTimer);
       runner.expiryTimer = undefined;
     }
-    if (request.keepAliveMs !== undefined) runner.sessionMs = request.keepAliveMs;
+    if (request.keepAliveMs !== undefined && !runner.evicting) runner.sessionMs = request.keepAliveMs;
     return new RunnerLease(this, runner, performance.now() - startedAt);
   }
 
@@ -421,7 +409,7 @@ class RunnerLease implements Lease {
 
   acquireSlot(signal: CancelSignal): Promise<void> | undefined {
     const runner = this.runner;
-    if (runner.active < runner.model.numParallel && runner.waiters.length === 0) {
+    if (runner.active < runner.numParallel && runner.waiters.length === 0) {
       this.take();
       return undefined;
     }

@@ -6,13 +6,15 @@ import {
   STATUS_CODES,
 } from 'node:http';
 import type { Socket } from 'node:net';
+import { checkAccess } from './access-check.js';
 import { Cancellation, type CancelSignal, sleep } from './cancel-signal.js';
 import { FaultTable, faultKind, validateFault, validateFaults } from './faults.js';
-import { type GoDecodeResult, parseGoJson } from './go-decode.js';
+import { type GoDecodeResult, parseGoJson } from './go-decoding/index.js';
 import { FOREVER_MS } from './go-duration.js';
 import { goJson, nowMs } from './go-json.js';
 import {
   DEFAULT_MODELS,
+  KNOWN_MODEL_NAMES,
   type ModelDefaults,
   REPLY_TOKENS_DEFAULT,
   resolveModel,
@@ -57,6 +59,10 @@ const OPTIONS_SCHEMA: Record<string, Check> = {
   replyTokens: tokenRange,
   version: nonEmptyString,
   requestLogLimit: integer(0),
+  pullable: (value) =>
+    Array.isArray(value) && value.every((name) => typeof name === 'string' && name.trim() !== '')
+      ? undefined
+      : 'must be an array of model names',
 };
 
 /** Checks options eagerly; throws a SimOptionError naming the option and the value. */
@@ -143,6 +149,7 @@ export async function startOllamaSim(options: OllamaSimOptions = {}): Promise<Ol
   const state = new SimState(models, scheduler, stats, {
     version: options.version ?? '0.33.0',
     modelDefaults: defaults,
+    pullable: options.pullable ?? KNOWN_MODEL_NAMES,
   });
   const faults = new FaultTable();
   faults.set(options.faults ?? []);
@@ -229,6 +236,9 @@ export async function startOllamaSim(options: OllamaSimOptions = {}): Promise<Ol
     req.on('end', onEnd);
   };
 
+  /** Whether the server listens on a loopback address: only then is the Host header checked. */
+  let loopbackBind = false;
+
   const handle = async ({ req, res, record, chunks, cancel: signal }: Exchange): Promise<void> => {
     const raw = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
     const parsed: GoDecodeResult = raw.length === 0 ? { error: 'EOF', eof: true } : parseGoJson(raw);
@@ -282,6 +292,19 @@ export async function startOllamaSim(options: OllamaSimOptions = {}): Promise<Ol
     output: ResponseOutput,
     signal: CancelSignal,
   ): Promise<void> => {
+    const access = checkAccess(record.method, record.headers, loopbackBind);
+    if (access.kind !== 'continue') {
+      // Empty answers, as gin's AbortWithStatus sends them.
+      const status = access.kind === 'refuse' ? 403 : 204;
+      record.status = status;
+      record.headersAt = nowMs();
+      if (status === 403) record.error = '403 forbidden';
+      res.writeHead(status, access.kind === 'refuse' ? { 'Content-Length': '0' } : access.headers);
+      await new Promise<void>((resolve) => res.end(resolve));
+      return;
+    }
+    if (access.headers)
+      for (const [name, value] of Object.entries(access.headers)) res.setHeader(name, value);
     if (fault?.delayMs) await sleep(fault.delayMs, signal);
     if (signal.aborted) return;
     const kind = fault ? faultKind(fault) : undefined;
@@ -404,6 +427,12 @@ export async function startOllamaSim(options: OllamaSimOptions = {}): Promise<Ol
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : (options.port ?? 0);
+  loopbackBind =
+    typeof address === 'object' &&
+    address !== null &&
+    (address.address === '::1' ||
+      address.address.startsWith('127.') ||
+      address.address.startsWith('::ffff:127.'));
   const url = urlFor(host, port);
 
   let closed: Promise<void> | undefined;

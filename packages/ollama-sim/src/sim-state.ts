@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CancelSignal } from './cancel-signal.js';
-import type { GoDecodeResult, GoType } from './go-decode.js';
-import { decodeInto } from './go-decode.js';
+import type { GoDecodeResult, GoType } from './go-decoding/index.js';
+import { decodeInto } from './go-decoding/index.js';
 import { memo } from './memo.js';
 import type { ModelDefaults, SimModel } from './model-catalog.js';
 import { isValidModelName, modelKey, parseModelName } from './model-name.js';
@@ -15,6 +15,8 @@ export interface SimSettings {
   readonly version: string;
   /** What a pulled or created model inherits. */
   readonly modelDefaults: ModelDefaults;
+  /** Names a pull finds (a name without a tag matches every tag). */
+  readonly pullable: readonly string[];
 }
 
 /** What a name as sent resolves to. */
@@ -55,6 +57,21 @@ export class SimState {
   /** Whether a name (trimmed) is valid, and the served model it refers to; cached per name. */
   lookup(name: string): NameLookup {
     return this.lookups(name);
+  }
+
+  /** Whether `/api/pull` finds this name in the registry. */
+  isPullable(name: string): boolean {
+    const wanted = parseModelName(name.trim());
+    return this.settings.pullable.some((entry) => {
+      const listed = parseModelName(entry.trim());
+      const tagged = entry.lastIndexOf(':') > entry.lastIndexOf('/');
+      return (
+        listed.host.toLowerCase() === wanted.host.toLowerCase() &&
+        listed.namespace.toLowerCase() === wanted.namespace.toLowerCase() &&
+        listed.model.toLowerCase() === wanted.model.toLowerCase() &&
+        (!tagged || listed.tag.toLowerCase() === wanted.tag.toLowerCase())
+      );
+    });
   }
 
   add(model: SimModel): void {

@@ -280,13 +280,58 @@ const CACHEABLE_TOKENS = 2048;
  * Plans the answer to a chat or generate request for an already resolved model. Plain text
  * answers are cached: the same request (as benchmarks send) is planned once.
  */
+/** `options.stop`: the non-empty stop sequences. */
+function stopsOf(request: ReplyRequest): string[] {
+  const stop = request.options?.stop;
+  return Array.isArray(stop)
+    ? stop.filter((item): item is string => typeof item === 'string' && item !== '')
+    : [];
+}
+
+/**
+ * Cuts the answer at the first stop sequence, as the runner does: the text before it is sent, the
+ * stop sequence and everything after it are not, and generation ends there (`done_reason: "stop"`).
+ * Returns the chunks to send and the tokens generated (up to the one completing the stop), or
+ * undefined when no stop sequence occurs.
+ */
+function cutAtStop(
+  chunks: readonly string[],
+  stops: readonly string[],
+): { chunks: string[]; generated: number } | undefined {
+  if (stops.length === 0) return undefined;
+  const text = chunks.join('');
+  let at = -1;
+  let end = -1;
+  for (const stop of stops) {
+    const index = text.indexOf(stop);
+    if (index >= 0 && (at < 0 || index < at)) {
+      at = index;
+      end = index + stop.length;
+    }
+  }
+  if (at < 0) return undefined;
+  const kept: string[] = [];
+  let offset = 0;
+  let generated = 0;
+  for (const chunk of chunks) {
+    if (offset >= end) break;
+    generated++;
+    if (offset < at) {
+      const piece = chunk.slice(0, Math.max(0, at - offset));
+      if (piece !== '') kept.push(piece);
+    }
+    offset += chunk.length;
+  }
+  return { chunks: kept, generated };
+}
+
 export function planReply(request: ReplyRequest, model: SimModel): ReplyPlan {
   const text = seedText(request, model);
   const plain =
     (request.tools === undefined || request.tools.length === 0) &&
     (request.format === undefined || request.format === null || request.format === '');
   if (!plain) return buildPlan(request, model, text);
-  const key = `${text}\u0004${limitOf(request)}\u0004${wantsThinking(request, model)}\u0004${model.replyTokens[0]},${model.replyTokens[1]}\u0004${request.messages === undefined ? 'g' : 'c'}`;
+  const key = `${text}\u0004${stopsOf(request).join('\u0005')}\u0004${limitOf(request)}\u0004${wantsThinking(request, model)}\u0004${model.replyTokens[0]},${model.replyTokens[1]}\u0004${request.messages === undefined ? 'g' : 'c'}`;
   const cached = planCache.get(key);
   if (cached) return cached;
   const plan = buildPlan(request, model, text);
@@ -340,7 +385,8 @@ function buildPlan(request: ReplyRequest, model: SimModel, text: string): ReplyP
     const rawTokens = splitJsonTokens(raw);
     if (rawTokens.length <= budget) {
       const letters = 'abcdefghijklmnopqrstuvwxyz0123456789';
-      let id = '';
+      // `toolCallId()`: "call_" and eight lower-case letters or digits.
+      let id = 'call_';
       for (let index = 0; index < 8; index++) id += letters[Math.floor(toolRandom.next() * letters.length)];
       toolCalls = [{ id, function: { index: 0, name: tool.function.name, arguments: callArguments } }];
       silentTokens = rawTokens.length;
@@ -366,9 +412,18 @@ function buildPlan(request: ReplyRequest, model: SimModel, text: string): ReplyP
     cut = planned.length > budget;
   }
 
+  let generated = chunks.length;
+  if (!toolCalls) {
+    const stopped = cutAtStop(chunks, stopsOf(request));
+    if (stopped) {
+      chunks = stopped.chunks;
+      generated = stopped.generated;
+      cut = false;
+    }
+  }
   const content = chunks.join('');
   const thinking = thinkingChunks.join('');
-  const evalCount = thinkingChunks.length + chunks.length + silentTokens;
+  const evalCount = thinkingChunks.length + generated + silentTokens;
   const promptEvalCount = promptTokens(request);
   const plan: ReplyPlan = {
     content,

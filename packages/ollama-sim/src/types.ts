@@ -50,6 +50,14 @@ export interface ModelSpec {
   replyTokens?: ReplyTokens;
   /** `modified_at` in `/api/tags` and `/api/show`. @default a fixed date in 2025 */
   modifiedAt?: string | Date;
+  /** `system` in `/api/show` (the system prompt a Modelfile sets). @default "" (not shown) */
+  system?: string;
+  /** `parser` in `/api/show` (the model's output parser, e.g. `"qwen3"`). @default "" (not shown) */
+  parser?: string;
+  /** `renderer` in `/api/show` (the model's prompt renderer). @default "" (not shown) */
+  renderer?: string;
+  /** `requires` in `/api/show`: the minimum Ollama version the model needs, e.g. `"0.12.0"`. @default "" (not shown) */
+  requires?: string;
 }
 
 /** Options of {@link startOllamaSim}. Unknown keys and bad values throw at once, naming the option. */
@@ -88,6 +96,13 @@ export interface OllamaSimOptions {
   version?: string;
   /** Entries kept in {@link OllamaSim.requests}; the oldest are dropped. 0 keeps none. @default 10000 */
   requestLogLimit?: number;
+  /**
+   * Names `/api/pull` finds in the registry (a name without a tag matches every tag). Pulling any
+   * other name fails as Ollama does for a name the registry does not know: `pulling manifest`, then
+   * `{"error":"pull model manifest: file does not exist"}` in the stream (500 with `stream: false`).
+   * @default {@link KNOWN_MODEL_NAMES}
+   */
+  pullable?: readonly string[];
 }
 
 /** What a {@link Fault} does. Latency fields (`delayMs`, `tokenDelayMs`, `dripBytes`, `gzip`) combine with any kind. */
@@ -106,6 +121,11 @@ export type FaultKind =
   | 'malformed-line'
   /** After `afterChunks` lines, write `{"error": message}` and end cleanly; at 0 lines, answer `status` (500) with the JSON error, as Ollama does. */
   | 'error-line'
+  /**
+   * Like `'error-line'`, but on `/v1/*` an explicit OpenAI error event (`data: {"error":{...}}`)
+   * instead of the server's empty chunk; on Ollama's routes the same `{"error"}` line.
+   */
+  | 'error-event'
   /** After `afterChunks` lines, write one valid chunk line of `lineBytes` bytes (default 10 MiB), then go on. */
   | 'oversized-line'
   /** After `afterChunks` lines, start a line and never finish it: bytes flow until the client leaves or the simulator closes. */
@@ -174,9 +194,9 @@ export interface Fault {
   afterChunks?: number;
   /** `'stall'`: how long; omitted = until the client leaves or the simulator closes. */
   stallMs?: number;
-  /** `'status'` (required), `'html'` (default 502), `'error-line'` before any output (default 500). */
+  /** `'status'` (required), `'html'` (default 502), `'error-line'`/`'error-event'` before any output (default 500). */
   status?: number;
-  /** Error text of `'status'` and `'error-line'`. @default Ollama's text for the status, or a runner failure */
+  /** Error text of `'status'`, `'error-line'` and `'error-event'`. @default Ollama's text for the status, or a runner failure */
   message?: string;
   /** `'status'`: the raw body instead of `{"error": message}`; an object is sent as JSON. */
   body?: string | Record<string, unknown>;
@@ -276,6 +296,7 @@ export interface ReplyRequest {
 
 /** A tool call as Ollama sends it in `message.tool_calls`. */
 export interface SimulatedToolCall {
+  /** `call_` and eight lower-case letters or digits, as the server makes them. */
   id: string;
   function: { index: number; name: string; arguments: Record<string, unknown> };
 }

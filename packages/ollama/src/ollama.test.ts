@@ -8,7 +8,7 @@ let sim: OllamaSim;
 let ollama: Ollama;
 
 beforeAll(async () => {
-  sim = await startOllamaSim({ host: '127.0.0.1', port: 0 });
+  sim = await startOllamaSim({ host: '127.0.0.1', port: 0, pullable: ['pulled-a', 'pulled-b'] });
   ollama = new Ollama({ host: sim.url });
 });
 

@@ -1,6 +1,8 @@
 // POST /api/chat (server/routes.go ChatHandler).
+
+import { chatRequest, checkModelOptions } from '../go-decoding/index.js';
 import { rfc3339Nano } from '../go-json.js';
-import { chatRequest, checkModelOptions } from '../request-schemas.js';
+import { runnerOptionsOf } from '../runner-options.js';
 import { decodeBody, type RouteContext } from '../sim-state.js';
 import { planReply } from '../simulated-reply.js';
 import type { ReplyRequest } from '../types.js';
@@ -12,7 +14,6 @@ import {
   goQuote,
   keepAliveMs,
   lookupModel,
-  numCtxOf,
   thinkRequested,
 } from './route-helpers.js';
 
@@ -62,9 +63,9 @@ export async function chat(
   }
   const optionError = checkModelOptions(body.options);
   if (optionError) return output.error(500, optionError);
-  const numCtx = numCtxOf(body.options);
+  const runnerOptions = runnerOptionsOf(body.options);
   if (messages.length === 0) {
-    return answerLoad(context, model, keepAlive, numCtx, {
+    return answerLoad(context, model, keepAlive, runnerOptions, {
       model: name,
       created_at: rfc3339Nano(),
       message: { role: 'assistant', content: '' },
@@ -88,7 +89,7 @@ export async function chat(
     encoder: encoderFor(name),
     stream: body.stream !== false,
     keepAliveMs: keepAlive,
-    numCtx,
+    runnerOptions,
     runnerError,
   });
 }

@@ -1,13 +1,14 @@
 // POST /api/embed and the legacy POST /api/embeddings (server/routes.go EmbedHandler, EmbeddingsHandler).
 import { sleep } from '../cancel-signal.js';
+import { checkModelOptions, embeddingRequest, embedRequest } from '../go-decoding/index.js';
 import { elapsedNs, float32Shortest, goJson, nowMs } from '../go-json.js';
 import type { SimModel } from '../model-catalog.js';
-import { checkModelOptions, embeddingRequest, embedRequest } from '../request-schemas.js';
+import { type RunnerOptions, runnerOptionsOf } from '../runner-options.js';
 import { SchedulerError } from '../scheduler.js';
 import { decodeBody, type RouteContext } from '../sim-state.js';
 import { countTokens, embeddingFor } from '../simulated-reply.js';
 import { schedule } from './generation.js';
-import { goQuote, keepAliveMs, lookupModel, numCtxOf } from './route-helpers.js';
+import { goQuote, keepAliveMs, lookupModel } from './route-helpers.js';
 
 /** The embedding vectors, answered after a slot and the model's prompt evaluation time. */
 export interface EmbedResult {
@@ -24,13 +25,13 @@ export async function computeEmbeddings(
   inputs: readonly string[],
   options: {
     keepAlive: number | undefined;
-    numCtx: number | undefined;
+    runnerOptions: RunnerOptions;
     dimensions: number;
     truncate: boolean;
   },
 ): Promise<EmbedResult | undefined> {
   const { output, signal, record } = context;
-  const scheduled = schedule(context, model, options.keepAlive, options.numCtx);
+  const scheduled = schedule(context, model, options.keepAlive, options.runnerOptions);
   const lease = scheduled instanceof Promise ? await scheduled : scheduled;
   if (!lease) return undefined;
   const loadedAt = nowMs();
@@ -93,7 +94,7 @@ export async function handleEmbed(context: RouteContext): Promise<void> {
   const { name, model } = lookup;
   const result = await computeEmbeddings(context, model, inputs, {
     keepAlive: keepAliveMs(body.keep_alive),
-    numCtx: numCtxOf(body.options),
+    runnerOptions: runnerOptionsOf(body.options),
     dimensions: typeof body.dimensions === 'number' ? body.dimensions : 0,
     truncate: body.truncate !== false,
   });
@@ -127,7 +128,7 @@ export async function handleEmbeddings(context: RouteContext): Promise<void> {
   const prompt = typeof body.prompt === 'string' ? body.prompt : '';
   const result = await computeEmbeddings(context, lookup.model, prompt === '' ? [] : [prompt], {
     keepAlive: keepAliveMs(body.keep_alive),
-    numCtx: numCtxOf(body.options),
+    runnerOptions: runnerOptionsOf(body.options),
     dimensions: 0,
     truncate: true,
   });

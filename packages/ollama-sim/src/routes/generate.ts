@@ -1,6 +1,8 @@
 // POST /api/generate (server/routes.go GenerateHandler).
+
+import { checkModelOptions, generateRequest } from '../go-decoding/index.js';
 import { rfc3339Nano } from '../go-json.js';
-import { checkModelOptions, generateRequest } from '../request-schemas.js';
+import { runnerOptionsOf } from '../runner-options.js';
 import { decodeBody, type RouteContext } from '../sim-state.js';
 import { planReply } from '../simulated-reply.js';
 import type { ReplyRequest } from '../types.js';
@@ -12,7 +14,6 @@ import {
   goQuote,
   keepAliveMs,
   lookupModel,
-  numCtxOf,
   thinkRequested,
 } from './route-helpers.js';
 
@@ -71,9 +72,9 @@ export async function generate(
   }
   const optionError = checkModelOptions(body.options);
   if (optionError) return output.error(500, optionError);
-  const numCtx = numCtxOf(body.options);
+  const runnerOptions = runnerOptionsOf(body.options);
   if (prompt === '') {
-    return answerLoad(context, model, keepAlive, numCtx, {
+    return answerLoad(context, model, keepAlive, runnerOptions, {
       model: name,
       created_at: rfc3339Nano(),
       response: '',
@@ -98,7 +99,7 @@ export async function generate(
     encoder: encoderFor(name, raw),
     stream: body.stream !== false,
     keepAliveMs: keepAlive,
-    numCtx,
+    runnerOptions,
     runnerError,
   });
 }

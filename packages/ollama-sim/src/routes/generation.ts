@@ -4,6 +4,7 @@ import { sleep } from '../cancel-signal.js';
 import { elapsedNs, nowMs } from '../go-json.js';
 import type { SimModel } from '../model-catalog.js';
 import type { Dialect } from '../response-output.js';
+import type { RunnerOptions } from '../runner-options.js';
 import { type Lease, SchedulerError } from '../scheduler.js';
 import type { RouteContext } from '../sim-state.js';
 import type { ReplyPlan } from '../simulated-reply.js';
@@ -38,7 +39,7 @@ export interface GenerationRequest {
   readonly encoder: GenerationEncoder;
   readonly stream: boolean;
   readonly keepAliveMs: number | undefined;
-  readonly numCtx: number | undefined;
+  readonly runnerOptions: RunnerOptions;
   /** An error the runner raises before the first token (e.g. a bad `format`): answered with 500. */
   readonly runnerError?: string | undefined;
 }
@@ -57,11 +58,11 @@ export function schedule(
   context: RouteContext,
   model: SimModel,
   keepAliveMs: number | undefined,
-  numCtx: number | undefined,
+  runnerOptions: RunnerOptions,
 ): Lease | Promise<Lease | undefined> {
   let acquired: Lease | Promise<Lease>;
   try {
-    acquired = context.sim.scheduler.acquire(model, { signal: context.signal, keepAliveMs, numCtx });
+    acquired = context.sim.scheduler.acquire(model, { signal: context.signal, keepAliveMs, runnerOptions });
   } catch (error) {
     return answerScheduleError(context, error);
   }
@@ -87,7 +88,7 @@ export async function runGeneration(context: RouteContext, request: GenerationRe
   const { output, signal, record } = context;
   const { model, plan, encoder, stream } = request;
   output.useDialect(encoder);
-  const scheduled = schedule(context, model, request.keepAliveMs, request.numCtx);
+  const scheduled = schedule(context, model, request.keepAliveMs, request.runnerOptions);
   const lease = scheduled instanceof Promise ? await scheduled : scheduled;
   if (!lease) return;
   const loadedAt = nowMs();

@@ -1,9 +1,10 @@
 // Model management: GET /api/tags, POST /api/show, GET /api/ps, POST /api/copy, DELETE /api/delete,
 // GET /api/version, GET|HEAD / (server/routes.go).
+
+import { copyRequest, deleteRequest, showRequest } from '../go-decoding/index.js';
 import { nowMs, rfc3339Nano } from '../go-json.js';
 import { renameModel, type SimModel } from '../model-catalog.js';
 import { isValidModelName, parseModelName, shortModelName } from '../model-name.js';
-import { copyRequest, deleteRequest, showRequest } from '../request-schemas.js';
 import { decodeBody, type RouteContext } from '../sim-state.js';
 import { goQuote } from './route-helpers.js';
 
@@ -19,7 +20,7 @@ export function modelDetails(model: SimModel): Record<string, unknown> {
   };
 }
 
-/** One `/api/tags` entry. */
+/** One `/api/tags` entry (api.ListModelResponse): details with the context and embedding lengths, and capabilities. */
 export function listEntry(model: SimModel): Record<string, unknown> {
   return {
     name: model.shortName,
@@ -27,9 +28,17 @@ export function listEntry(model: SimModel): Record<string, unknown> {
     modified_at: model.modifiedAt,
     size: model.size,
     digest: model.digest,
-    details: modelDetails(model),
+    details: {
+      ...modelDetails(model),
+      ...(model.contextLength > 0 && { context_length: model.contextLength }),
+      ...(model.embeddingLength > 0 && { embedding_length: model.embeddingLength }),
+    },
+    ...(model.capabilities.length > 0 && { capabilities: model.capabilities }),
   };
 }
+
+/** Seconds since the epoch, as `time.Time.Unix()` compares them. */
+const unixSeconds = (date: string) => Math.floor(Date.parse(date) / 1000);
 
 const FILE_TYPES: Record<string, number> = {
   F32: 0,
@@ -49,7 +58,10 @@ function parameterCount(size: string): number {
   return Math.round(Number(match[1]) * (scale[(match[2] ?? '').toUpperCase()] ?? 1));
 }
 
-function modelInfo(model: SimModel): Record<string, unknown> {
+/** The vocabulary a verbose `/api/show` lists (a short stand-in for the model's). */
+const TOKENS = ['<unk>', '<s>', '</s>', ...'abcdefghijklmnopqrstuvwxyz'.split(''), 'the', 'sky', 'blue'];
+
+function modelInfo(model: SimModel, verbose: boolean): Record<string, unknown> {
   const arch = model.family;
   const entries: [string, unknown][] = [
     ['general.architecture', arch],
@@ -62,6 +74,9 @@ function modelInfo(model: SimModel): Record<string, unknown> {
     [`${arch}.context_length`, model.contextLength],
     [`${arch}.embedding_length`, model.embeddingLength],
     ['tokenizer.ggml.model', model.capabilities.includes('embedding') ? 'bert' : 'gpt2'],
+    // Arrays are read only when verbose (otherwise empty), as getModelData does.
+    ['tokenizer.ggml.token_type', verbose ? TOKENS.map((_, index) => (index < 3 ? 3 : 1)) : []],
+    ['tokenizer.ggml.tokens', verbose ? TOKENS : []],
   ];
   entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return Object.fromEntries(entries);
@@ -85,21 +100,54 @@ function modelfile(model: SimModel): string {
 }
 
 /** `api.ShowResponse` for a model. */
-export function showResponse(model: SimModel): Record<string, unknown> {
+/**
+ * `/api/show` (api.ShowResponse, fields in its order). `system` overrides the model's system prompt
+ * as the request's `system` does; `verbose` adds the tokenizer arrays and the tensors.
+ */
+export function showResponse(
+  model: SimModel,
+  options: { system?: string; verbose?: boolean } = {},
+): Record<string, unknown> {
   const response: Record<string, unknown> = {};
   if (model.license) response.license = model.license;
   response.modelfile = modelfile(model);
   if (model.parameters) response.parameters = model.parameters;
   response.template = model.template;
+  const system = options.system || model.system;
+  if (system) response.system = system;
+  if (model.renderer) response.renderer = model.renderer;
+  if (model.parser) response.parser = model.parser;
   response.details = modelDetails(model);
-  response.model_info = modelInfo(model);
+  response.model_info = modelInfo(model, options.verbose === true);
+  if (options.verbose) response.tensors = tensors(model);
   response.capabilities = model.capabilities;
   response.modified_at = model.modifiedAt;
+  if (model.requires) response.requires = model.requires;
   return response;
 }
 
+/** A few tensors per block, shaped by the embedding width (verbose `/api/show`). */
+function tensors(model: SimModel): { name: string; type: string; shape: number[] }[] {
+  const width = model.embeddingLength;
+  const blocks = Math.max(1, Math.round(Math.log2(width) * 2.5));
+  const type = model.quantizationLevel.startsWith('Q') ? 'Q4_K' : model.quantizationLevel;
+  const list = [{ name: 'token_embd.weight', type, shape: [width, 32_000] }];
+  for (let block = 0; block < blocks; block++) {
+    list.push(
+      { name: `blk.${block}.attn_norm.weight`, type: 'F32', shape: [width] },
+      { name: `blk.${block}.attn_q.weight`, type, shape: [width, width] },
+      { name: `blk.${block}.ffn_down.weight`, type, shape: [width * 4, width] },
+    );
+  }
+  list.push({ name: 'output_norm.weight', type: 'F32', shape: [width] });
+  return list;
+}
+
 export async function handleTags(context: RouteContext): Promise<void> {
-  const models = [...context.sim.models.values()].map(listEntry);
+  // Most recently modified first (a stable sort on whole seconds, as the server does).
+  const models = [...context.sim.models.values()]
+    .sort((a, b) => unixSeconds(b.modifiedAt) - unixSeconds(a.modifiedAt))
+    .map(listEntry);
   await context.output.json(200, { models });
 }
 
@@ -118,11 +166,17 @@ export async function handleShow(context: RouteContext): Promise<void> {
   if (!isValidModelName(parsed)) return output.error(400, 'invalid model name');
   const model = context.sim.find(requested);
   if (!model) return output.error(404, `model '${shortModelName(parsed)}' not found`);
-  await output.json(200, showResponse(model));
+  await output.json(
+    200,
+    showResponse(model, {
+      ...(typeof body.system === 'string' && { system: body.system }),
+      verbose: body.verbose === true,
+    }),
+  );
 }
 
 export async function handlePs(context: RouteContext): Promise<void> {
-  const loaded = await context.sim.scheduler.loaded(context.signal);
+  const loaded = context.sim.scheduler.loaded();
   const models = loaded.map(({ model, expiresAt, numCtx }) => ({
     name: model.shortName,
     model: model.shortName,

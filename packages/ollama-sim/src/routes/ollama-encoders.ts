@@ -64,6 +64,7 @@ export class ChatEncoder implements GenerationEncoder {
   readonly contentType = NDJSON;
   readonly errorBody = OLLAMA_DIALECT.errorBody;
   readonly errorLine = OLLAMA_DIALECT.errorLine;
+  readonly errorEvent = OLLAMA_DIALECT.errorEvent;
   private readonly head: string;
 
   constructor(model: string) {
@@ -113,6 +114,7 @@ export class GenerateEncoder implements GenerationEncoder {
   readonly contentType = NDJSON;
   readonly errorBody = OLLAMA_DIALECT.errorBody;
   readonly errorLine = OLLAMA_DIALECT.errorLine;
+  readonly errorEvent = OLLAMA_DIALECT.errorEvent;
   private readonly head: string;
 
   constructor(

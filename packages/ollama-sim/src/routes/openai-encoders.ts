@@ -24,18 +24,41 @@ function errorBody(status: number, message: string): { contentType: string; body
   return { contentType: JSON_TYPE, body: openaiErrorJson(status, message) };
 }
 
-/**
- * An error event inside a started SSE stream. Ollama itself sends an empty chunk and ends without
- * `[DONE]` here; the simulator sends OpenAI's error event so that clients can surface it.
- */
-function errorLine(message: string): string {
+/** OpenAI's error event inside a started SSE stream (the `'error-event'` fault; Ollama never sends it). */
+function errorEvent(message: string): string {
   return `data: ${openaiErrorJson(500, message).trimEnd()}\n\n`;
 }
+
+/**
+ * A failure after output, as the server's middleware writes it: the `{"error"}` line decoded as a
+ * response is an empty chunk (no model, `delta: {"content":""}`); the stream then ends without
+ * `[DONE]` and without any error event, so an OpenAI client returns what it got as the answer.
+ */
+function emptyChatChunk(id: string, created: number): string {
+  return `data: {"id":"${id}","object":"chat.completion.chunk","created":${created},"model":"","system_fingerprint":"fp_ollama","choices":[{"index":0,"delta":{"content":""},"finish_reason":null}]}\n\n`;
+}
+
+/**
+ * Errors the OpenAI middleware answers itself (a body it cannot decode or convert): gin's
+ * `AbortWithStatusJSON`, so `application/json; charset=utf-8` without a trailing newline, unlike
+ * the handler's errors that pass through the middleware's writer.
+ */
+export const OPENAI_MIDDLEWARE_DIALECT: Dialect = {
+  errorBody: (status, message) => ({
+    contentType: 'application/json; charset=utf-8',
+    body: openaiErrorJson(status, message).trimEnd(),
+  }),
+  errorLine: (message) => OPENAI_DIALECT.errorLine(message),
+  errorEvent,
+  fillerLine: (filler) => OPENAI_DIALECT.fillerLine(filler),
+  endlessPrefix: () => OPENAI_DIALECT.endlessPrefix(),
+};
 
 /** The OpenAI error dialect for routes that fail before choosing an encoder. */
 export const OPENAI_DIALECT: Dialect = {
   errorBody,
-  errorLine,
+  errorLine: () => emptyChatChunk(`chatcmpl-${randomId()}`, Math.floor(Date.now() / 1000)),
+  errorEvent,
   fillerLine: (filler) => `data: {"filler":"${filler}"}\n\n`,
   endlessPrefix: () => 'data: {"filler":"',
 };
@@ -66,7 +89,7 @@ const CHUNK_TAIL = '},"finish_reason":null}]}\n\n';
 export class OpenaiChatEncoder implements GenerationEncoder {
   readonly contentType = SSE;
   readonly errorBody = errorBody;
-  readonly errorLine = errorLine;
+  readonly errorEvent = errorEvent;
   private readonly id = `chatcmpl-${randomId()}`;
   private readonly created = Math.floor(Date.now() / 1000);
   private readonly envelope: string;
@@ -80,6 +103,10 @@ export class OpenaiChatEncoder implements GenerationEncoder {
   ) {
     this.envelope = `{"id":"${this.id}","object":"chat.completion.chunk","created":${this.created},"model":${goString(model)},"system_fingerprint":"fp_ollama","choices":[`;
     this.head = `${this.envelope}{"index":0,"delta":{`;
+  }
+
+  errorLine(): string {
+    return emptyChatChunk(this.id, this.created);
   }
 
   private role(): string {
@@ -144,7 +171,7 @@ export class OpenaiChatEncoder implements GenerationEncoder {
 export class OpenaiCompletionEncoder implements GenerationEncoder {
   readonly contentType = SSE;
   readonly errorBody = errorBody;
-  readonly errorLine = errorLine;
+  readonly errorEvent = errorEvent;
   private readonly id = `cmpl-${randomId()}`;
   private readonly zeroUsage: string;
   private readonly modelJson: string;
@@ -161,6 +188,11 @@ export class OpenaiCompletionEncoder implements GenerationEncoder {
 
   private chunk(text: string, finish: string | null): string {
     return `data: {"id":"${this.id}","object":"text_completion","created":${Math.floor(Date.now() / 1000)},"choices":[{"text":${text},"index":0,"finish_reason":${finish === null ? 'null' : `"${finish}"`}}],"model":${this.modelJson},"system_fingerprint":"fp_ollama"${this.zeroUsage}}\n\n`;
+  }
+
+  /** A failure after output: an empty chunk without a model, then the end (see {@link emptyChatChunk}). */
+  errorLine(): string {
+    return `data: {"id":"${this.id}","object":"text_completion","created":${Math.floor(Date.now() / 1000)},"choices":[{"text":"","index":0,"finish_reason":null}],"model":"","system_fingerprint":"fp_ollama"${this.zeroUsage}}\n\n`;
   }
 
   token(piece: string, thinking: boolean): string {

@@ -1,13 +1,19 @@
 // OpenAI-compatible routes: /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models,
 // /v1/models/:model (middleware/openai.go over the native handlers).
-import { goJson } from '../go-json.js';
+
+import { openaiChatRequest, openaiCompletionRequest, openaiEmbedRequest } from '../go-decoding/index.js';
+import { float32Shortest, goJson } from '../go-json.js';
 import { isValidModelName, parseModelName, shortModelName } from '../model-name.js';
-import { openaiChatRequest, openaiCompletionRequest, openaiEmbedRequest } from '../request-schemas.js';
 import { decodeBody, type RouteContext } from '../sim-state.js';
 import { chat } from './chat.js';
 import { computeEmbeddings } from './embed.js';
 import { generate } from './generate.js';
-import { OPENAI_DIALECT, OpenaiChatEncoder, OpenaiCompletionEncoder } from './openai-encoders.js';
+import {
+  OPENAI_DIALECT,
+  OPENAI_MIDDLEWARE_DIALECT,
+  OpenaiChatEncoder,
+  OpenaiCompletionEncoder,
+} from './openai-encoders.js';
 import { goQuote } from './route-helpers.js';
 
 const JSON_TYPE = 'application/json';
@@ -122,7 +128,7 @@ function fromChatRequest(request: Record<string, unknown>): Converted {
 
 export async function handleChatCompletions(context: RouteContext): Promise<void> {
   const { output } = context;
-  output.useDialect(OPENAI_DIALECT);
+  output.useDialect(OPENAI_MIDDLEWARE_DIALECT);
   const request = await decodeBody(context, openaiChatRequest, 'EOF');
   if (!request) return;
   if (!Array.isArray(request.messages) || request.messages.length === 0) {
@@ -130,13 +136,14 @@ export async function handleChatCompletions(context: RouteContext): Promise<void
   }
   const converted = fromChatRequest(request);
   if ('error' in converted) return output.error(400, converted.error);
+  output.useDialect(OPENAI_DIALECT);
   const includeUsage = (request.stream_options as Record<string, unknown> | null)?.include_usage === true;
   await chat(context, converted.body, (name) => new OpenaiChatEncoder(name, includeUsage));
 }
 
 export async function handleCompletions(context: RouteContext): Promise<void> {
   const { output } = context;
-  output.useDialect(OPENAI_DIALECT);
+  output.useDialect(OPENAI_MIDDLEWARE_DIALECT);
   const request = await decodeBody(context, openaiCompletionRequest, 'EOF');
   if (!request) return;
   const options: Record<string, unknown> = {};
@@ -153,6 +160,7 @@ export async function handleCompletions(context: RouteContext): Promise<void> {
   options.presence_penalty = typeof request.presence_penalty === 'number' ? request.presence_penalty : 0;
   options.top_p = typeof request.top_p === 'number' && request.top_p !== 0 ? request.top_p : 1;
   const includeUsage = (request.stream_options as Record<string, unknown> | null)?.include_usage === true;
+  output.useDialect(OPENAI_DIALECT);
   await generate(
     context,
     {
@@ -174,7 +182,7 @@ function floatsToBase64(values: readonly number[]): string {
 
 export async function handleOpenaiEmbeddings(context: RouteContext): Promise<void> {
   const { output, sim } = context;
-  output.useDialect(OPENAI_DIALECT);
+  output.useDialect(OPENAI_MIDDLEWARE_DIALECT);
   const request = await decodeBody(context, openaiEmbedRequest, 'EOF');
   if (!request) return;
   const encoding = typeof request.encoding_format === 'string' ? request.encoding_format : '';
@@ -189,6 +197,7 @@ export async function handleOpenaiEmbeddings(context: RouteContext): Promise<voi
   if (input === undefined || input === null || (Array.isArray(input) && input.length === 0)) {
     return output.error(400, 'invalid input');
   }
+  output.useDialect(OPENAI_DIALECT);
   const inputs =
     typeof input === 'string'
       ? [input]
@@ -203,7 +212,7 @@ export async function handleOpenaiEmbeddings(context: RouteContext): Promise<voi
   if (!model) return output.error(404, `model ${goQuote(name)} not found, try pulling it first`);
   const result = await computeEmbeddings(context, model, inputs, {
     keepAlive: undefined,
-    numCtx: undefined,
+    runnerOptions: {},
     dimensions: typeof request.dimensions === 'number' ? request.dimensions : 0,
     truncate: true,
   });
@@ -213,7 +222,7 @@ export async function handleOpenaiEmbeddings(context: RouteContext): Promise<voi
     object: 'list',
     data: result.vectors.map((vector, index) => ({
       object: 'embedding',
-      embedding: base64 ? floatsToBase64(vector) : vector,
+      embedding: base64 ? floatsToBase64(vector) : vector.map(float32Shortest),
       index,
     })),
     model: name,

@@ -2,6 +2,7 @@
 import { decodeKeepAlive } from '../go-duration.js';
 import { goString } from '../go-json.js';
 import type { SimModel } from '../model-catalog.js';
+import type { RunnerOptions } from '../runner-options.js';
 import type { RouteContext } from '../sim-state.js';
 import { schedule } from './generation.js';
 
@@ -36,12 +37,6 @@ export function keepAliveMs(value: unknown): number | undefined {
   return 'ms' in result ? result.ms : undefined;
 }
 
-/** `options.num_ctx` when it is a number. */
-export function numCtxOf(options: unknown): number | undefined {
-  const value = (options as Record<string, unknown> | undefined)?.num_ctx;
-  return typeof value === 'number' ? Math.trunc(value) : undefined;
-}
-
 /** The runner's error for a `format` that is neither "json" nor a schema object, else undefined. */
 export function formatError(format: unknown): string | undefined {
   if (format === undefined || format === null || format === '' || format === 'json') return undefined;
@@ -63,10 +58,10 @@ export async function answerLoad(
   context: RouteContext,
   model: SimModel,
   keepAlive: number | undefined,
-  numCtx: number | undefined,
+  runnerOptions: RunnerOptions,
   body: Record<string, unknown>,
 ): Promise<void> {
-  const scheduled = schedule(context, model, keepAlive, numCtx);
+  const scheduled = schedule(context, model, keepAlive, runnerOptions);
   const lease = scheduled instanceof Promise ? await scheduled : scheduled;
   if (!lease) return;
   try {

@@ -1,10 +1,10 @@
 // POST /api/pull, /api/push, /api/create: progress lines (server/images.go, server/create.go).
 import { createHash } from 'node:crypto';
 import { sleep } from '../cancel-signal.js';
+import { createRequest, pullRequest, pushRequest } from '../go-decoding/index.js';
 import { goJson } from '../go-json.js';
 import { renameModel, resolveModel, type SimModel } from '../model-catalog.js';
 import { isValidModelName, parseModelName } from '../model-name.js';
-import { createRequest, pullRequest, pushRequest } from '../request-schemas.js';
 import { type Dialect, OLLAMA_DIALECT } from '../response-output.js';
 import { decodeBody, type RouteContext } from '../sim-state.js';
 
@@ -108,8 +108,17 @@ export async function handlePull(context: RouteContext): Promise<void> {
   const requested = nameOf(body).trim();
   if (requested === '' || !isValidModelName(parseModelName(requested)))
     return output.error(400, 'invalid model name');
+  const stream = body.stream !== false;
+  if (!sim.isPullable(requested)) {
+    await runProgress(
+      context,
+      [{ status: 'pulling manifest' }, { error: 'pull model manifest: file does not exist' }],
+      stream,
+    );
+    return;
+  }
   const model = sim.find(requested) ?? resolveModel(requested, sim.settings.modelDefaults);
-  if (await runProgress(context, pullSteps(model), body.stream !== false)) sim.add(model);
+  if (await runProgress(context, pullSteps(model), stream)) sim.add(model);
 }
 
 export async function handlePush(context: RouteContext): Promise<void> {
@@ -174,7 +183,9 @@ export async function handleCreate(context: RouteContext): Promise<void> {
       .slice(0, 4)
       .map((layer) => ({ status: `using existing layer ${layer.digest}` }));
     steps.push({ status: 'writing manifest' }, { status: 'success' });
-    if (await runProgress(context, steps, stream)) sim.add(renameModel(base, requested));
+    const created = renameModel(base, requested);
+    const system = typeof body.system === 'string' && body.system !== '' ? body.system : created.system;
+    if (await runProgress(context, steps, stream)) sim.add({ ...created, system });
     return;
   }
   const steps: ProgressStep[] = [{ status: 'parsing GGUF' }];

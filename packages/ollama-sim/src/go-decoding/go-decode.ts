@@ -297,10 +297,63 @@ class Abort {
   ) {}
 }
 
-const base64Pattern = /^[A-Za-z0-9+/]*={0,2}$/;
+/** Padded standard base64 without line breaks: valid as it is. */
+const strictBase64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function isBase64Digit(code: number): boolean {
+  return (
+    (code >= 65 && code <= 90) ||
+    (code >= 97 && code <= 122) ||
+    (code >= 48 && code <= 57) ||
+    code === 43 ||
+    code === 47
+  );
+}
+
+const corrupt = (offset: number) => `illegal base64 data at input byte ${offset}`;
+
+/**
+ * The error `base64.StdEncoding.Decode` returns for a JSON string decoded into a `[]byte` (an
+ * image), with the offset Go computes (in UTF-8 bytes; line breaks skipped), or undefined when
+ * valid. Padding is required.
+ */
+export function base64Error(text: string): string | undefined {
+  if (text.length % 4 === 0 && strictBase64.test(text)) return undefined;
+  const source = Buffer.from(text, 'utf8');
+  const length = source.length;
+  const skipLineBreaks = (from: number) => {
+    let at = from;
+    while (at < length && (source[at] === 10 || source[at] === 13)) at++;
+    return at;
+  };
+  let at = 0;
+  for (;;) {
+    // decodeQuantum: up to four digits, line breaks skipped.
+    for (let digits = 0; digits < 4; digits++) {
+      if (at === length) return digits === 0 ? undefined : corrupt(at - digits);
+      const code = source[at++] as number;
+      if (isBase64Digit(code)) continue;
+      if (code === 10 || code === 13) {
+        digits--;
+        continue;
+      }
+      if (code !== 61 || digits < 2) return corrupt(at - 1);
+      if (digits === 2) {
+        // "==" expected.
+        at = skipLineBreaks(at);
+        if (at === length) return corrupt(length);
+        if (source[at] !== 61) return corrupt(at - 1);
+        at++;
+      }
+      at = skipLineBreaks(at);
+      return at < length ? corrupt(at) : undefined;
+    }
+  }
+}
 
 class Walker {
-  saved: TypeErrorInfo | undefined;
+  /** The first error, kept while decoding goes on (Go's `saveError`). */
+  saved: TypeErrorInfo | string | undefined;
   struct: string | undefined;
   fields: string[] = [];
   /** Inside a type with its own UnmarshalJSON: the struct that holds it, and how deep. */
@@ -327,6 +380,12 @@ class Walker {
     this.saved ??= error;
   }
 
+  /** Saves an error that is not a type mismatch (a bad base64 string); aborts inside a custom UnmarshalJSON. */
+  saveText(text: string): void {
+    if (this.aliasDepth > 0) throw new Abort(text, undefined);
+    this.saved ??= text;
+  }
+
   /** Walks `value` as `type`; returns the value to keep (keys renamed to the struct's field names). */
   walk(value: unknown, type: GoType): unknown {
     if (value === null) return value;
@@ -351,9 +410,9 @@ class Walker {
           if (!Array.isArray(value)) this.save(value, type);
           return value;
         }
-        if (!base64Pattern.test(value) || value.length % 4 === 1) {
-          const at = Math.max(0, value.search(/[^A-Za-z0-9+/=]/));
-          throw new Abort(`illegal base64 data at input byte ${at}`, undefined);
+        {
+          const error = base64Error(value);
+          if (error !== undefined) this.saveText(error);
         }
         return value;
       case 'custom': {
@@ -465,7 +524,7 @@ function compileChecker(type: GoType): Checker {
       return (value) =>
         value === null ||
         Array.isArray(value) ||
-        (typeof value === 'string' && base64Pattern.test(value) && value.length % 4 !== 1);
+        (typeof value === 'string' && base64Error(value) === undefined);
     case 'custom': {
       const check = type.check;
       return (value) => value === null || check(value) === undefined;
@@ -531,7 +590,8 @@ export function decodeInto(value: unknown, type: GoType & { kind: 'struct' }): G
   if (checkerFor(type)(value)) return { value };
   try {
     const result = walker.walk(value, type);
-    if (walker.saved) return { error: typeErrorText(walker.saved) };
+    const saved = walker.saved;
+    if (saved !== undefined) return { error: typeof saved === 'string' ? saved : typeErrorText(saved) };
     return { value: result };
   } catch (error) {
     if (error instanceof Abort) {

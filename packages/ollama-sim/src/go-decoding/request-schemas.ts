@@ -1,8 +1,8 @@
 // The Go structs Ollama decodes request bodies into (api/types.go, openai/openai.go), reduced to
 // what decoding errors depend on.
 
+import { decodeKeepAlive } from '../go-duration.js';
 import { type GoType, goAny, goBool, goFloat, goInt, goString } from './go-decode.js';
-import { decodeKeepAlive } from './go-duration.js';
 
 type StructType = GoType & { kind: 'struct' };
 
