@@ -19,7 +19,8 @@ export const LIVE_PAGE = `<!doctype html>
   .card { border: 1px solid #8884; border-radius: 8px; padding: 8px; }
   .card b { display: block; font-size: 1.3rem; }
   table { width: 100%; border-collapse: collapse; font-size: .9rem; }
-  td, th { text-align: left; padding: 4px 6px; border-bottom: 1px solid #8883; overflow-wrap: anywhere; }
+  td, th { text-align: left; padding: 4px 6px; border-bottom: 1px solid #8883; }
+  td { overflow-wrap: anywhere; }
   .state-up, .state-closed { color: var(--ok); font-weight: 600; }
   .state-down, .state-open { color: var(--bad); font-weight: 600; }
   .state-half-open, .state-unknown { color: var(--warn); font-weight: 600; }

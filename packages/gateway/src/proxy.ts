@@ -200,12 +200,12 @@ export async function proxyRequest(
       return;
     }
     reader = upstream.body.getReader();
-    let first = true;
+    let first = true; // time to first chunk is recorded for answers, not errors
     try {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
-        if (first) {
+        if (first && upstream.status < 400) {
           first = false;
           const elapsedMs = performance.now() - startedAt;
           context.live.recordFirstChunk(elapsedMs);
