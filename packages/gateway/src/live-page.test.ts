@@ -83,7 +83,7 @@ describe('the live page at /_bulwark/', () => {
       await page.locator('#events tr', { hasText: 'breaker' }).waitFor();
 
       const fitsWidth = await page.evaluate(
-        () => document.documentElement.scrollWidth <= document.documentElement.clientWidth,
+        'document.documentElement.scrollWidth <= document.documentElement.clientWidth',
       );
       expect(fitsWidth).toBe(true);
       expect(external).toEqual([]);
