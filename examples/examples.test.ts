@@ -54,6 +54,12 @@ describe('examples', () => {
     expect(output).toContain('ollama-js answered after 2 request(s)');
   });
 
+  it('gateway.ts answers an Ollama client through the gateway', async () => {
+    const { code, output } = await run('examples/gateway.ts');
+    expect(code, output).toBe(0);
+    expect(output).toMatch(/live page: http:\/\/127\.0\.0\.1:\d+\/_bulwark\//);
+  });
+
   it('openai-compatible.ts streams through @bulwark/fetch', async () => {
     const { code, output } = await run('examples/openai-compatible.ts');
     expect(code, output).toBe(0);

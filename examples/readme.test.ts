@@ -24,7 +24,7 @@ it("keeps the README's quickstart identical to the tested, type-checked example"
   expect(blocks(read('README.md'))[0]).toBe(read('examples/quickstart.ts'));
 });
 
-it.each(['README.md', 'packages/bulwark/README.md'])(
+it.each(['README.md', 'packages/bulwark/README.md', 'packages/gateway/README.md'])(
   'finds every ts block of %s verbatim in a type-checked file',
   (readmePath) => {
     const files = typeCheckedFiles();
