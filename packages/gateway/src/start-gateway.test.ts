@@ -164,6 +164,23 @@ describe('startGateway(): the pipeline', () => {
     expect(sim?.requests.map((request) => request.status)).toEqual([503, 200]);
   });
 
+  it('replays a stream that failed before its first byte: the client sees the whole answer once', async () => {
+    await setUp(
+      { faults: [{ route: '/api/chat', nth: 1, kind: 'reset', afterChunks: 0 }] },
+      { retry: { initialDelayMs: 1 } },
+    );
+    const parts: string[] = [];
+    for await (const part of await new Ollama({ host: gateway?.url }).chat({
+      model: 'llama3.2',
+      messages,
+      stream: true,
+    })) {
+      parts.push(part.message.content);
+    }
+    expect(parts.join('')).toBe(sim?.simulatedReply({ model: 'llama3.2', messages }).content);
+    expect(sim?.requests.map((request) => request.outcome)).toEqual(['destroyed', 'completed']);
+  });
+
   it('never replays a stream once bytes reached the client: a reset mid-stream cuts the client', async () => {
     await setUp({ faults: [{ route: '/api/chat', kind: 'reset', afterChunks: 3 }] });
     const parts: string[] = [];
