@@ -110,7 +110,7 @@ describe('bulwark-gateway', () => {
       output += data.toString();
     });
     const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no URL printed: ${output}`)), 15_000);
+      const timer = setTimeout(() => reject(new Error(`no URL printed: ${output}`)), 45_000);
       started.stdout?.on('data', (data: Buffer) => {
         output += data.toString();
         const match = /Bulwark gateway listening on (http:\/\/\S+)/.exec(output);
@@ -129,7 +129,7 @@ describe('bulwark-gateway', () => {
     const [code] = await once(started, 'exit');
     expect(code).toBe(0);
     expect(output).not.toContain('cli-secret-key');
-  });
+  }, 60_000);
 
   it('exits 2 with the reason when given several upstreams', async () => {
     const run = spawn(process.execPath, ['--import', 'tsx', cli, '-u', 'http://a:1', '-u', 'http://b:2'], {
@@ -143,5 +143,5 @@ describe('bulwark-gateway', () => {
     const [code] = await once(run, 'exit');
     expect(code).toBe(2);
     expect(text).toContain('several upstreams need the fleet support');
-  });
+  }, 60_000);
 });
