@@ -123,7 +123,9 @@ describe('startGateway(): the official clients see the simulator', () => {
     await setUp();
     const cases: Array<[string, RequestInit]> = [
       ['/api/tags', {}],
+      ['/api/tags/', { redirect: 'manual' }],
       ['/api/version', {}],
+      ['/api/version', { method: 'HEAD' }],
       ['/', {}],
       ['/nope', {}],
       ['/api/chat', { method: 'GET' }],
