@@ -7,6 +7,7 @@ import { startSimProcess } from './lib/sim-process.js';
 import { formatNumber, type Summary } from './lib/stats.js';
 import { renderTable } from './lib/table.js';
 import { faults } from './suites/faults.js';
+import { gatewayOverhead } from './suites/gateway.js';
 import { memory } from './suites/memory.js';
 import { overhead } from './suites/overhead.js';
 import { precision } from './suites/precision.js';
@@ -30,6 +31,7 @@ const config = quick
       faultMs: 200,
       simMs: 200,
       streamMs: 0,
+      gatewayCalls: 50,
     }
   : {
       rounds: 5,
@@ -44,6 +46,7 @@ const config = quick
       faultMs: 3_000,
       simMs: 1_000,
       streamMs: 1_000,
+      gatewayCalls: 500,
     };
 
 const findings: string[] = [];
@@ -267,6 +270,35 @@ try {
     false,
     ' ms',
   );
+
+  const gw = await gatewayOverhead(sim.url, {
+    rounds: config.rounds,
+    calls: config.gatewayCalls,
+    chunks: config.chunks,
+  });
+  results.gateway = gw;
+  console.log(
+    '\n9. Gateway (its own process, default pipeline) against a direct connection, same undici client',
+  );
+  console.log(
+    renderTable(
+      ['measure', 'direct', 'through the gateway'],
+      [
+        [
+          `p50 ms, ${config.gatewayCalls} sequential small chats`,
+          show(gw.directP50Ms, 2),
+          show(gw.gatewayP50Ms, 2),
+        ],
+        [
+          `streamed chunks/s (${formatNumber(config.chunks)}-chunk answers)`,
+          show(gw.directChunksPerSecond),
+          show(gw.gatewayChunksPerSecond),
+        ],
+      ],
+    ),
+  );
+  target('gateway added p50 per call', gw.addedP50Ms.median, 1, false, ' ms');
+  target('gateway streaming / direct', ratio(gw.gatewayChunksPerSecond, gw.directChunksPerSecond), 0.8, true);
 } finally {
   await sim.close();
   await faultSim.close();

@@ -55,6 +55,12 @@ describe('examples', () => {
     expect(output).toContain('ollama-js: ResponseError 503 after 3 request(s)');
   });
 
+  it('gateway.ts answers an Ollama client through the gateway', async () => {
+    const { code, output } = await run('examples/gateway.ts');
+    expect(code, output).toBe(0);
+    expect(output).toMatch(/live page: http:\/\/127\.0\.0\.1:\d+\/_bulwark\//);
+  });
+
   it('openai-compatible.ts streams, and a lasting 503 costs 3 requests with the SDK’s retries off', async () => {
     const { code, output } = await run('examples/openai-compatible.ts');
     expect(code, output).toBe(0);

@@ -1,0 +1,210 @@
+import { BulwarkError, ErrorCode, type Pipeline, type TimeoutError } from 'bulwark';
+import { GATEWAY_DEFAULTS } from './defaults.js';
+
+/** What the upstream looked like at its last probe. */
+export interface UpstreamState {
+  url: string;
+  /** `up` after a good probe, `down` after a failed one, `unknown` before the first. */
+  state: 'up' | 'down' | 'unknown';
+  /** Epoch milliseconds of the last probe. */
+  checkedAt: number | undefined;
+  /** Why the last probe failed. */
+  error: string | undefined;
+  /** Requests the gateway has in flight to it. */
+  outstanding: number;
+  /** Generations the gateway lets run at once per model (the bulkhead's limit), if bounded. */
+  capacity: number | undefined;
+}
+
+/** A model resident on the upstream, from `/api/ps`. */
+export interface WarmModel {
+  name: string;
+  /** When Ollama will unload it (ISO time), as `/api/ps` says. */
+  expiresAt: string | undefined;
+  sizeVram: number | undefined;
+}
+
+/** The JSON the live page and `/_bulwark/state` show. */
+export interface LiveSnapshot {
+  now: number;
+  upstreams: UpstreamState[];
+  /** Models warm on each upstream URL. */
+  models: Record<string, WarmModel[]>;
+  breakers: Array<{ key: string; state: string; retryAt: number | undefined }>;
+  bulkheads: Array<{
+    key: string;
+    running: number;
+    queued: number;
+    rejected: number;
+    limit: number;
+    queue: number;
+  }>;
+  /** Over the last minute. */
+  lastMinute: {
+    requests: number;
+    shed: Record<string, number>;
+    /** Retries by the error code of the attempt that failed. */
+    retries: Record<string, number>;
+    /** Timeouts (retried or final) by phase. */
+    timeouts: Record<string, number>;
+    /** Time to first chunk to the client, in milliseconds. */
+    timeToFirstChunkMs: { count: number; p50: number | undefined; p99: number | undefined };
+  };
+}
+
+const MINUTE_MS = 60_000;
+
+/** Events with a time, kept for one minute and at most `max` of them. */
+class MinuteWindow<T> {
+  readonly #entries: Array<{ at: number; value: T }> = [];
+  constructor(readonly max: number) {}
+
+  add(value: T, at = Date.now()): void {
+    this.#entries.push({ at, value });
+    if (this.#entries.length > this.max) this.#entries.shift();
+  }
+
+  values(now = Date.now()): T[] {
+    while (this.#entries.length > 0 && (this.#entries[0]?.at ?? now) < now - MINUTE_MS) this.#entries.shift();
+    return this.#entries.map((entry) => entry.value);
+  }
+}
+
+function count(values: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const value of values) counts[value] = (counts[value] ?? 0) + 1;
+  return counts;
+}
+
+function percentile(sorted: readonly number[], p: number): number | undefined {
+  if (sorted.length === 0) return undefined;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1));
+  return sorted[index];
+}
+
+function timeoutPhase(error: unknown): string | undefined {
+  return BulwarkError.is(error) && error.code === ErrorCode.Timeout
+    ? (error as TimeoutError).phase
+    : undefined;
+}
+
+/**
+ * Everything the live page shows: the upstream's probe result and warm models, breakers and
+ * bulkhead queues from the pipeline, and one-minute windows of retries, timeouts, sheds and time
+ * to first chunk.
+ */
+export class LiveState {
+  readonly #pipeline: Pipeline;
+  readonly #upstream: UpstreamState;
+  #models: WarmModel[] = [];
+  readonly #requests = new MinuteWindow<string>(GATEWAY_DEFAULTS.maxSamples * 8);
+  readonly #shed = new MinuteWindow<string>(GATEWAY_DEFAULTS.maxSamples);
+  readonly #retries = new MinuteWindow<string>(GATEWAY_DEFAULTS.maxSamples);
+  readonly #timeouts = new MinuteWindow<string>(GATEWAY_DEFAULTS.maxSamples);
+  readonly #firstChunk = new MinuteWindow<number>(GATEWAY_DEFAULTS.maxSamples);
+  readonly #subscriptions: Array<{ dispose(): void }> = [];
+
+  constructor(pipeline: Pipeline, upstream: string) {
+    this.#pipeline = pipeline;
+    this.#upstream = {
+      url: upstream,
+      state: 'unknown',
+      checkedAt: undefined,
+      error: undefined,
+      outstanding: 0,
+      capacity: pipeline.bulkhead?.limit,
+    };
+    this.#subscriptions.push(
+      pipeline.retry.onRetry(({ error }) => {
+        this.#retries.add(BulwarkError.is(error) ? error.code : 'other');
+        const phase = timeoutPhase(error);
+        if (phase) this.#timeouts.add(phase);
+      }),
+      pipeline.retry.onGiveUp(({ error }) => {
+        const phase = timeoutPhase(error);
+        if (phase) this.#timeouts.add(phase);
+      }),
+    );
+  }
+
+  /** Listens to breaker changes (the page is pushed at once when one opens). */
+  onBreakerChange(listener: () => void): { dispose(): void } {
+    const subscription = this.#pipeline.breaker?.onStateChange(listener) ?? { dispose() {} };
+    this.#subscriptions.push(subscription);
+    return subscription;
+  }
+
+  begin(): void {
+    this.#upstream.outstanding++;
+    this.#requests.add('request');
+  }
+
+  end(): void {
+    this.#upstream.outstanding--;
+  }
+
+  recordShed(reason: string): void {
+    this.#shed.add(reason);
+  }
+
+  recordFirstChunk(milliseconds: number): void {
+    this.#firstChunk.add(milliseconds);
+  }
+
+  /** Records a probe's result. */
+  setProbe(result: { ok: true; models: WarmModel[] } | { ok: false; error: string }): void {
+    this.#upstream.checkedAt = Date.now();
+    if (result.ok) {
+      this.#upstream.state = 'up';
+      this.#upstream.error = undefined;
+      this.#models = result.models;
+    } else {
+      this.#upstream.state = 'down';
+      this.#upstream.error = result.error;
+      this.#models = [];
+    }
+  }
+
+  get upstream(): Readonly<UpstreamState> {
+    return this.#upstream;
+  }
+
+  snapshot(now = Date.now()): LiveSnapshot {
+    const breaker = this.#pipeline.breaker;
+    const breakers = breaker
+      ? [...breaker.states()].map(([key, status]) => ({ key, state: status.state, retryAt: status.retryAt }))
+      : [];
+    const limit = this.#pipeline.bulkhead;
+    const bulkheads = limit
+      ? [...limit.entries()].map(([key, stats]) => ({
+          key,
+          ...stats,
+          limit: limit.limit,
+          queue: limit.queue,
+        }))
+      : [];
+    const samples = this.#firstChunk.values(now).sort((a, b) => a - b);
+    return {
+      now,
+      upstreams: [{ ...this.#upstream }],
+      models: { [this.#upstream.url]: [...this.#models] },
+      breakers,
+      bulkheads,
+      lastMinute: {
+        requests: this.#requests.values(now).length,
+        shed: count(this.#shed.values(now)),
+        retries: count(this.#retries.values(now)),
+        timeouts: count(this.#timeouts.values(now)),
+        timeToFirstChunkMs: {
+          count: samples.length,
+          p50: percentile(samples, 0.5),
+          p99: percentile(samples, 0.99),
+        },
+      },
+    };
+  }
+
+  dispose(): void {
+    for (const subscription of this.#subscriptions.splice(0)) subscription.dispose();
+  }
+}

@@ -1,0 +1,243 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { createFetch, createPipeline, DEFAULT_TIMEOUTS } from 'bulwark';
+import { Agent } from 'undici';
+import { createAuthorizer } from './authorization.js';
+import { GATEWAY_DEFAULTS } from './defaults.js';
+import { dialectOf, sendError } from './error-response.js';
+import { resolveGatewayOptions } from './gateway-options.js';
+import { LIVE_PAGE } from './live-page.js';
+import { LiveState, type WarmModel } from './live-state.js';
+import { isReplayableRoute, type ProxyContext, proxyRequest } from './proxy.js';
+import { createGatewayTelemetry } from './telemetry.js';
+import type { Gateway, GatewayOptions } from './types.js';
+
+function sendJson(response: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  response.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(body)),
+    'cache-control': 'no-store',
+  });
+  response.end(body);
+}
+
+function parseWarmModels(value: unknown): WarmModel[] {
+  const models = (value as { models?: unknown } | null)?.models;
+  if (!Array.isArray(models)) return [];
+  return models.flatMap(
+    (model: { name?: unknown; model?: unknown; expires_at?: unknown; size_vram?: unknown }) => {
+      const name =
+        typeof model?.name === 'string' ? model.name : typeof model?.model === 'string' ? model.model : '';
+      if (!name) return [];
+      return [
+        {
+          name,
+          expiresAt: typeof model.expires_at === 'string' ? model.expires_at : undefined,
+          sizeVram: typeof model.size_vram === 'number' ? model.size_vram : undefined,
+        },
+      ];
+    },
+  );
+}
+
+/**
+ * Starts an Ollama- and OpenAI-compatible server that passes every request to `upstream` through
+ * Bulwark's recommended pipeline (total deadline, retry before the first byte, a breaker and a
+ * bulkhead per model, phase budgets), with `/metrics`, `/healthz`, `/readyz` and a live page at
+ * `/_bulwark/`.
+ *
+ * @example
+ * await using gateway = await startGateway({ upstream: 'http://127.0.0.1:11434', port: 8080 });
+ * // OLLAMA_HOST=http://127.0.0.1:8080 ollama run llama3.2
+ */
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const resolved = resolveGatewayOptions(options);
+  const telemetry = createGatewayTelemetry(resolved.env);
+  const pipeline = createPipeline({
+    ...(resolved.timeout === undefined ? {} : { timeout: resolved.timeout }),
+    ...(resolved.maxRetries === undefined ? {} : { maxRetries: resolved.maxRetries }),
+    ...(resolved.retry === undefined ? {} : { retry: resolved.retry }),
+    ...(resolved.breaker === undefined ? {} : { breaker: resolved.breaker }),
+    ...(resolved.bulkhead === undefined ? {} : { bulkhead: resolved.bulkhead }),
+    telemetry: { name: 'gateway' },
+  });
+  const timeouts = resolved.timeout;
+  const connectMs =
+    (typeof timeouts === 'object' ? timeouts.connectMs : undefined) ?? DEFAULT_TIMEOUTS.connectMs;
+  // One pool for every request; the phase budgets are Bulwark's own timers, undici's are off.
+  const agent = new Agent({
+    connect: { timeout: connectMs },
+    connections: 128,
+    headersTimeout: 0,
+    bodyTimeout: 0,
+  });
+  const retryNonIdempotent = (request: { url: URL }) => isReplayableRoute(request.url.pathname);
+  const fetchFor = (model: string | undefined) =>
+    createFetch({
+      policy: pipeline.policy,
+      dispatcher: agent,
+      retryNonIdempotent,
+      ...(model === undefined ? {} : { attributes: () => ({ model }) }),
+    });
+  const probeFetch = createFetch({
+    connectMs: GATEWAY_DEFAULTS.probeTimeoutMs,
+    headersMs: GATEWAY_DEFAULTS.probeTimeoutMs,
+    idleMs: GATEWAY_DEFAULTS.probeTimeoutMs,
+  });
+  const live = new LiveState(pipeline, resolved.upstream);
+  const authorize = createAuthorizer(resolved.apiKeys);
+  const context: ProxyContext = {
+    upstream: resolved.upstream,
+    fetchFor,
+    live,
+    telemetry,
+    maxBodyBytes: resolved.maxBodyBytes,
+    upstreamHeaders: resolved.upstreamHeaders,
+    ownsAuthorization: authorize !== undefined,
+  };
+
+  // The upstream probe: one at a time, bounded, run while someone watches or asks /readyz.
+  let probing: Promise<void> | undefined;
+  const probe = (): Promise<void> => {
+    probing ??= (async () => {
+      try {
+        const answer = await probeFetch(`${resolved.upstream}/api/ps`, {
+          headers: resolved.upstreamHeaders,
+          signal: AbortSignal.timeout(GATEWAY_DEFAULTS.probeTimeoutMs),
+        });
+        if (!answer.ok) {
+          await answer.body?.cancel().catch(() => {});
+          live.setProbe({ ok: false, error: `/api/ps answered ${answer.status}` });
+          return;
+        }
+        live.setProbe({ ok: true, models: parseWarmModels(await answer.json()) });
+      } catch (error) {
+        live.setProbe({ ok: false, error: error instanceof Error ? error.message : String(error) });
+      } finally {
+        probing = undefined;
+      }
+    })();
+    return probing;
+  };
+
+  // Server-sent events for the live page: one timer for every viewer, only while there are some.
+  const viewers = new Set<ServerResponse>();
+  let pageTimer: NodeJS.Timeout | undefined;
+  let probeTimer: NodeJS.Timeout | undefined;
+  const push = () => {
+    const data = `event: state\ndata: ${JSON.stringify(live.snapshot())}\n\n`;
+    for (const viewer of viewers) viewer.write(data);
+  };
+  const breakerSubscription = live.onBreakerChange(() => {
+    if (viewers.size > 0) setImmediate(push);
+  });
+  const watch = (request: IncomingMessage, response: ServerResponse) => {
+    response.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-accel-buffering': 'no',
+    });
+    viewers.add(response);
+    if (viewers.size === 1) {
+      pageTimer = setInterval(push, resolved.pageIntervalMs).unref();
+      probeTimer = setInterval(() => void probe(), resolved.refreshMs).unref();
+      void probe().then(push);
+    } else {
+      response.write(`event: state\ndata: ${JSON.stringify(live.snapshot())}\n\n`);
+    }
+    request.socket.setNoDelay(true);
+    response.on('close', () => {
+      viewers.delete(response);
+      if (viewers.size === 0) {
+        clearInterval(pageTimer);
+        clearInterval(probeTimer);
+      }
+    });
+  };
+
+  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const path = (request.url ?? '/').split('?', 1)[0] ?? '/';
+    const method = request.method ?? 'GET';
+    const read = method === 'GET' || method === 'HEAD';
+    if (read && path === '/healthz') return sendJson(response, 200, { status: 'ok' });
+    if (read && path === '/readyz') {
+      const stale = (live.upstream.checkedAt ?? 0) < Date.now() - resolved.refreshMs;
+      if (stale) await probe();
+      const upstream = live.upstream;
+      return sendJson(response, upstream.state === 'up' ? 200 : 503, {
+        status: upstream.state === 'up' ? 'ready' : 'upstream unreachable',
+        upstream: { url: upstream.url, state: upstream.state, error: upstream.error },
+      });
+    }
+    if (read && path === '/metrics') return telemetry.serveMetrics(request, response);
+    if (read && path === '/_bulwark') {
+      response.writeHead(308, { location: '/_bulwark/' });
+      response.end();
+      return;
+    }
+    if (read && path === '/_bulwark/') {
+      response.writeHead(200, {
+        'content-type': 'text/html; charset=utf-8',
+        'cache-control': 'no-store',
+        'content-security-policy':
+          "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'",
+      });
+      response.end(method === 'HEAD' ? undefined : LIVE_PAGE);
+      return;
+    }
+    if (read && path === '/_bulwark/state') return sendJson(response, 200, live.snapshot());
+    if (method === 'GET' && path === '/_bulwark/events') return watch(request, response);
+    if (authorize && !authorize(request.headers.authorization)) {
+      request.resume();
+      telemetry.requests.add(1, { 'http.route': 'unauthorized', 'http.response.status_code': 401 });
+      return sendError(response, dialectOf(path), 401, 'unauthorized: a valid API key is required', {
+        'www-authenticate': 'Bearer',
+      });
+    }
+    return proxyRequest(request, response, context);
+  };
+
+  const sockets = new Set<Socket>();
+  const server = createServer((request, response) => {
+    handle(request, response).catch(() => {
+      if (!response.headersSent)
+        sendError(response, dialectOf(request.url ?? '/'), 500, 'internal gateway error');
+      else response.destroy();
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(resolved.port, resolved.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const shownHost = resolved.host.includes(':') ? `[${resolved.host}]` : resolved.host;
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      clearInterval(pageTimer);
+      clearInterval(probeTimer);
+      breakerSubscription.dispose();
+      live.dispose();
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      await stopped;
+      await Promise.all([agent.destroy(), probeFetch.close(), telemetry.close()]);
+    })();
+    return closing;
+  };
+  return {
+    url: `http://${shownHost}:${port}`,
+    port,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
