@@ -49,7 +49,7 @@ describe('createOllama()', () => {
     });
     const error = (await client.chat(ask()).catch((caught: unknown) => caught)) as TimeoutError;
     expect(error.phase).toBe('first-token');
-    expect(sim.requests).toHaveLength(2);
+    expect(sim.requests.filter((request) => request.route === '/api/chat')).toHaveLength(2);
   });
 
   it('isolates a failing model with its per-model breaker', async () => {

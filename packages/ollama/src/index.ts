@@ -1,5 +1,5 @@
 export { DEFAULT_HOST, resolveHost } from './host.js';
 export { LineReader } from './line-reader.js';
-export { Ollama } from './ollama.js';
+export { DEFAULT_MODEL_STATE, Ollama } from './ollama.js';
 export { DEFAULT_BUDGETS } from './transport.js';
 export type * from './types.js';
