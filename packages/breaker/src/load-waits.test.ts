@@ -59,6 +59,15 @@ describe('circuitBreaker() and waits on a model load', () => {
     for (const counts of [false, true, false, false]) await expect(failed(counts)).rejects.toThrow();
     expect(outcomes).toEqual(['ignore', 'failure', 'ignore', 'ignore']);
     expect(policy.getState().state).toBe('closed');
+    // the counted waiter's error is classified as usual: a 400 from the load is not a failure
+    await expect(
+      policy.execute((context: Context) => {
+        context.reportModelLoad(start);
+        context.reportModelLoad(end('failed', true));
+        throw new ResponseError({ status: 400, serverMessage: '"m" does not support generate' });
+      }),
+    ).rejects.toThrow();
+    expect(outcomes.at(-1)).toBe('ignore');
   });
 
   it('judges slowness without the time spent waiting on the load, and counts failures after the load as usual', async () => {
