@@ -12,6 +12,7 @@ import {
   type KeyOption,
   keyOption,
   LruMap,
+  type ModelLoadWait,
   object,
   oneOf,
   realClock,
@@ -233,13 +234,21 @@ export class CircuitBreakerPolicy extends BasePolicy {
   ): Promise<T> {
     const started = this.#clock.now();
     let committedAt: number | undefined;
+    // Waits on a shared model load are not the model's slowness, and a failed load is counted once.
+    let loadWaitMs = 0;
+    let loadWait: ModelLoadWait | undefined;
+    const onModelLoad = (wait: ModelLoadWait) => {
+      loadWait = wait;
+      if (wait.type === 'wait-end') loadWaitMs += wait.waitedMs;
+    };
     const inner =
       this.#slowCallMs === undefined
-        ? context
+        ? context.with({ onModelLoad })
         : context.with({
             onCommit: () => {
               committedAt = this.#clock.now();
             },
+            onModelLoad,
           });
     let outcome: Outcome;
     let error: unknown;
@@ -251,12 +260,18 @@ export class CircuitBreakerPolicy extends BasePolicy {
     } catch (caught) {
       threw = true;
       error = caught;
-      if (this.#failureOn) outcome = this.#failureOn(caught, context) ? 'failure' : 'ignore';
+      if (
+        loadWait !== undefined &&
+        (loadWait.type === 'wait-start' || (loadWait.outcome !== 'loaded' && !loadWait.countsAsFailure))
+      ) {
+        // The call failed while it waited on a load, or shares a failed load another call counts.
+        outcome = 'ignore';
+      } else if (this.#failureOn) outcome = this.#failureOn(caught, context) ? 'failure' : 'ignore';
       else outcome = classifyFailure(caught, context, this.#countOverload);
     }
     const durationMs = this.#clock.now() - started;
     if (!threw && this.#slowCallMs !== undefined) {
-      const slowness = (committedAt ?? started + durationMs) - started;
+      const slowness = (committedAt ?? started + durationMs) - started - loadWaitMs;
       if (slowness > this.#slowCallMs) {
         outcome = 'failure';
         error = new Error(`Slow call: ${Math.round(slowness)} ms, over the ${this.#slowCallMs} ms limit`);

@@ -11,7 +11,11 @@ const OVERLOAD = new Set([429, 503]);
  */
 export function classifyFailure(error: unknown, context: Context, countOverload: boolean): Outcome {
   if (context.signal.aborted && error === context.signal.reason) {
-    return BulwarkError.is(error) && error.code === ErrorCode.Timeout ? 'failure' : 'ignore';
+    return BulwarkError.is(error) &&
+      error.code === ErrorCode.Timeout &&
+      (error as { phase?: string }).phase !== 'load'
+      ? 'failure'
+      : 'ignore';
   }
   if (!BulwarkError.is(error)) return 'failure';
   switch (error.code) {
@@ -20,8 +24,11 @@ export function classifyFailure(error: unknown, context: Context, countOverload:
     case ErrorCode.RetryBudgetExhausted:
     case ErrorCode.InvalidOption:
       return 'ignore';
-    case ErrorCode.Timeout:
-      return (error as { phase?: string }).phase === 'queue' ? 'ignore' : 'failure';
+    case ErrorCode.Timeout: {
+      // Waiting for a bulkhead slot or a model load says nothing about the model's health.
+      const phase = (error as { phase?: string }).phase;
+      return phase === 'queue' || phase === 'load' ? 'ignore' : 'failure';
+    }
     case ErrorCode.HttpStatus: {
       const status = (error as { status?: number }).status ?? 0;
       if (OVERLOAD.has(status)) return countOverload ? 'failure' : 'ignore';

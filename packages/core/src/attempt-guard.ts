@@ -4,6 +4,7 @@ import type { Context, TimeoutPhase, TimerHandle } from './types.js';
 
 const PHASES: readonly TimeoutPhase[] = [
   'queue',
+  'load',
   'connect',
   'headers',
   'first-token',
@@ -34,6 +35,7 @@ export class AttemptGuard {
   /** Running budgets by phase; a plain object of a fixed shape (a Map costs more per call). */
   readonly #timers: Record<TimeoutPhase, PhaseTimer | undefined> = {
     queue: undefined,
+    load: undefined,
     connect: undefined,
     headers: undefined,
     'first-token': undefined,

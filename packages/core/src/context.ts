@@ -1,6 +1,16 @@
 import { realClock } from './clock.js';
 import { neverAborted } from './never-aborted.js';
-import type { Attributes, Clock, Context, ContextPatch, ExecuteOptions, PhaseBudgets } from './types.js';
+import type {
+  Attributes,
+  Clock,
+  Context,
+  ContextPatch,
+  ExecuteOptions,
+  ModelLoadWait,
+  PhaseBudgets,
+} from './types.js';
+
+type LoadListeners = readonly ((wait: ModelLoadWait) => void)[];
 
 interface Commitment {
   committed: boolean;
@@ -18,6 +28,7 @@ class CallContext implements Context {
   readonly budgets: Readonly<PhaseBudgets>;
   readonly clock: Clock;
   readonly #commitment: Commitment;
+  readonly #loadListeners: LoadListeners | undefined;
 
   constructor(
     signal: AbortSignal,
@@ -28,6 +39,7 @@ class CallContext implements Context {
     budgets: Readonly<PhaseBudgets>,
     clock: Clock,
     commitment: Commitment,
+    loadListeners: LoadListeners | undefined,
   ) {
     this.signal = signal;
     this.attempt = attempt;
@@ -37,6 +49,7 @@ class CallContext implements Context {
     this.budgets = budgets;
     this.clock = clock;
     this.#commitment = commitment;
+    this.#loadListeners = loadListeners;
   }
 
   get committed(): boolean {
@@ -59,6 +72,11 @@ class CallContext implements Context {
     return this.deadline === undefined
       ? Number.POSITIVE_INFINITY
       : Math.max(0, this.deadline - this.clock.now());
+  }
+
+  reportModelLoad(wait: ModelLoadWait): void {
+    const listeners = this.#loadListeners;
+    if (listeners) for (const listener of listeners) listener(wait);
   }
 
   with(patch: ContextPatch): Context {
@@ -84,6 +102,7 @@ class CallContext implements Context {
       patch.budgets ? { ...this.budgets, ...withoutUndefined(patch.budgets) } : this.budgets,
       this.clock,
       commitment,
+      patch.onModelLoad ? [...(this.#loadListeners ?? []), patch.onModelLoad] : this.#loadListeners,
     );
   }
 }
@@ -106,5 +125,6 @@ export function createContext(options: ExecuteOptions = {}): Context {
     empty,
     options.clock ?? realClock,
     { committed: false, listeners: undefined },
+    undefined,
   );
 }

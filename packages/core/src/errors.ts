@@ -84,10 +84,23 @@ export interface TimeoutErrorOptions {
   committed?: boolean;
   /** Whether retrying may help. @default true (except `total`, which ends the call) */
   retryable?: boolean;
+  /** Phase `load`: the load the call was waiting on, for the message and {@link TimeoutError.load}. */
+  load?: ModelLoadProgress | undefined;
+}
+
+/** A model load a call stopped waiting for; the load itself goes on. */
+export interface ModelLoadProgress {
+  readonly model: string;
+  readonly host: string;
+  /** How long the model had been loading when the wait ended, ms. */
+  readonly loadingMs: number;
+  /** Whether the load goes on (a caller stopped waiting) or was stopped (the load's own budget). */
+  readonly continues: boolean;
 }
 
 const phaseText: Record<TimeoutPhase, string> = {
   queue: 'waiting for a bulkhead slot',
+  load: 'waiting for the model to load',
   connect: 'connecting',
   headers: 'waiting for response headers',
   'first-token': 'waiting for the first token',
@@ -102,13 +115,24 @@ export class TimeoutError extends BulwarkError {
   readonly timeoutMs: number;
   readonly elapsedMs: number;
   readonly attempt: number | undefined;
+  /** Phase `load`: which model on which host, and how long it had been loading. */
+  readonly load: ModelLoadProgress | undefined;
 
   constructor(options: TimeoutErrorOptions) {
     const attemptText =
       options.attempt === undefined
         ? ''
         : ` (attempt ${options.attempt + 1}${options.maxAttempts === undefined ? '' : ` of ${options.maxAttempts}`})`;
-    super(`Timed out ${phaseText[options.phase]} after ${Math.round(options.timeoutMs)} ms${attemptText}`, {
+    const load = options.load;
+    const what = load
+      ? `waiting for model "${load.model}" to load on ${load.host}`
+      : phaseText[options.phase];
+    const loadText = !load
+      ? ''
+      : load.continues
+        ? `: it has been loading for ${Math.round(load.loadingMs)} ms and the load continues`
+        : ': the load was stopped';
+    super(`Timed out ${what} after ${Math.round(options.timeoutMs)} ms${attemptText}${loadText}`, {
       code: ErrorCode.Timeout,
       retryable: options.retryable ?? options.phase !== 'total',
       cause: options.cause,
@@ -119,6 +143,7 @@ export class TimeoutError extends BulwarkError {
     this.timeoutMs = options.timeoutMs;
     this.elapsedMs = options.elapsedMs;
     this.attempt = options.attempt;
+    this.load = load;
   }
 }
 

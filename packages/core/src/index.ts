@@ -5,6 +5,7 @@ export { fromCockatiel } from './cockatiel-adapter.js';
 export { createContext } from './context.js';
 export type {
   BulwarkErrorOptions,
+  ModelLoadProgress,
   NotRetriedReason,
   ResponseErrorOptions,
   TimeoutErrorOptions,
@@ -54,6 +55,9 @@ export type {
   Event,
   ExecuteOptions,
   KeyOption,
+  ModelLoadEndEvent,
+  ModelLoadStartEvent,
+  ModelLoadWait,
   Operation,
   PhaseBudgets,
   Policy,

@@ -27,7 +27,67 @@ export interface PhaseBudgets {
 }
 
 /** Which budget fired. */
-export type TimeoutPhase = 'queue' | 'connect' | 'headers' | 'first-token' | 'idle' | 'attempt' | 'total';
+export type TimeoutPhase =
+  | 'queue'
+  | 'load'
+  | 'connect'
+  | 'headers'
+  | 'first-token'
+  | 'idle'
+  | 'attempt'
+  | 'total';
+
+/**
+ * What an operation tells the policies around it while it waits on a model load that it does not
+ * own (a transport's shared load of a cold model). A timeout that fires during the wait reports
+ * phase `load`; a breaker does not count the wait as a failure or a slow call, and counts a failed
+ * load once, on the wait whose `countsAsFailure` is true.
+ */
+export type ModelLoadWait =
+  | {
+      readonly type: 'wait-start';
+      readonly model: string;
+      readonly host: string;
+      /** Clock time the load started (it may have started before this call joined it). */
+      readonly loadStartedAt: number;
+      /** Clock time this call started waiting. */
+      readonly at: number;
+    }
+  | {
+      readonly type: 'wait-end';
+      readonly model: string;
+      readonly host: string;
+      readonly loadStartedAt: number;
+      /** Clock time the wait ended. */
+      readonly at: number;
+      /** How long this call waited. */
+      readonly waitedMs: number;
+      /** `loaded`: the model is warm; `failed`: the load failed; `left`: the call stopped waiting (its signal or deadline). */
+      readonly outcome: 'loaded' | 'failed' | 'left';
+      /** True on exactly one of the waits on a failed load: the one a breaker counts. */
+      readonly countsAsFailure: boolean;
+    };
+
+/** A load of a model, from its start to its end, as a client reports it to its subscribers. */
+export interface ModelLoadStartEvent {
+  readonly host: string;
+  readonly model: string;
+  /** Clock time the load request was sent. */
+  readonly startedAt: number;
+}
+
+/** The end of a {@link ModelLoadStartEvent}'s load. */
+export interface ModelLoadEndEvent {
+  readonly host: string;
+  readonly model: string;
+  readonly startedAt: number;
+  /** How long the load took, ms. */
+  readonly durationMs: number;
+  /** `loaded`, `failed` (the server's error or a broken connection), `timeout` (its `loadMs` budget fired) or `aborted` (the client closed). */
+  readonly outcome: 'loaded' | 'failed' | 'timeout' | 'aborted';
+  /** Why it did not load, unless `loaded`. */
+  readonly error: unknown;
+}
 
 /** A handle to something that can be released; events return one per listener. */
 export interface Disposable {
@@ -72,6 +132,11 @@ export interface ContextPatch {
    * clock time of the commit. Observers (telemetry, the slow-call rule) use it to time the first chunk.
    */
   onCommit?: (at: number) => void;
+  /**
+   * Called with every {@link ModelLoadWait} the operation reports through this context or any
+   * context derived from it, for every attempt of the call.
+   */
+  onModelLoad?: (wait: ModelLoadWait) => void;
 }
 
 /** What the operation sees. Immutable: policies derive a new context with {@link Context.with}. */
@@ -96,6 +161,8 @@ export interface Context {
   commit(): void;
   /** Milliseconds left until the deadline (never negative), or `Infinity` without one. */
   remainingMs(): number;
+  /** Tells the policies that subscribed with `onModelLoad` about a wait on a model load. */
+  reportModelLoad(wait: ModelLoadWait): void;
   /** A derived context. */
   with(patch: ContextPatch): Context;
 }

@@ -1,6 +1,6 @@
 export { DEFAULT_HOST, resolveHost } from './host.js';
 export { LineReader } from './line-reader.js';
-export { Ollama } from './ollama.js';
+export { DEFAULT_MODEL_STATE, Ollama } from './ollama.js';
 export type { ProgressTrackerOptions, TransferProgress } from './progress.js';
 export { ProgressTracker, trackProgress } from './progress.js';
 export { DEFAULT_BUDGETS } from './transport.js';

@@ -1,20 +1,31 @@
 import {
   type Attributes,
+  anyOf,
+  assertSignal,
   BulwarkError,
   type Context,
   duration,
+  type Event,
   func,
   InvalidOptionError,
   integer,
   linkSignal,
+  type ModelLoadEndEvent,
+  type ModelLoadStartEvent,
   noop,
+  numberIn,
   object,
+  oneOf,
   type Policy,
+  realClock,
   validateOptions,
 } from '@bulwark/core';
 import { Channel } from './channel.js';
 import { checkHeaders, resolveHost } from './host.js';
 import { encodeRequestImages } from './images.js';
+import { checkKeepAlive } from './keep-alive.js';
+import { type LoadRequest, ModelLoads } from './model-loads.js';
+import { ModelStates } from './model-states.js';
 import { OllamaTransport } from './transport.js';
 import type {
   AbortableAsyncIterator,
@@ -31,7 +42,9 @@ import type {
   GenerateRequest,
   GenerateResponse,
   ListResponse,
+  LoadOptions,
   Message,
+  ModelStatus,
   OllamaOptions,
   ProgressResponse,
   PullRequest,
@@ -45,11 +58,22 @@ import type {
 
 type Json = Record<string, unknown>;
 
+/** Defaults of the model states and owned loads. */
+export const DEFAULT_MODEL_STATE = {
+  loadMs: 600_000,
+  maxModels: 1_000,
+  serverKeepAliveMs: 300_000,
+} as const;
+
 /** How one kind of stream is read: what counts as first output, what ends it, how to assemble it. */
 interface StreamKind<Chunk, Whole> {
   isFirst(record: Json): boolean;
   isFinal(record: Json): boolean;
   assemble(): { add(record: Json): void; result(final: Json): Whole };
+  /** Whether a call waits for its model to be loaded first (generations, not loads or transfers). */
+  ownsLoad(request: Json): boolean;
+  /** Whether the final record says the model is resident (generations, loads and unloads). */
+  readonly generation: boolean;
   readonly _chunk?: Chunk;
 }
 
@@ -76,6 +100,9 @@ class Text {
 }
 
 const chatKind: StreamKind<ChatResponse, ChatResponse> = {
+  // An empty `messages` is Ollama's load (or unload) request.
+  ownsLoad: (request) => Array.isArray(request.messages) && request.messages.length > 0,
+  generation: true,
   isFirst: (record) => {
     const message = record.message as Message | undefined;
     return record.done === true || !!(message?.content || message?.thinking || message?.tool_calls?.length);
@@ -110,6 +137,11 @@ const chatKind: StreamKind<ChatResponse, ChatResponse> = {
 };
 
 const generateKind: StreamKind<GenerateResponse, GenerateResponse> = {
+  // An empty prompt is Ollama's load (or unload) request.
+  ownsLoad: (request) =>
+    (typeof request.prompt === 'string' && request.prompt !== '') ||
+    (Array.isArray(request.images) && request.images.length > 0),
+  generation: true,
   isFirst: (record) => record.done === true || !!(record.response || record.thinking),
   isFinal: (record) => record.done === true,
   assemble() {
@@ -132,6 +164,8 @@ const generateKind: StreamKind<GenerateResponse, GenerateResponse> = {
 };
 
 const progressKind: StreamKind<ProgressResponse, ProgressResponse> = {
+  ownsLoad: () => false,
+  generation: false,
   isFirst: () => true,
   isFinal: (record) => record.status === 'success',
   assemble: () => ({ add() {}, result: (final) => final as unknown as ProgressResponse }),
@@ -173,6 +207,11 @@ export class Ollama {
   readonly #transport: OllamaTransport;
   readonly #policy: Policy;
   readonly #streams = new Set<() => void>();
+  readonly #loads: ModelLoads | undefined;
+  /** A load the client owns was sent (see "Cold starts"). */
+  readonly onLoadStart: Event<ModelLoadStartEvent>;
+  /** A load the client owns ended, with its duration and outcome. */
+  readonly onLoadEnd: Event<ModelLoadEndEvent>;
 
   constructor(options: OllamaOptions = {}) {
     validateOptions('new Ollama()', options, {
@@ -187,6 +226,14 @@ export class Ollama {
       firstTokenMs: duration(1),
       idleMs: duration(1),
       maxLineBytes: integer(1),
+      loadMs: duration(1),
+      modelState: anyOf(oneOf(true, false), object),
+    });
+    const modelState = typeof options.modelState === 'object' ? options.modelState : {};
+    validateOptions('new Ollama(): option "modelState"', modelState, {
+      maxModels: integer(1),
+      serverKeepAliveMs: numberIn(Number.NEGATIVE_INFINITY, Number.MAX_SAFE_INTEGER),
+      clock: object,
     });
     if (options.policy !== undefined && typeof options.policy.execute !== 'function') {
       throw new InvalidOptionError('new Ollama(): option "policy" must be a Bulwark policy', 'policy');
@@ -205,6 +252,43 @@ export class Ollama {
     });
     const policy = options.policy ?? noop();
     this.#policy = options.instrument ? options.instrument(policy) : policy;
+    if (options.modelState !== false) {
+      const serverKeepAliveMs = modelState.serverKeepAliveMs ?? DEFAULT_MODEL_STATE.serverKeepAliveMs;
+      const states = new ModelStates({
+        maxModels: modelState.maxModels ?? DEFAULT_MODEL_STATE.maxModels,
+        clock: modelState.clock ?? realClock,
+        serverKeepAliveMs: serverKeepAliveMs < 0 ? Number.POSITIVE_INFINITY : serverKeepAliveMs,
+      });
+      this.#loads = new ModelLoads({
+        states,
+        transport: this.#transport,
+        host: this.host,
+        loadMs: options.loadMs ?? DEFAULT_MODEL_STATE.loadMs,
+      });
+    }
+    const loads = this.#loads;
+    this.onLoadStart = loads ? loads.onLoadStart : () => ({ dispose() {} });
+    this.onLoadEnd = loads ? loads.onLoadEnd : () => ({ dispose() {} });
+  }
+
+  /**
+   * What a call to `model` must wait for first: nothing when the model is known warm, else the
+   * load the client owns. Not for calls that are loads or unloads themselves (an empty prompt).
+   */
+  #ready(
+    context: Context,
+    operation: string,
+    model: string | undefined,
+    request: Json,
+  ): Promise<void> | undefined {
+    const loads = this.#loads;
+    if (!loads || model === undefined) return undefined;
+    const load: LoadRequest = {
+      keepAlive: request.keep_alive,
+      options: request.options,
+      kind: operation === 'embed' || operation === 'embeddings' ? 'embed' : 'generate',
+    };
+    return loads.ready(context, model, load);
   }
 
   #attributes(operation: string, model: string | undefined, request: unknown): Attributes {
@@ -220,6 +304,7 @@ export class Ollama {
     options: CallOptions | undefined,
   ): Promise<AbortableAsyncIterator<T>> {
     const model = typeof request.model === 'string' ? request.model : undefined;
+    const owned = kind.ownsLoad(request);
     const channel = new Channel<T>();
     const linked = linkSignal(options?.signal);
     let attempts = 0;
@@ -229,6 +314,10 @@ export class Ollama {
       async (context: Context) => {
         const attempt = attempts++;
         try {
+          if (owned) {
+            const waiting = this.#ready(context, operation, model, request);
+            if (waiting) await waiting;
+          }
           const whole = kind.assemble();
           const final = await this.#transport.stream(context, path, body, {
             model,
@@ -240,10 +329,12 @@ export class Ollama {
             },
             backlog: () => channel.space(),
           });
+          if (model !== undefined && kind.generation) this.#loads?.learn(model, final, request.keep_alive);
           // The attempt (and a bulkhead slot, a span) lasts until the caller has read the last chunk.
           await channel.drained();
           return whole.result(final);
         } catch (error) {
+          if (model !== undefined && kind.generation) this.#loads?.failed(model, error);
           // The caller may have taken a record between the failure and here: then it is committed.
           if (!context.committed) channel.drop(attempt);
           else if (BulwarkError.is(error)) error.committed = true;
@@ -302,16 +393,27 @@ export class Ollama {
   ): Promise<W> {
     const model = typeof request.model === 'string' ? request.model : undefined;
     const body = { ...request, stream: true };
+    const owned = kind.ownsLoad(request);
     return this.#policy.execute(
       async (context: Context) => {
-        const whole = kind.assemble();
-        const final = await this.#transport.stream(context, path, body, {
-          model,
-          isFirst: kind.isFirst,
-          isFinal: kind.isFinal,
-          deliver: whole.add,
-        });
-        return whole.result(final);
+        try {
+          if (owned) {
+            const waiting = this.#ready(context, operation, model, request);
+            if (waiting) await waiting;
+          }
+          const whole = kind.assemble();
+          const final = await this.#transport.stream(context, path, body, {
+            model,
+            isFirst: kind.isFirst,
+            isFinal: kind.isFinal,
+            deliver: whole.add,
+          });
+          if (model !== undefined && kind.generation) this.#loads?.learn(model, final, request.keep_alive);
+          return whole.result(final);
+        } catch (error) {
+          if (model !== undefined && kind.generation) this.#loads?.failed(model, error);
+          throw error;
+        }
       },
       { signal: options?.signal, attributes: this.#attributes(operation, model, request) },
     );
@@ -327,6 +429,32 @@ export class Ollama {
     const model = typeof request?.model === 'string' ? request.model : undefined;
     return this.#policy.execute(
       (context: Context) => this.#transport.json(context, method, path, request, model) as Promise<T>,
+      { signal: options?.signal, attributes: this.#attributes(operation, model, request) },
+    );
+  }
+
+  /** An embedding call: waits for the model as a generation does. */
+  #embedding<T>(
+    operation: string,
+    path: string,
+    request: Json,
+    options: CallOptions | undefined,
+  ): Promise<T> {
+    if (!this.#loads) return this.#json(operation, 'POST', path, request, options);
+    const model = request.model as string;
+    return this.#policy.execute(
+      async (context: Context) => {
+        try {
+          const waiting = this.#ready(context, operation, model, request);
+          if (waiting) await waiting;
+          const answer = (await this.#transport.json(context, 'POST', path, request, model)) as T;
+          this.#loads?.learn(model, undefined, request.keep_alive);
+          return answer;
+        } catch (error) {
+          this.#loads?.failed(model, error);
+          throw error;
+        }
+      },
       { signal: options?.signal, attributes: this.#attributes(operation, model, request) },
     );
   }
@@ -457,14 +585,14 @@ export class Ollama {
   /** Embeddings for one or more inputs. */
   embed(request: EmbedRequest, options?: CallOptions): Promise<EmbedResponse> {
     return this.#checked('embed', request, ['model'], (body) =>
-      this.#json('embed', 'POST', '/api/embed', body, options),
+      this.#embedding('embed', '/api/embed', body, options),
     );
   }
 
   /** The legacy single embedding. */
   embeddings(request: EmbeddingsRequest, options?: CallOptions): Promise<EmbeddingsResponse> {
     return this.#checked('embeddings', request, ['model'], (body) =>
-      this.#json('embeddings', 'POST', '/api/embeddings', body, options),
+      this.#embedding('embeddings', '/api/embeddings', body, options),
     );
   }
 
@@ -480,9 +608,49 @@ export class Ollama {
     );
   }
 
-  /** Models loaded in memory. */
-  ps(options?: CallOptions): Promise<ListResponse> {
-    return this.#json('ps', 'GET', '/api/ps', undefined, options);
+  /** Models loaded in memory. The answer also updates {@link Ollama.modelStates}. */
+  async ps(options?: CallOptions): Promise<ListResponse> {
+    const answer = await this.#json<ListResponse>('ps', 'GET', '/api/ps', undefined, options);
+    if (this.#loads && Array.isArray(answer?.models))
+      this.#loads.states.learnLoaded(this.host, answer.models);
+    return answer;
+  }
+
+  /**
+   * Loads `model` with a load-only request (an empty prompt; an empty embed for embedding models)
+   * and refreshes its keep-alive, or joins the load already running. The load runs under the
+   * client's `loadMs`, outside the policy; `signal` ends this wait, not the load. Resolves once the
+   * model is warm; rejects with the server's error when the load fails.
+   */
+  load(model: string, options: LoadOptions = {}): Promise<void> {
+    try {
+      if (typeof model !== 'string' || model === '')
+        throw new InvalidOptionError('ollama.load(): the model must be a non-empty string', 'model');
+      validateOptions('ollama.load()', options, { keepAlive: () => undefined, signal: () => undefined });
+      checkKeepAlive('ollama.load()', options.keepAlive);
+      assertSignal(options.signal, 'ollama.load()');
+      if (!this.#loads)
+        throw new InvalidOptionError('ollama.load(): model states are off (modelState: false)', 'modelState');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#loads.load(model, options.keepAlive, options.signal);
+  }
+
+  /**
+   * Unloads `model` now (Ollama's empty prompt with `keep_alive: 0`), through the client's policy;
+   * the next call to it loads it again.
+   */
+  async unload(model: string, options?: CallOptions): Promise<void> {
+    if (typeof model !== 'string' || model === '')
+      throw new InvalidOptionError('ollama.unload(): the model must be a non-empty string', 'model');
+    await this.generate({ model, prompt: '', keep_alive: 0 }, options);
+    this.#loads?.unloaded(model);
+  }
+
+  /** What the client knows of each model: warm (until when), loading, or cold. Empty with `modelState: false`. */
+  modelStates(): ModelStatus[] {
+    return this.#loads ? this.#loads.states.snapshot() : [];
   }
 
   /** Copies a model. */
@@ -514,6 +682,7 @@ export class Ollama {
   /** Aborts open streams and closes every connection. */
   async close(): Promise<void> {
     this.abort();
+    this.#loads?.close();
     await this.#transport.close();
   }
 }

@@ -65,7 +65,8 @@ async function setup(
     tokenDelayMs,
     ...(models ? { models } : {}),
   });
-  const ollama = new Ollama({ host: sim.url, ...(policy ? { policy } : {}), ...options });
+  // No owned model loads: each call's requests are exactly its attempts.
+  const ollama = new Ollama({ host: sim.url, ...(policy ? { policy } : {}), modelState: false, ...options });
   cleanup = async () => {
     await ollama.close();
     await sim.close();

@@ -1,4 +1,4 @@
-import type { Policy } from '@bulwark/core';
+import type { Clock, Policy } from '@bulwark/core';
 
 /** Model options (`options` of a request), as Ollama's `api.Options`. */
 export interface Options {
@@ -321,4 +321,56 @@ export interface OllamaOptions {
   idleMs?: number;
   /** A streamed line longer than this fails with a protocol error. @default 8_000_000 (as Ollama's Go client) */
   maxLineBytes?: number;
+  /**
+   * The budget of a model load the client owns (shared by every caller waiting on it, outliving
+   * each caller's own budget). Long enough for a large model on a slow disk: 40 GB read at
+   * 100 MB/s takes about 400 s. When it fires the load stops and its waiters fail with a
+   * `TimeoutError` of phase `load`.
+   * @default 600_000
+   */
+  loadMs?: number;
+  /**
+   * Model states and loads owned by the client (see "Cold starts" in the README): options, or
+   * `false` to turn the mechanism off (a server that is not Ollama, or a proxy that loads models
+   * itself): every call then goes out as it is, and the load happens inside it.
+   * @default true
+   */
+  modelState?: boolean | ModelStateOptions;
+}
+
+/** Options of the model states (`modelState` of `new Ollama()`). */
+export interface ModelStateOptions {
+  /** Models remembered; the least recently used go first (never one that is loading). @default 1_000 */
+  maxModels?: number;
+  /**
+   * How long the server keeps an idle model when a call sets no `keep_alive` (its
+   * `OLLAMA_KEEP_ALIVE`). A negative value means forever.
+   * @default 300_000
+   */
+  serverKeepAliveMs?: number;
+  /** The clock of states and loads; tests pass a `ManualClock`. @default the real clock */
+  clock?: Clock;
+}
+
+/** What the client knows of one model on one host ({@link Ollama.modelStates}). */
+export interface ModelStatus {
+  readonly host: string;
+  /** The model's name as first written by a caller (`llama3.2` and `llama3.2:latest` are one model). */
+  readonly model: string;
+  /** `warm` until `expiresAt`; `loading` while a load the client owns runs; otherwise `cold`. */
+  readonly state: 'warm' | 'cold' | 'loading';
+  /** Clock time the model is expected to unload, while warm (`Infinity`: never). */
+  readonly expiresAt: number | undefined;
+  /** Clock time the running load started, while loading. */
+  readonly loadingSince: number | undefined;
+  /** How long the last load the client owned took, ms. */
+  readonly lastLoadMs: number | undefined;
+}
+
+/** Options of {@link Ollama.load}. */
+export interface LoadOptions {
+  /** How long the server keeps the model once idle: seconds, or a Go duration such as `"30m"`; negative = forever. @default the server's */
+  keepAlive?: KeepAlive;
+  /** Ends this caller's wait (the load goes on). */
+  signal?: AbortSignal;
 }

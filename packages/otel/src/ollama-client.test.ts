@@ -48,7 +48,14 @@ beforeEach(() => {
 const fastRetry = (maxAttempts = 3) => retry({ maxAttempts, backoff: new ConstantBackoff(0), budget: false });
 
 function client(policy: Policy = fastRetry()): Ollama {
-  const ollama = new Ollama({ host: sim.url, policy, instrument, headers: { authorization: SECRET_HEADER } });
+  // No owned model loads: each call's requests are exactly its attempts.
+  const ollama = new Ollama({
+    host: sim.url,
+    policy,
+    instrument,
+    headers: { authorization: SECRET_HEADER },
+    modelState: false,
+  });
   clients.push(ollama);
   return ollama;
 }

@@ -5,6 +5,7 @@ import {
   Emitter,
   type Event,
   linkSignal,
+  type ModelLoadWait,
   type PhaseBudgets,
   TimeoutError,
 } from '@bulwark/core';
@@ -77,10 +78,19 @@ export class TimeoutPolicy extends BasePolicy {
     };
     const linked = linkSignal(parent, onAbort);
     const signal = linked.signal;
-    const inner = context.with({ signal, deadline, budgets: this.budgets });
+    // While the operation waits on a shared model load, an expiry reports phase `load`.
+    let loading: ModelLoadWait | undefined;
+    const inner = context.with({
+      signal,
+      deadline,
+      budgets: this.budgets,
+      onModelLoad: (wait) => {
+        loading = wait.type === 'wait-start' ? wait : undefined;
+      },
+    });
     const timer = clock.setTimeout(() => {
       if (settled) return;
-      const error = this.#expired(context, limitMs, clock.now() - start, undefined);
+      const error = this.#expired(context, limitMs, clock.now() - start, undefined, loading);
       // The call rejects first; the inner policies' listeners then see the reason (retry adds the
       // last attempt's error as its cause) before anyone can observe the rejection.
       onAbort(error);
@@ -124,9 +134,24 @@ export class TimeoutPolicy extends BasePolicy {
     });
   }
 
-  #expired(context: Context, limitMs: number, elapsedMs: number, cause: unknown): TimeoutError {
+  #expired(
+    context: Context,
+    limitMs: number,
+    elapsedMs: number,
+    cause: unknown,
+    loading?: ModelLoadWait,
+  ): TimeoutError {
+    const phase = this.#budgetPhase(context);
     return new TimeoutError({
-      phase: this.#phase ?? (context.maxAttempts === undefined ? 'total' : 'attempt'),
+      phase: loading ? 'load' : phase,
+      // A total deadline ends the call, waiting on a load or not.
+      retryable: phase !== 'total',
+      load: loading && {
+        model: loading.model,
+        host: loading.host,
+        loadingMs: context.clock.now() - loading.loadStartedAt,
+        continues: true,
+      },
       timeoutMs: limitMs,
       elapsedMs,
       // Outside a retry the attempt number says nothing; inside one it says which attempt timed out.
@@ -136,10 +161,15 @@ export class TimeoutPolicy extends BasePolicy {
     });
   }
 
+  /** The budget this policy enforces: `attempt` inside a retry, `total` outside, unless named. */
+  #budgetPhase(context: Context): 'attempt' | 'total' {
+    return this.#phase ?? (context.maxAttempts === undefined ? 'total' : 'attempt');
+  }
+
   #emit(error: TimeoutError, limitMs: number, context: Context): void {
     if (this.#timeouts.size === 0) return;
     this.#timeouts.emit({
-      phase: error.phase as 'attempt' | 'total',
+      phase: this.#budgetPhase(context),
       timeoutMs: limitMs,
       elapsedMs: error.elapsedMs,
       attempt: context.attempt,
