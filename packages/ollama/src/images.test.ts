@@ -15,7 +15,8 @@ let folder: string;
 
 beforeAll(async () => {
   sim = await startOllamaSim({ host: '127.0.0.1', port: 0 });
-  ollama = new Ollama({ host: sim.url });
+  // No load-only request before each call: the simulator's log holds just the call with its images.
+  ollama = new Ollama({ host: sim.url, modelState: false });
   folder = await mkdtemp(join(tmpdir(), 'bulwark-images-'));
 });
 
