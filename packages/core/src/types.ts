@@ -72,6 +72,12 @@ export interface ContextPatch {
    * clock time of the commit. Observers (telemetry, the slow-call rule) use it to time the first chunk.
    */
   onCommit?: (at: number) => void;
+  /**
+   * Called once when the current attempt receives its first chunk of output, streamed or not, with
+   * the clock time it arrived. Telemetry uses it to time the first chunk of answers the transport
+   * assembles before the caller sees them.
+   */
+  onFirstChunk?: (at: number) => void;
 }
 
 /** What the operation sees. Immutable: policies derive a new context with {@link Context.with}. */
@@ -94,6 +100,8 @@ export interface Context {
   readonly committed: boolean;
   /** Marks the current attempt committed. Idempotent. */
   commit(): void;
+  /** Tells the current attempt's `onFirstChunk` listeners that output arrived. Idempotent. */
+  firstChunk(): void;
   /** Milliseconds left until the deadline (never negative), or `Infinity` without one. */
   remainingMs(): number;
   /** A derived context. */

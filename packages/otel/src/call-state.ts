@@ -11,7 +11,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import type { Instruments } from './active-instruments.js';
-import type { CallDescription } from './call-description.js';
+import { type CallDescription, isStreamCall } from './call-description.js';
 import { inputMessages, outputMessages, systemInstructions } from './content.js';
 import { errorType, isRejection, timeoutLimitSeconds, timeoutPhase } from './error-type.js';
 import type { ResolvedOptions } from './resolve-options.js';
@@ -25,6 +25,8 @@ import {
   ATTR_BULWARK_OLLAMA_LOAD_DURATION,
   ATTR_BULWARK_OLLAMA_PROMPT_EVAL_DURATION,
   ATTR_BULWARK_OLLAMA_TOTAL_DURATION,
+  ATTR_BULWARK_RETRY_COUNT,
+  ATTR_BULWARK_TIMEOUT_COUNT,
   ATTR_BULWARK_TIMEOUT_LIMIT,
   ATTR_BULWARK_TIMEOUT_PHASE,
   ATTR_ERROR_TYPE,
@@ -43,13 +45,18 @@ import {
   ATTR_GEN_AI_USAGE_INPUT_TOKENS,
   ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
   BulwarkEventName,
+  CallOutcome,
   EVENT_BULWARK_CANCELLED,
   EVENT_BULWARK_OPERATION_EXCEPTION,
   EVENT_BULWARK_STREAM_COMMITTED,
   EVENT_BULWARK_TIMEOUT,
   EVENT_GEN_AI_CLIENT_OPERATION_EXCEPTION,
   METRIC_BULWARK_ATTEMPT_DURATION,
+  METRIC_BULWARK_CALL_ATTEMPTS,
+  METRIC_BULWARK_CALL_TIMEOUTS,
+  METRIC_BULWARK_CALLS,
   METRIC_BULWARK_EVENTS,
+  METRIC_BULWARK_MODEL_LOAD_DURATION,
   METRIC_BULWARK_PIPELINE_DURATION,
   METRIC_GEN_AI_CLIENT_EMBEDDINGS_DURATION,
   METRIC_GEN_AI_CLIENT_EMBEDDINGS_OPERATION_INPUT_TOKENS,
@@ -112,6 +119,10 @@ export class CallState {
   readonly owner: object;
   readonly options: ResolvedOptions;
   readonly description: CallDescription;
+  /** The request object the client passed in `attributes.request`, if any. */
+  readonly request: unknown;
+  /** The call asks for a stream. */
+  readonly stream: boolean;
   readonly instruments: Instruments | undefined;
   /** The operation span, absent when no tracer provider is registered. */
   readonly span: Span | undefined;
@@ -123,8 +134,12 @@ export class CallState {
   readonly startAt: number;
   /** When the first chunk of any attempt reached the caller (clock time). */
   firstChunkAt: number | undefined;
+  /** When the latest attempt received its first chunk, streamed or not (clock time). */
+  attemptFirstChunkAt: number | undefined;
   /** Attempts made, rejected ones included. */
   attempts = 0;
+  /** Timeouts during the call, each timeout error counted once. */
+  timeouts = 0;
   readonly #tracer: Tracer | undefined;
   readonly #signal: AbortSignal;
   readonly #seen = new Set<number>();
@@ -152,6 +167,8 @@ export class CallState {
     this.owner = owner;
     this.options = options;
     this.description = description;
+    this.request = context.attributes.request;
+    this.stream = isStreamCall(context.attributes);
     this.instruments = instruments;
     this.#tracer = tracer;
     this.span = span;
@@ -161,9 +178,9 @@ export class CallState {
     this.startAt = startAt;
     this.#signal = context.signal;
     if (this.recording && options.captureContent && description.genAi && !description.embeddings) {
-      const input = inputMessages(description.request);
+      const input = inputMessages(this.request);
       if (input !== undefined) span?.setAttribute(ATTR_GEN_AI_INPUT_MESSAGES, input);
-      const system = systemInstructions(description.request);
+      const system = systemInstructions(this.request);
       if (system !== undefined) span?.setAttribute(ATTR_GEN_AI_SYSTEM_INSTRUCTIONS, system);
     }
   }
@@ -208,6 +225,7 @@ export class CallState {
     const phase = timeoutPhase(error);
     if (phase === undefined || !isObject(error) || this.#timeouts.has(error)) return;
     this.#timeouts.add(error);
+    this.timeouts++;
     const span = this.spanFor(attempt);
     if (span) {
       const attributes: Attributes = { [ATTR_BULWARK_TIMEOUT_PHASE]: phase };
@@ -222,7 +240,10 @@ export class CallState {
   #noteAttempt(attempt: number): void {
     this.#seen.add(attempt);
     this.attempts++;
-    if (attempt > this.#lastAttempt) this.#lastAttempt = attempt;
+    if (attempt > this.#lastAttempt) {
+      this.#lastAttempt = attempt;
+      this.attemptFirstChunkAt = undefined;
+    }
   }
 
   /** Runs one attempt under its span: the attempt layer's work. */
@@ -247,6 +268,9 @@ export class CallState {
       active = trace.setSpan(active, span);
     }
     const inner = context.with({
+      onFirstChunk: (at) => {
+        if (attempt === this.#lastAttempt) this.attemptFirstChunkAt = at;
+      },
       onCommit: (at) => {
         if (this.firstChunkAt === undefined) this.firstChunkAt = at;
         if (span) {
@@ -359,18 +383,19 @@ export class CallState {
     const delivered =
       this.firstChunkAt !== undefined ||
       (isObject(error) && (error as { committed?: unknown }).committed === true);
-    const streamed = description.stream && this.firstChunkAt !== undefined;
+    const streamed = this.stream && this.firstChunkAt !== undefined;
+    // The caller's first chunk for a stream; the first chunk of the last attempt otherwise.
+    const firstChunkAt = this.firstChunkAt ?? this.attemptFirstChunkAt;
     const span = this.span;
 
     if (span && this.recording) {
       span.setAttribute(ATTR_BULWARK_ATTEMPT_COUNT, this.attempts);
+      if (this.attempts > 1) span.setAttribute(ATTR_BULWARK_RETRY_COUNT, this.attempts - 1);
+      if (this.timeouts > 0) span.setAttribute(ATTR_BULWARK_TIMEOUT_COUNT, this.timeouts);
       if (description.genAi) {
         if (summary) this.#responseAttributes(span, summary);
-        if (streamed)
-          span.setAttribute(
-            ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
-            (this.firstChunkAt! - this.startAt) / 1000,
-          );
+        if (firstChunkAt !== undefined)
+          span.setAttribute(ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, (firstChunkAt - this.startAt) / 1000);
         if (type !== undefined && delivered)
           span.setAttribute(ATTR_GEN_AI_RESPONSE_FINISH_REASONS, ['error']);
         if (this.options.captureContent && !failed && !description.embeddings) {
@@ -387,7 +412,35 @@ export class CallState {
     if (type !== undefined) this.#recordFailure(error, type, endAt);
     if (cancelled) this.countEvent(BulwarkEventName.Cancelled);
     span?.end(endAt);
-    if (this.instruments) this.#recordMetrics(this.instruments, summary, type, endAt, streamed);
+    if (this.instruments) {
+      const outcome = cancelled
+        ? CallOutcome.Cancelled
+        : type === undefined
+          ? CallOutcome.Success
+          : timeoutPhase(error) !== undefined
+            ? CallOutcome.Timeout
+            : CallOutcome.Error;
+      this.#recordOutcome(
+        this.instruments,
+        outcome,
+        type,
+        outcome === CallOutcome.Timeout ? timeoutPhase(error) : undefined,
+      );
+      this.#recordMetrics(this.instruments, summary, type, endAt, streamed, firstChunkAt);
+    }
+  }
+
+  /** The per-call outcome: `bulwark.calls`, and the call's attempts and timeouts. */
+  #recordOutcome(
+    instruments: Instruments,
+    outcome: string,
+    type: string | undefined,
+    phase: string | undefined,
+  ): void {
+    const attributes = this.description.outcomeAttributes(outcome, type, phase);
+    instruments.record(METRIC_BULWARK_CALLS, 1, attributes.call);
+    instruments.record(METRIC_BULWARK_CALL_ATTEMPTS, this.attempts, attributes.counts);
+    instruments.record(METRIC_BULWARK_CALL_TIMEOUTS, this.timeouts, attributes.counts);
   }
 
   #responseAttributes(span: Span, summary: NonNullable<ReturnType<typeof summarizeResponse>>): void {
@@ -449,6 +502,7 @@ export class CallState {
     type: string | undefined,
     endAt: number,
     streamed: boolean,
+    firstChunkAt: number | undefined,
   ): void {
     const { description, options } = this;
     const durationSeconds = (endAt - this.startAt) / 1000;
@@ -496,8 +550,7 @@ export class CallState {
           instruments.record(METRIC_GEN_AI_CLIENT_EMBEDDINGS_OPERATION_INPUT_TOKENS, input, withError);
       } else {
         // The genai-main counters are recorded for every inference, failed ones with 0 and modality unknown.
-        const modality =
-          input === undefined ? 'unknown' : hasImages(description.request) ? 'unknown' : 'text';
+        const modality = input === undefined ? 'unknown' : hasImages(this.request) ? 'unknown' : 'text';
         instruments.record(METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS, input ?? 0, {
           ...attributes,
           [ATTR_GEN_AI_TOKEN_MODALITY]: modality,
@@ -513,13 +566,17 @@ export class CallState {
       }
     }
 
-    if (streamed) {
-      const firstChunkAt = this.firstChunkAt!;
+    if (summary?.loadSeconds !== undefined)
+      instruments.record(METRIC_BULWARK_MODEL_LOAD_DURATION, summary.loadSeconds, description.loadAttributes);
+
+    if (firstChunkAt !== undefined) {
       const toFirstChunk = (firstChunkAt - this.startAt) / 1000;
       if (options.emitV1)
         instruments.record(METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK, toFirstChunk, attributes);
       if (options.emitLatest)
         instruments.record(METRIC_GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK, toFirstChunk, attributes);
+    }
+    if (streamed && firstChunkAt !== undefined) {
       if (options.timePerOutputChunk && type === undefined && output !== undefined && output > 1) {
         const perChunk = (endAt - firstChunkAt) / 1000 / (output - 1);
         if (options.emitV1)
