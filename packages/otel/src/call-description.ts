@@ -71,6 +71,11 @@ export interface CallDescription {
   readonly loadAttributes: Attributes;
   /** Attributes of the per-call outcome metrics, made once per outcome, error type and phase. */
   outcomeAttributes(outcome: string, type: string | undefined, phase: string | undefined): OutcomeAttributes;
+  /**
+   * An attribute set derived from this description's, made by `make` the first time `key` is asked
+   * for and shared afterwards (response model, error type, attempt number, event name...).
+   */
+  derive(key: string, make: () => Attributes): Attributes;
 }
 
 const text = (value: unknown): string | undefined =>
@@ -91,6 +96,21 @@ function outcomeCache(identity: Attributes): CallDescription['outcomeAttributes'
     if (phase !== undefined) call[ATTR_BULWARK_TIMEOUT_PHASE] = phase;
     attributes = { call, counts };
     if (cache.size >= MAX_OUTCOMES) cache.clear();
+    cache.set(key, attributes);
+    return attributes;
+  };
+}
+
+/** Derived attribute sets kept per description; beyond this many, they are made again. */
+const MAX_DERIVED = 256;
+
+function deriveCache(): CallDescription['derive'] {
+  const cache = new Map<string, Attributes>();
+  return (key, make) => {
+    let attributes = cache.get(key);
+    if (attributes) return attributes;
+    attributes = make();
+    if (cache.size >= MAX_DERIVED) cache.clear();
     cache.set(key, attributes);
     return attributes;
   };
@@ -180,6 +200,7 @@ function makeDescription(attributes: Readonly<CallAttributes>, options: Resolved
         [ATTR_BULWARK_PIPELINE_NAME]: options.name,
         ...callMetricAttributes,
       }),
+      derive: deriveCache(),
     };
   }
 
@@ -213,6 +234,7 @@ function makeDescription(attributes: Readonly<CallAttributes>, options: Resolved
       ...modelAttributes,
       ...serverAttributes,
     }),
+    derive: deriveCache(),
   };
 }
 

@@ -142,14 +142,19 @@ export class CallState {
   timeouts = 0;
   readonly #tracer: Tracer | undefined;
   readonly #signal: AbortSignal;
-  readonly #seen = new Set<number>();
-  readonly #open = new Map<number, Span>();
+  /** Attempt numbers seen: bits for 0 to 30, a set beyond (made on first use). */
+  #seenBits = 0;
+  #seenBeyond: Set<number> | undefined;
+  /** Open attempt spans: the latest one in fields, any other in a map (made on first use). */
+  #openAttempt = -1;
+  #openSpan: Span | undefined;
+  #openOthers: Map<number, Span> | undefined;
   #lastAttempt = -1;
   /** Errors already accounted for: attempt failures, rejections, timeouts. */
-  readonly #attemptErrors = new WeakSet<object>();
-  readonly #rejections = new WeakSet<object>();
-  readonly #timeouts = new WeakSet<object>();
-  readonly #queuedAt = new Map<string, number>();
+  #attemptErrors: WeakSet<object> | undefined;
+  #rejections: WeakSet<object> | undefined;
+  #timeouts: WeakSet<object> | undefined;
+  #queuedAt: Map<string, number> | undefined;
   /** The attempt a refusal event recorded without its error object, if any. */
   #refusedWithoutError: number | undefined;
 
@@ -193,27 +198,56 @@ export class CallState {
   /** The open span of an attempt, else the operation span (for events). */
   spanFor(attempt: number | undefined): Span | undefined {
     if (!this.recording) return undefined;
-    return (attempt === undefined ? undefined : this.#open.get(attempt)) ?? this.span;
+    if (attempt === undefined) return this.span;
+    return (attempt === this.#openAttempt ? this.#openSpan : this.#openOthers?.get(attempt)) ?? this.span;
+  }
+
+  #seenAttempt(attempt: number): boolean {
+    return attempt >= 0 && attempt < 31
+      ? (this.#seenBits & (1 << attempt)) !== 0
+      : !!this.#seenBeyond?.has(attempt);
+  }
+
+  #openAttemptSpan(attempt: number, span: Span): void {
+    if (this.#openSpan !== undefined) {
+      this.#openOthers ??= new Map();
+      this.#openOthers.set(this.#openAttempt, this.#openSpan);
+    }
+    this.#openAttempt = attempt;
+    this.#openSpan = span;
+  }
+
+  #closeAttemptSpan(attempt: number): void {
+    if (attempt === this.#openAttempt) {
+      this.#openAttempt = -1;
+      this.#openSpan = undefined;
+    } else this.#openOthers?.delete(attempt);
   }
 
   /** Adds one point to `bulwark.events`. */
   countEvent(name: string, extra?: Attributes): void {
-    this.instruments?.record(METRIC_BULWARK_EVENTS, 1, {
-      ...this.description.policyMetricAttributes,
-      [ATTR_BULWARK_EVENT_NAME]: name,
-      ...extra,
-    });
+    const instruments = this.instruments;
+    if (!instruments) return;
+    const base = this.description.policyMetricAttributes;
+    instruments.record(
+      METRIC_BULWARK_EVENTS,
+      1,
+      extra === undefined
+        ? this.description.derive(`event\u0000${name}`, () => ({ ...base, [ATTR_BULWARK_EVENT_NAME]: name }))
+        : { ...base, [ATTR_BULWARK_EVENT_NAME]: name, ...extra },
+    );
   }
 
   /** Notes when the call started waiting for the bulkhead slot of `key`. */
   queued(key: string, at: number): void {
+    this.#queuedAt ??= new Map();
     this.#queuedAt.set(key, at);
   }
 
   /** The wait, in ms, since {@link CallState.queued} for `key`, if it was noted. */
   dequeued(key: string, at: number): number | undefined {
-    const start = this.#queuedAt.get(key);
-    this.#queuedAt.delete(key);
+    const start = this.#queuedAt?.get(key);
+    this.#queuedAt?.delete(key);
     return start === undefined ? undefined : at - start;
   }
 
@@ -223,7 +257,8 @@ export class CallState {
    */
   noteTimeout(error: unknown, attempt: number | undefined): void {
     const phase = timeoutPhase(error);
-    if (phase === undefined || !isObject(error) || this.#timeouts.has(error)) return;
+    if (phase === undefined || !isObject(error) || this.#timeouts?.has(error)) return;
+    this.#timeouts ??= new WeakSet();
     this.#timeouts.add(error);
     this.timeouts++;
     const span = this.spanFor(attempt);
@@ -234,11 +269,23 @@ export class CallState {
       if (attempt !== undefined) attributes[ATTR_BULWARK_ATTEMPT_NUMBER] = attempt;
       span.addEvent(EVENT_BULWARK_TIMEOUT, attributes, this.clock.now());
     }
-    this.countEvent(BulwarkEventName.Timeout, { [ATTR_BULWARK_TIMEOUT_PHASE]: phase });
+    this.instruments?.record(
+      METRIC_BULWARK_EVENTS,
+      1,
+      this.description.derive(`timeout\u0000${phase}`, () => ({
+        ...this.description.policyMetricAttributes,
+        [ATTR_BULWARK_EVENT_NAME]: BulwarkEventName.Timeout,
+        [ATTR_BULWARK_TIMEOUT_PHASE]: phase,
+      })),
+    );
   }
 
   #noteAttempt(attempt: number): void {
-    this.#seen.add(attempt);
+    if (attempt >= 0 && attempt < 31) this.#seenBits |= 1 << attempt;
+    else {
+      this.#seenBeyond ??= new Set();
+      this.#seenBeyond.add(attempt);
+    }
     this.attempts++;
     if (attempt > this.#lastAttempt) {
       this.#lastAttempt = attempt;
@@ -264,7 +311,7 @@ export class CallState {
         },
         this.otelContext,
       );
-      this.#open.set(attempt, span);
+      this.#openAttemptSpan(attempt, span);
       active = trace.setSpan(active, span);
     }
     const inner = context.with({
@@ -308,7 +355,10 @@ export class CallState {
     const endAt = clock.now();
     let type: string | undefined;
     if (failed) {
-      if (isObject(error)) this.#attemptErrors.add(error);
+      if (isObject(error)) {
+        this.#attemptErrors ??= new WeakSet();
+        this.#attemptErrors.add(error);
+      }
       if (this.isCancel(error)) {
         span?.addEvent(EVENT_BULWARK_CANCELLED, endAt);
       } else {
@@ -322,13 +372,19 @@ export class CallState {
         }
       }
     }
-    this.#open.delete(attempt);
+    this.#closeAttemptSpan(attempt);
     span?.end(endAt);
-    this.instruments?.record(METRIC_BULWARK_ATTEMPT_DURATION, (endAt - startAt) / 1000, {
-      ...this.description.policyMetricAttributes,
-      [ATTR_BULWARK_ATTEMPT_NUMBER]: Math.min(attempt, MAX_ATTEMPT_ATTRIBUTE),
-      ...(type === undefined ? {} : { [ATTR_ERROR_TYPE]: type }),
-    });
+    const instruments = this.instruments;
+    if (instruments) {
+      const number = Math.min(attempt, MAX_ATTEMPT_ATTRIBUTE);
+      const base = this.description.policyMetricAttributes;
+      const attributes = this.description.derive(`attempt\u0000${number}\u0000${type ?? ''}`, () =>
+        type === undefined
+          ? { ...base, [ATTR_BULWARK_ATTEMPT_NUMBER]: number }
+          : { ...base, [ATTR_BULWARK_ATTEMPT_NUMBER]: number, [ATTR_ERROR_TYPE]: type },
+      );
+      instruments.record(METRIC_BULWARK_ATTEMPT_DURATION, (endAt - startAt) / 1000, attributes);
+    }
   }
 
   /**
@@ -343,11 +399,12 @@ export class CallState {
     described?: { type: string; message: string },
   ): void {
     if (isObject(error)) {
-      if (this.#rejections.has(error) || this.#attemptErrors.has(error)) return;
+      if (this.#rejections?.has(error) || this.#attemptErrors?.has(error)) return;
+      this.#rejections ??= new WeakSet();
       this.#rejections.add(error);
     }
     const number = attempt ?? this.#lastAttempt + 1;
-    if (this.#seen.has(number)) return;
+    if (this.#seenAttempt(number)) return;
     this.#noteAttempt(number);
     if (error === undefined) this.#refusedWithoutError = number;
     else this.noteTimeout(error, undefined);
@@ -512,13 +569,34 @@ export class CallState {
         durationSeconds,
         type === undefined
           ? description.callMetricAttributes
-          : { ...description.callMetricAttributes, [ATTR_ERROR_TYPE]: type },
+          : description.derive(`error\u0000${type}`, () => ({
+              ...description.callMetricAttributes,
+              [ATTR_ERROR_TYPE]: type,
+            })),
       );
       return;
     }
-    const attributes: Attributes = { ...description.callMetricAttributes };
-    if (summary?.model !== undefined) attributes[ATTR_GEN_AI_RESPONSE_MODEL] = summary.model;
-    const withError = type === undefined ? attributes : { ...attributes, [ATTR_ERROR_TYPE]: type };
+    const responseModel = summary?.model;
+    const responseKey = responseModel ?? '';
+    const attributes =
+      responseModel === undefined
+        ? description.callMetricAttributes
+        : description.derive(`response\u0000${responseKey}`, () => ({
+            ...description.callMetricAttributes,
+            [ATTR_GEN_AI_RESPONSE_MODEL]: responseModel,
+          }));
+    const withError =
+      type === undefined
+        ? attributes
+        : description.derive(`response\u0000${responseKey}\u0000${type}`, () => ({
+            ...attributes,
+            [ATTR_ERROR_TYPE]: type,
+          }));
+    const tokens = (name: string, value: string) =>
+      description.derive(`response\u0000${responseKey}\u0000${name}\u0000${value}`, () => ({
+        ...attributes,
+        [name]: value,
+      }));
     if (options.emitV1)
       instruments.record(METRIC_GEN_AI_CLIENT_OPERATION_DURATION, durationSeconds, withError);
     if (options.emitLatest)
@@ -534,15 +612,13 @@ export class CallState {
     const output = description.embeddings ? undefined : summary?.outputTokens;
     if (options.emitV1) {
       if (input !== undefined)
-        instruments.record(METRIC_GEN_AI_CLIENT_TOKEN_USAGE, input, {
-          ...attributes,
-          [ATTR_GEN_AI_TOKEN_TYPE]: 'input',
-        });
+        instruments.record(METRIC_GEN_AI_CLIENT_TOKEN_USAGE, input, tokens(ATTR_GEN_AI_TOKEN_TYPE, 'input'));
       if (output !== undefined)
-        instruments.record(METRIC_GEN_AI_CLIENT_TOKEN_USAGE, output, {
-          ...attributes,
-          [ATTR_GEN_AI_TOKEN_TYPE]: 'output',
-        });
+        instruments.record(
+          METRIC_GEN_AI_CLIENT_TOKEN_USAGE,
+          output,
+          tokens(ATTR_GEN_AI_TOKEN_TYPE, 'output'),
+        );
     }
     if (options.emitLatest) {
       if (description.embeddings) {
@@ -551,14 +627,16 @@ export class CallState {
       } else {
         // The genai-main counters are recorded for every inference, failed ones with 0 and modality unknown.
         const modality = input === undefined ? 'unknown' : hasImages(this.request) ? 'unknown' : 'text';
-        instruments.record(METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS, input ?? 0, {
-          ...attributes,
-          [ATTR_GEN_AI_TOKEN_MODALITY]: modality,
-        });
-        instruments.record(METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS, output ?? 0, {
-          ...attributes,
-          [ATTR_GEN_AI_TOKEN_MODALITY]: output === undefined ? 'unknown' : 'text',
-        });
+        instruments.record(
+          METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS,
+          input ?? 0,
+          tokens(ATTR_GEN_AI_TOKEN_MODALITY, modality),
+        );
+        instruments.record(
+          METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS,
+          output ?? 0,
+          tokens(ATTR_GEN_AI_TOKEN_MODALITY, output === undefined ? 'unknown' : 'text'),
+        );
         if (input !== undefined)
           instruments.record(METRIC_GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS, input, withError);
         if (output !== undefined)
