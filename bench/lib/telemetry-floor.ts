@@ -117,6 +117,10 @@ export function telemetryFloor(options: { model: string; host: string }): (polic
           'gen_ai.usage.output_tokens': value.eval_count ?? 0,
           'bulwark.attempt.count': state.attempts,
         });
+        if (state.firstChunkAt !== undefined)
+          span.setAttribute('gen_ai.response.time_to_first_chunk', (state.firstChunkAt - startAt) / 1000);
+        if (value.load_duration !== undefined)
+          span.setAttribute('bulwark.ollama.load_duration', value.load_duration / 1e9);
         span.end(endAt);
         m.duration.record((endAt - startAt) / 1000, withResponse);
         m.tokens.record(value.prompt_eval_count ?? 0, inputTokens);
