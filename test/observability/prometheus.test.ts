@@ -192,7 +192,7 @@ describe.skipIf(prometheus === undefined)('a real Prometheus scraping the OTel P
       host: sim.url,
       policy: wrap(
         retry({ maxAttempts: 2, initialDelayMs: 10, budget: false }),
-        timeout({ firstTokenMs: 1_000, idleMs: 700 }),
+        timeout({ firstTokenMs: 2_500, idleMs: 1_500 }),
       ),
       instrument,
     });
