@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { startOllamaSim } from '@bulwark/ollama-sim';
 import { describe, expect, it } from 'vitest';
@@ -116,6 +118,21 @@ describe('examples', () => {
     const { code, output } = await run('examples/otel-console.ts');
     expect(code, output).toBe(0);
     expect(output).toContain('bulwark.attempt');
+  });
+
+  it("prometheus-metrics.ts (the README's SDK snippet) serves the per-call outcomes on /metrics", async () => {
+    const port = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as AddressInfo;
+        server.close(() => resolve(port));
+      });
+    });
+    const { code, output } = await run('examples/prometheus-metrics.ts', { METRICS_PORT: String(port) });
+    expect(code, output).toBe(0);
+    expect(output).toMatch(/^bulwark_calls_total\{[^}]*bulwark_call_outcome="success"[^}]*\} 2$/m);
+    expect(output).toMatch(
+      /^bulwark_calls_total\{[^}]*bulwark_call_outcome="timeout",error_type="ERR_BULWARK_TIMEOUT",bulwark_timeout_phase="first-token"[^}]*\} 1$/m,
+    );
   });
 
   it('pnpm start runs the whole demonstration and prints its summary', async () => {

@@ -6,9 +6,10 @@ import {
   InMemorySpanExporter,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
-import { ask, bulwark, type Contender, fullPipeline, official, raw } from '../lib/contenders.js';
+import { ask, bulwark, type Contender, fullPipeline, MODEL, official, raw } from '../lib/contenders.js';
 import { runLoad } from '../lib/load.js';
 import { type Summary, summarize } from '../lib/stats.js';
+import { telemetryFloor } from '../lib/telemetry-floor.js';
 import { createWireClient } from '../lib/wire-client.js';
 
 /**
@@ -18,6 +19,12 @@ import { createWireClient } from '../lib/wire-client.js';
  */
 export const REFERENCE = 'bare socket client (reference)';
 
+/**
+ * The telemetry floor row: the full pipeline with a minimal hand-written instrumentation that
+ * emits the same spans and metric points through the same recording SDK.
+ */
+export const FLOOR = 'bulwark, full + hand-written OTel (floor)';
+
 export interface ThroughputResult {
   concurrency: number;
   contenders: Record<string, Summary>;
@@ -26,18 +33,21 @@ export interface ThroughputResult {
 /** Non-streamed chats per second, contenders interleaved round by round. */
 export async function throughput(
   url: string,
-  options: { concurrencies: number[]; rounds: number; durationMs: number },
+  options: { concurrencies: number[]; rounds: number; durationMs: number; only?: string[] },
 ): Promise<ThroughputResult[]> {
   const exporter = new InMemorySpanExporter();
   const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
   const meterProvider = new MeterProvider();
-  const contenders: Contender[] = [
+  const all: Contender[] = [
     raw(url),
     official(url),
     bulwark(url, 'bulwark, no policy'),
     bulwark(url, 'bulwark, full pipeline', fullPipeline()),
     bulwark(url, 'bulwark, full + recording OTel', fullPipeline(), createInstrumentation()),
+    bulwark(url, FLOOR, fullPipeline(), telemetryFloor({ model: MODEL, host: url })),
   ];
+  const only = options.only;
+  const contenders = only ? all.filter((contender) => only.includes(contender.name)) : all;
   const results: ThroughputResult[] = [];
   try {
     for (const concurrency of options.concurrencies) {

@@ -59,6 +59,24 @@ describe('Context', () => {
     attempt1.with({ onCommit: (at) => seen.push(at) });
     expect(seen).toEqual([150, -160, 160]);
   });
+
+  it('tells first-chunk observers once per attempt, without committing it', () => {
+    const clock = new ManualClock(100);
+    const seen: number[] = [];
+    const attempt0 = createContext({ clock }).with({ attempt: 0, onFirstChunk: (at) => seen.push(at) });
+    clock.advance(30);
+    attempt0.with({ attributes: { deeper: true } }).firstChunk();
+    attempt0.firstChunk();
+    expect(seen).toEqual([130]);
+    expect(attempt0.committed).toBe(false);
+    const attempt1 = attempt0.with({ attempt: 1, onFirstChunk: (at) => seen.push(-at) });
+    clock.advance(5);
+    attempt1.firstChunk();
+    expect(seen).toEqual([130, -135]);
+    // Observing an attempt that already received its first chunk reports at once.
+    attempt1.with({ onFirstChunk: (at) => seen.push(at) });
+    expect(seen).toEqual([130, -135, 135]);
+  });
 });
 
 describe('a call without a signal', () => {

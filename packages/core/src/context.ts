@@ -15,6 +15,9 @@ type LoadListeners = readonly ((wait: ModelLoadWait) => void)[];
 interface Commitment {
   committed: boolean;
   listeners: Array<(at: number) => void> | undefined;
+  /** The attempt received its first chunk. */
+  started: boolean;
+  firstChunkListeners: Array<(at: number) => void> | undefined;
 }
 
 const empty: Readonly<Attributes & PhaseBudgets> = Object.freeze({});
@@ -68,6 +71,18 @@ class CallContext implements Context {
     }
   }
 
+  firstChunk(): void {
+    const commitment = this.#commitment;
+    if (commitment.started) return;
+    commitment.started = true;
+    const listeners = commitment.firstChunkListeners;
+    if (listeners) {
+      commitment.firstChunkListeners = undefined;
+      const at = this.clock.now();
+      for (const listener of listeners) listener(at);
+    }
+  }
+
   remainingMs(): number {
     return this.deadline === undefined
       ? Number.POSITIVE_INFINITY
@@ -87,11 +102,18 @@ class CallContext implements Context {
           ? patch.deadline
           : Math.min(this.deadline, patch.deadline);
     const commitment: Commitment =
-      patch.attempt === undefined ? this.#commitment : { committed: false, listeners: undefined };
+      patch.attempt === undefined
+        ? this.#commitment
+        : { committed: false, listeners: undefined, started: false, firstChunkListeners: undefined };
     if (patch.onCommit) {
       if (commitment.committed) patch.onCommit(this.clock.now());
       else if (commitment.listeners) commitment.listeners.push(patch.onCommit);
       else commitment.listeners = [patch.onCommit];
+    }
+    if (patch.onFirstChunk) {
+      if (commitment.started) patch.onFirstChunk(this.clock.now());
+      else if (commitment.firstChunkListeners) commitment.firstChunkListeners.push(patch.onFirstChunk);
+      else commitment.firstChunkListeners = [patch.onFirstChunk];
     }
     return new CallContext(
       patch.signal ?? this.signal,
@@ -124,7 +146,7 @@ export function createContext(options: ExecuteOptions = {}): Context {
     options.attributes ? { ...options.attributes } : empty,
     empty,
     options.clock ?? realClock,
-    { committed: false, listeners: undefined },
+    { committed: false, listeners: undefined, started: false, firstChunkListeners: undefined },
     undefined,
   );
 }

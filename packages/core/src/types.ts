@@ -137,6 +137,12 @@ export interface ContextPatch {
    * context derived from it, for every attempt of the call.
    */
   onModelLoad?: (wait: ModelLoadWait) => void;
+  /**
+   * Called once when the current attempt receives its first chunk of output, streamed or not, with
+   * the clock time it arrived. Telemetry uses it to time the first chunk of answers the transport
+   * assembles before the caller sees them.
+   */
+  onFirstChunk?: (at: number) => void;
 }
 
 /** What the operation sees. Immutable: policies derive a new context with {@link Context.with}. */
@@ -159,6 +165,8 @@ export interface Context {
   readonly committed: boolean;
   /** Marks the current attempt committed. Idempotent. */
   commit(): void;
+  /** Tells the current attempt's `onFirstChunk` listeners that output arrived. Idempotent. */
+  firstChunk(): void;
   /** Milliseconds left until the deadline (never negative), or `Infinity` without one. */
   remainingMs(): number;
   /** Tells the policies that subscribed with `onModelLoad` about a wait on a model load. */

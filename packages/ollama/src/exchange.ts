@@ -229,6 +229,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.#first && handlers.isFirst(record)) {
       this.#first = false;
       this.#options.guard.clear('first-token');
+      this.#options.context.firstChunk();
     }
     if (handlers.isFinal(record)) this.#final = record;
     handlers.deliver(record);

@@ -9,10 +9,16 @@ import {
   ValueType,
 } from '@opentelemetry/api';
 import {
+  CHUNK_BUCKETS,
+  COUNT_BUCKETS,
   DURATION_BUCKETS,
   METRIC_BULWARK_ATTEMPT_DURATION,
   METRIC_BULWARK_BULKHEAD_QUEUE_DURATION,
+  METRIC_BULWARK_CALL_ATTEMPTS,
+  METRIC_BULWARK_CALL_TIMEOUTS,
+  METRIC_BULWARK_CALLS,
   METRIC_BULWARK_EVENTS,
+  METRIC_BULWARK_MODEL_LOAD_DURATION,
   METRIC_BULWARK_PIPELINE_DURATION,
   METRIC_GEN_AI_CLIENT_EMBEDDINGS_DURATION,
   METRIC_GEN_AI_CLIENT_EMBEDDINGS_OPERATION_INPUT_TOKENS,
@@ -45,6 +51,19 @@ const seconds = (description: string): Definition => ({
   description,
   buckets: DURATION_BUCKETS,
 });
+const perChunk = (description: string): Definition => ({
+  kind: 'histogram',
+  unit: 's',
+  description,
+  buckets: CHUNK_BUCKETS,
+});
+const perCall = (unit: string, description: string): Definition => ({
+  kind: 'histogram',
+  unit,
+  description,
+  buckets: COUNT_BUCKETS,
+  integer: true,
+});
 const tokens = (description: string): Definition => ({
   kind: 'histogram',
   unit: '{token}',
@@ -58,16 +77,16 @@ export const DEFINITIONS: Readonly<Record<string, Definition>> = {
   [METRIC_GEN_AI_CLIENT_OPERATION_DURATION]: seconds('GenAI operation duration.'),
   [METRIC_GEN_AI_CLIENT_TOKEN_USAGE]: tokens('Number of input and output tokens used.'),
   [METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK]: seconds(
-    'Time from the call until the first chunk of a streamed answer reached the caller.',
+    'Time from the call until its first chunk: for a stream, when it reached the caller.',
   ),
-  [METRIC_GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK]: seconds(
+  [METRIC_GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK]: perChunk(
     'Mean time per output chunk after the first, one point per stream.',
   ),
   [METRIC_GEN_AI_CLIENT_INFERENCE_DURATION]: seconds('GenAI client inference operation duration.'),
   [METRIC_GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK]: seconds(
-    'Time from the call until the first chunk of a streamed answer reached the caller.',
+    'Time from the call until its first chunk: for a stream, when it reached the caller.',
   ),
-  [METRIC_GEN_AI_CLIENT_INFERENCE_TIME_PER_OUTPUT_CHUNK]: seconds(
+  [METRIC_GEN_AI_CLIENT_INFERENCE_TIME_PER_OUTPUT_CHUNK]: perChunk(
     'Mean time per output chunk after the first, one point per stream.',
   ),
   [METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS]: {
@@ -89,6 +108,15 @@ export const DEFINITIONS: Readonly<Record<string, Definition>> = {
   [METRIC_BULWARK_ATTEMPT_DURATION]: seconds('Duration of one attempt, rejected attempts included.'),
   [METRIC_BULWARK_PIPELINE_DURATION]: seconds('Duration of a call outside the GenAI conventions.'),
   [METRIC_BULWARK_BULKHEAD_QUEUE_DURATION]: seconds('Time a call waited for a bulkhead slot.'),
+  [METRIC_BULWARK_CALLS]: {
+    kind: 'counter',
+    unit: '{call}',
+    description: 'Calls by outcome (success, timeout, error, cancelled), error.type and timeout phase.',
+    integer: true,
+  },
+  [METRIC_BULWARK_CALL_ATTEMPTS]: perCall('{attempt}', 'Attempts per call, rejected ones included.'),
+  [METRIC_BULWARK_CALL_TIMEOUTS]: perCall('{timeout}', 'Timeouts per call, each timeout counted once.'),
+  [METRIC_BULWARK_MODEL_LOAD_DURATION]: seconds('Model load time reported by the server (load_duration).'),
   [METRIC_BULWARK_EVENTS]: {
     kind: 'counter',
     unit: '{event}',

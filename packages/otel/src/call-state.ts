@@ -11,7 +11,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import type { Instruments } from './active-instruments.js';
-import type { CallDescription } from './call-description.js';
+import { type CallDescription, isStreamCall } from './call-description.js';
 import { inputMessages, outputMessages, systemInstructions } from './content.js';
 import { errorType, isRejection, timeoutLimitSeconds, timeoutPhase } from './error-type.js';
 import type { ResolvedOptions } from './resolve-options.js';
@@ -25,6 +25,8 @@ import {
   ATTR_BULWARK_OLLAMA_LOAD_DURATION,
   ATTR_BULWARK_OLLAMA_PROMPT_EVAL_DURATION,
   ATTR_BULWARK_OLLAMA_TOTAL_DURATION,
+  ATTR_BULWARK_RETRY_COUNT,
+  ATTR_BULWARK_TIMEOUT_COUNT,
   ATTR_BULWARK_TIMEOUT_LIMIT,
   ATTR_BULWARK_TIMEOUT_PHASE,
   ATTR_ERROR_TYPE,
@@ -43,13 +45,18 @@ import {
   ATTR_GEN_AI_USAGE_INPUT_TOKENS,
   ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
   BulwarkEventName,
+  CallOutcome,
   EVENT_BULWARK_CANCELLED,
   EVENT_BULWARK_OPERATION_EXCEPTION,
   EVENT_BULWARK_STREAM_COMMITTED,
   EVENT_BULWARK_TIMEOUT,
   EVENT_GEN_AI_CLIENT_OPERATION_EXCEPTION,
   METRIC_BULWARK_ATTEMPT_DURATION,
+  METRIC_BULWARK_CALL_ATTEMPTS,
+  METRIC_BULWARK_CALL_TIMEOUTS,
+  METRIC_BULWARK_CALLS,
   METRIC_BULWARK_EVENTS,
+  METRIC_BULWARK_MODEL_LOAD_DURATION,
   METRIC_BULWARK_PIPELINE_DURATION,
   METRIC_GEN_AI_CLIENT_EMBEDDINGS_DURATION,
   METRIC_GEN_AI_CLIENT_EMBEDDINGS_OPERATION_INPUT_TOKENS,
@@ -112,6 +119,10 @@ export class CallState {
   readonly owner: object;
   readonly options: ResolvedOptions;
   readonly description: CallDescription;
+  /** The request object the client passed in `attributes.request`, if any. */
+  readonly request: unknown;
+  /** The call asks for a stream. */
+  readonly stream: boolean;
   readonly instruments: Instruments | undefined;
   /** The operation span, absent when no tracer provider is registered. */
   readonly span: Span | undefined;
@@ -123,18 +134,27 @@ export class CallState {
   readonly startAt: number;
   /** When the first chunk of any attempt reached the caller (clock time). */
   firstChunkAt: number | undefined;
+  /** When the latest attempt received its first chunk, streamed or not (clock time). */
+  attemptFirstChunkAt: number | undefined;
   /** Attempts made, rejected ones included. */
   attempts = 0;
+  /** Timeouts during the call, each timeout error counted once. */
+  timeouts = 0;
   readonly #tracer: Tracer | undefined;
   readonly #signal: AbortSignal;
-  readonly #seen = new Set<number>();
-  readonly #open = new Map<number, Span>();
+  /** Attempt numbers seen: bits for 0 to 30, a set beyond (made on first use). */
+  #seenBits = 0;
+  #seenBeyond: Set<number> | undefined;
+  /** Open attempt spans: the latest one in fields, any other in a map (made on first use). */
+  #openAttempt = -1;
+  #openSpan: Span | undefined;
+  #openOthers: Map<number, Span> | undefined;
   #lastAttempt = -1;
   /** Errors already accounted for: attempt failures, rejections, timeouts. */
-  readonly #attemptErrors = new WeakSet<object>();
-  readonly #rejections = new WeakSet<object>();
-  readonly #timeouts = new WeakSet<object>();
-  readonly #queuedAt = new Map<string, number>();
+  #attemptErrors: WeakSet<object> | undefined;
+  #rejections: WeakSet<object> | undefined;
+  #timeouts: WeakSet<object> | undefined;
+  #queuedAt: Map<string, number> | undefined;
   /** The attempt a refusal event recorded without its error object, if any. */
   #refusedWithoutError: number | undefined;
 
@@ -152,6 +172,8 @@ export class CallState {
     this.owner = owner;
     this.options = options;
     this.description = description;
+    this.request = context.attributes.request;
+    this.stream = isStreamCall(context.attributes);
     this.instruments = instruments;
     this.#tracer = tracer;
     this.span = span;
@@ -161,9 +183,9 @@ export class CallState {
     this.startAt = startAt;
     this.#signal = context.signal;
     if (this.recording && options.captureContent && description.genAi && !description.embeddings) {
-      const input = inputMessages(description.request);
+      const input = inputMessages(this.request);
       if (input !== undefined) span?.setAttribute(ATTR_GEN_AI_INPUT_MESSAGES, input);
-      const system = systemInstructions(description.request);
+      const system = systemInstructions(this.request);
       if (system !== undefined) span?.setAttribute(ATTR_GEN_AI_SYSTEM_INSTRUCTIONS, system);
     }
   }
@@ -176,27 +198,56 @@ export class CallState {
   /** The open span of an attempt, else the operation span (for events). */
   spanFor(attempt: number | undefined): Span | undefined {
     if (!this.recording) return undefined;
-    return (attempt === undefined ? undefined : this.#open.get(attempt)) ?? this.span;
+    if (attempt === undefined) return this.span;
+    return (attempt === this.#openAttempt ? this.#openSpan : this.#openOthers?.get(attempt)) ?? this.span;
+  }
+
+  #seenAttempt(attempt: number): boolean {
+    return attempt >= 0 && attempt < 31
+      ? (this.#seenBits & (1 << attempt)) !== 0
+      : !!this.#seenBeyond?.has(attempt);
+  }
+
+  #openAttemptSpan(attempt: number, span: Span): void {
+    if (this.#openSpan !== undefined) {
+      this.#openOthers ??= new Map();
+      this.#openOthers.set(this.#openAttempt, this.#openSpan);
+    }
+    this.#openAttempt = attempt;
+    this.#openSpan = span;
+  }
+
+  #closeAttemptSpan(attempt: number): void {
+    if (attempt === this.#openAttempt) {
+      this.#openAttempt = -1;
+      this.#openSpan = undefined;
+    } else this.#openOthers?.delete(attempt);
   }
 
   /** Adds one point to `bulwark.events`. */
   countEvent(name: string, extra?: Attributes): void {
-    this.instruments?.record(METRIC_BULWARK_EVENTS, 1, {
-      ...this.description.policyMetricAttributes,
-      [ATTR_BULWARK_EVENT_NAME]: name,
-      ...extra,
-    });
+    const instruments = this.instruments;
+    if (!instruments) return;
+    const base = this.description.policyMetricAttributes;
+    instruments.record(
+      METRIC_BULWARK_EVENTS,
+      1,
+      extra === undefined
+        ? this.description.derive(`event\u0000${name}`, () => ({ ...base, [ATTR_BULWARK_EVENT_NAME]: name }))
+        : { ...base, [ATTR_BULWARK_EVENT_NAME]: name, ...extra },
+    );
   }
 
   /** Notes when the call started waiting for the bulkhead slot of `key`. */
   queued(key: string, at: number): void {
+    this.#queuedAt ??= new Map();
     this.#queuedAt.set(key, at);
   }
 
   /** The wait, in ms, since {@link CallState.queued} for `key`, if it was noted. */
   dequeued(key: string, at: number): number | undefined {
-    const start = this.#queuedAt.get(key);
-    this.#queuedAt.delete(key);
+    const start = this.#queuedAt?.get(key);
+    this.#queuedAt?.delete(key);
     return start === undefined ? undefined : at - start;
   }
 
@@ -206,8 +257,10 @@ export class CallState {
    */
   noteTimeout(error: unknown, attempt: number | undefined): void {
     const phase = timeoutPhase(error);
-    if (phase === undefined || !isObject(error) || this.#timeouts.has(error)) return;
+    if (phase === undefined || !isObject(error) || this.#timeouts?.has(error)) return;
+    this.#timeouts ??= new WeakSet();
     this.#timeouts.add(error);
+    this.timeouts++;
     const span = this.spanFor(attempt);
     if (span) {
       const attributes: Attributes = { [ATTR_BULWARK_TIMEOUT_PHASE]: phase };
@@ -216,13 +269,28 @@ export class CallState {
       if (attempt !== undefined) attributes[ATTR_BULWARK_ATTEMPT_NUMBER] = attempt;
       span.addEvent(EVENT_BULWARK_TIMEOUT, attributes, this.clock.now());
     }
-    this.countEvent(BulwarkEventName.Timeout, { [ATTR_BULWARK_TIMEOUT_PHASE]: phase });
+    this.instruments?.record(
+      METRIC_BULWARK_EVENTS,
+      1,
+      this.description.derive(`timeout\u0000${phase}`, () => ({
+        ...this.description.policyMetricAttributes,
+        [ATTR_BULWARK_EVENT_NAME]: BulwarkEventName.Timeout,
+        [ATTR_BULWARK_TIMEOUT_PHASE]: phase,
+      })),
+    );
   }
 
   #noteAttempt(attempt: number): void {
-    this.#seen.add(attempt);
+    if (attempt >= 0 && attempt < 31) this.#seenBits |= 1 << attempt;
+    else {
+      this.#seenBeyond ??= new Set();
+      this.#seenBeyond.add(attempt);
+    }
     this.attempts++;
-    if (attempt > this.#lastAttempt) this.#lastAttempt = attempt;
+    if (attempt > this.#lastAttempt) {
+      this.#lastAttempt = attempt;
+      this.attemptFirstChunkAt = undefined;
+    }
   }
 
   /** Runs one attempt under its span: the attempt layer's work. */
@@ -243,10 +311,13 @@ export class CallState {
         },
         this.otelContext,
       );
-      this.#open.set(attempt, span);
+      this.#openAttemptSpan(attempt, span);
       active = trace.setSpan(active, span);
     }
     const inner = context.with({
+      onFirstChunk: (at) => {
+        if (attempt === this.#lastAttempt) this.attemptFirstChunkAt = at;
+      },
       onCommit: (at) => {
         if (this.firstChunkAt === undefined) this.firstChunkAt = at;
         if (span) {
@@ -284,7 +355,10 @@ export class CallState {
     const endAt = clock.now();
     let type: string | undefined;
     if (failed) {
-      if (isObject(error)) this.#attemptErrors.add(error);
+      if (isObject(error)) {
+        this.#attemptErrors ??= new WeakSet();
+        this.#attemptErrors.add(error);
+      }
       if (this.isCancel(error)) {
         span?.addEvent(EVENT_BULWARK_CANCELLED, endAt);
       } else {
@@ -298,13 +372,19 @@ export class CallState {
         }
       }
     }
-    this.#open.delete(attempt);
+    this.#closeAttemptSpan(attempt);
     span?.end(endAt);
-    this.instruments?.record(METRIC_BULWARK_ATTEMPT_DURATION, (endAt - startAt) / 1000, {
-      ...this.description.policyMetricAttributes,
-      [ATTR_BULWARK_ATTEMPT_NUMBER]: Math.min(attempt, MAX_ATTEMPT_ATTRIBUTE),
-      ...(type === undefined ? {} : { [ATTR_ERROR_TYPE]: type }),
-    });
+    const instruments = this.instruments;
+    if (instruments) {
+      const number = Math.min(attempt, MAX_ATTEMPT_ATTRIBUTE);
+      const base = this.description.policyMetricAttributes;
+      const attributes = this.description.derive(`attempt\u0000${number}\u0000${type ?? ''}`, () =>
+        type === undefined
+          ? { ...base, [ATTR_BULWARK_ATTEMPT_NUMBER]: number }
+          : { ...base, [ATTR_BULWARK_ATTEMPT_NUMBER]: number, [ATTR_ERROR_TYPE]: type },
+      );
+      instruments.record(METRIC_BULWARK_ATTEMPT_DURATION, (endAt - startAt) / 1000, attributes);
+    }
   }
 
   /**
@@ -319,11 +399,12 @@ export class CallState {
     described?: { type: string; message: string },
   ): void {
     if (isObject(error)) {
-      if (this.#rejections.has(error) || this.#attemptErrors.has(error)) return;
+      if (this.#rejections?.has(error) || this.#attemptErrors?.has(error)) return;
+      this.#rejections ??= new WeakSet();
       this.#rejections.add(error);
     }
     const number = attempt ?? this.#lastAttempt + 1;
-    if (this.#seen.has(number)) return;
+    if (this.#seenAttempt(number)) return;
     this.#noteAttempt(number);
     if (error === undefined) this.#refusedWithoutError = number;
     else this.noteTimeout(error, undefined);
@@ -359,18 +440,19 @@ export class CallState {
     const delivered =
       this.firstChunkAt !== undefined ||
       (isObject(error) && (error as { committed?: unknown }).committed === true);
-    const streamed = description.stream && this.firstChunkAt !== undefined;
+    const streamed = this.stream && this.firstChunkAt !== undefined;
+    // The caller's first chunk for a stream; the first chunk of the last attempt otherwise.
+    const firstChunkAt = this.firstChunkAt ?? this.attemptFirstChunkAt;
     const span = this.span;
 
     if (span && this.recording) {
       span.setAttribute(ATTR_BULWARK_ATTEMPT_COUNT, this.attempts);
+      if (this.attempts > 1) span.setAttribute(ATTR_BULWARK_RETRY_COUNT, this.attempts - 1);
+      if (this.timeouts > 0) span.setAttribute(ATTR_BULWARK_TIMEOUT_COUNT, this.timeouts);
       if (description.genAi) {
         if (summary) this.#responseAttributes(span, summary);
-        if (streamed)
-          span.setAttribute(
-            ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
-            (this.firstChunkAt! - this.startAt) / 1000,
-          );
+        if (firstChunkAt !== undefined)
+          span.setAttribute(ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, (firstChunkAt - this.startAt) / 1000);
         if (type !== undefined && delivered)
           span.setAttribute(ATTR_GEN_AI_RESPONSE_FINISH_REASONS, ['error']);
         if (this.options.captureContent && !failed && !description.embeddings) {
@@ -387,7 +469,35 @@ export class CallState {
     if (type !== undefined) this.#recordFailure(error, type, endAt);
     if (cancelled) this.countEvent(BulwarkEventName.Cancelled);
     span?.end(endAt);
-    if (this.instruments) this.#recordMetrics(this.instruments, summary, type, endAt, streamed);
+    if (this.instruments) {
+      const outcome = cancelled
+        ? CallOutcome.Cancelled
+        : type === undefined
+          ? CallOutcome.Success
+          : timeoutPhase(error) !== undefined
+            ? CallOutcome.Timeout
+            : CallOutcome.Error;
+      this.#recordOutcome(
+        this.instruments,
+        outcome,
+        type,
+        outcome === CallOutcome.Timeout ? timeoutPhase(error) : undefined,
+      );
+      this.#recordMetrics(this.instruments, summary, type, endAt, streamed, firstChunkAt);
+    }
+  }
+
+  /** The per-call outcome: `bulwark.calls`, and the call's attempts and timeouts. */
+  #recordOutcome(
+    instruments: Instruments,
+    outcome: string,
+    type: string | undefined,
+    phase: string | undefined,
+  ): void {
+    const attributes = this.description.outcomeAttributes(outcome, type, phase);
+    instruments.record(METRIC_BULWARK_CALLS, 1, attributes.call);
+    instruments.record(METRIC_BULWARK_CALL_ATTEMPTS, this.attempts, attributes.counts);
+    instruments.record(METRIC_BULWARK_CALL_TIMEOUTS, this.timeouts, attributes.counts);
   }
 
   #responseAttributes(span: Span, summary: NonNullable<ReturnType<typeof summarizeResponse>>): void {
@@ -449,6 +559,7 @@ export class CallState {
     type: string | undefined,
     endAt: number,
     streamed: boolean,
+    firstChunkAt: number | undefined,
   ): void {
     const { description, options } = this;
     const durationSeconds = (endAt - this.startAt) / 1000;
@@ -458,13 +569,34 @@ export class CallState {
         durationSeconds,
         type === undefined
           ? description.callMetricAttributes
-          : { ...description.callMetricAttributes, [ATTR_ERROR_TYPE]: type },
+          : description.derive(`error\u0000${type}`, () => ({
+              ...description.callMetricAttributes,
+              [ATTR_ERROR_TYPE]: type,
+            })),
       );
       return;
     }
-    const attributes: Attributes = { ...description.callMetricAttributes };
-    if (summary?.model !== undefined) attributes[ATTR_GEN_AI_RESPONSE_MODEL] = summary.model;
-    const withError = type === undefined ? attributes : { ...attributes, [ATTR_ERROR_TYPE]: type };
+    const responseModel = summary?.model;
+    const responseKey = responseModel ?? '';
+    const attributes =
+      responseModel === undefined
+        ? description.callMetricAttributes
+        : description.derive(`response\u0000${responseKey}`, () => ({
+            ...description.callMetricAttributes,
+            [ATTR_GEN_AI_RESPONSE_MODEL]: responseModel,
+          }));
+    const withError =
+      type === undefined
+        ? attributes
+        : description.derive(`response\u0000${responseKey}\u0000${type}`, () => ({
+            ...attributes,
+            [ATTR_ERROR_TYPE]: type,
+          }));
+    const tokens = (name: string, value: string) =>
+      description.derive(`response\u0000${responseKey}\u0000${name}\u0000${value}`, () => ({
+        ...attributes,
+        [name]: value,
+      }));
     if (options.emitV1)
       instruments.record(METRIC_GEN_AI_CLIENT_OPERATION_DURATION, durationSeconds, withError);
     if (options.emitLatest)
@@ -480,15 +612,13 @@ export class CallState {
     const output = description.embeddings ? undefined : summary?.outputTokens;
     if (options.emitV1) {
       if (input !== undefined)
-        instruments.record(METRIC_GEN_AI_CLIENT_TOKEN_USAGE, input, {
-          ...attributes,
-          [ATTR_GEN_AI_TOKEN_TYPE]: 'input',
-        });
+        instruments.record(METRIC_GEN_AI_CLIENT_TOKEN_USAGE, input, tokens(ATTR_GEN_AI_TOKEN_TYPE, 'input'));
       if (output !== undefined)
-        instruments.record(METRIC_GEN_AI_CLIENT_TOKEN_USAGE, output, {
-          ...attributes,
-          [ATTR_GEN_AI_TOKEN_TYPE]: 'output',
-        });
+        instruments.record(
+          METRIC_GEN_AI_CLIENT_TOKEN_USAGE,
+          output,
+          tokens(ATTR_GEN_AI_TOKEN_TYPE, 'output'),
+        );
     }
     if (options.emitLatest) {
       if (description.embeddings) {
@@ -496,16 +626,17 @@ export class CallState {
           instruments.record(METRIC_GEN_AI_CLIENT_EMBEDDINGS_OPERATION_INPUT_TOKENS, input, withError);
       } else {
         // The genai-main counters are recorded for every inference, failed ones with 0 and modality unknown.
-        const modality =
-          input === undefined ? 'unknown' : hasImages(description.request) ? 'unknown' : 'text';
-        instruments.record(METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS, input ?? 0, {
-          ...attributes,
-          [ATTR_GEN_AI_TOKEN_MODALITY]: modality,
-        });
-        instruments.record(METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS, output ?? 0, {
-          ...attributes,
-          [ATTR_GEN_AI_TOKEN_MODALITY]: output === undefined ? 'unknown' : 'text',
-        });
+        const modality = input === undefined ? 'unknown' : hasImages(this.request) ? 'unknown' : 'text';
+        instruments.record(
+          METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS,
+          input ?? 0,
+          tokens(ATTR_GEN_AI_TOKEN_MODALITY, modality),
+        );
+        instruments.record(
+          METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS,
+          output ?? 0,
+          tokens(ATTR_GEN_AI_TOKEN_MODALITY, output === undefined ? 'unknown' : 'text'),
+        );
         if (input !== undefined)
           instruments.record(METRIC_GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS, input, withError);
         if (output !== undefined)
@@ -513,13 +644,17 @@ export class CallState {
       }
     }
 
-    if (streamed) {
-      const firstChunkAt = this.firstChunkAt!;
+    if (summary?.loadSeconds !== undefined)
+      instruments.record(METRIC_BULWARK_MODEL_LOAD_DURATION, summary.loadSeconds, description.loadAttributes);
+
+    if (firstChunkAt !== undefined) {
       const toFirstChunk = (firstChunkAt - this.startAt) / 1000;
       if (options.emitV1)
         instruments.record(METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK, toFirstChunk, attributes);
       if (options.emitLatest)
         instruments.record(METRIC_GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK, toFirstChunk, attributes);
+    }
+    if (streamed && firstChunkAt !== undefined) {
       if (options.timePerOutputChunk && type === undefined && output !== undefined && output > 1) {
         const perChunk = (endAt - firstChunkAt) / 1000 / (output - 1);
         if (options.emitV1)

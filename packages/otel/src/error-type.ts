@@ -21,11 +21,11 @@ export function isRejection(error: unknown): boolean {
   return error.code === ErrorCode.Timeout && (error as { phase?: unknown }).phase === 'queue';
 }
 
-/** A timeout error's phase, in the attribute's form (`first_token`, not `first-token`). */
+/** A timeout error's phase, spelled as the error spells it (`first-token`). */
 export function timeoutPhase(error: unknown): string | undefined {
   if (!BulwarkError.is(error) || error.code !== ErrorCode.Timeout) return undefined;
   const phase = (error as { phase?: unknown }).phase;
-  return typeof phase === 'string' ? phase.replace(/-/g, '_') : undefined;
+  return typeof phase === 'string' ? phase : undefined;
 }
 
 /** A timeout error's budget, in seconds. */

@@ -91,16 +91,24 @@ describe('metrics', () => {
     expect(find(points, 'gen_ai.client.inference.duration')).toEqual([]);
   });
 
-  it('does not record time per output chunk when switched off, nor time to first chunk for non-streams', async () => {
+  it('does not record time per output chunk when switched off; times the first chunk of non-streams too', async () => {
     const clock = new ManualClock();
     await instrument(noop(), { timePerOutputChunk: false }).execute(streamOperation(clock, 'model-b'), {
       clock,
       attributes: chat('model-b', true),
     });
-    await instrument(noop()).execute(streamOperation(clock, 'model-c'), {
-      clock,
-      attributes: chat('model-c'),
-    });
+    // A non-streamed answer: the transport reports its first chunk after 80 ms, never a commit.
+    await instrument(noop()).execute(
+      async (context: Context) => {
+        clock.advance(80);
+        context.firstChunk();
+        clock.advance(200);
+        return final('model-c');
+      },
+      { clock, attributes: chat('model-c') },
+    );
+    // A call that never received a chunk has no time to first chunk.
+    await instrument(noop()).execute(async () => final('model-c2'), { clock, attributes: chat('model-c2') });
     const points = await otel.metrics();
     expect(
       find(points, 'gen_ai.client.operation.time_to_first_chunk', { 'gen_ai.request.model': 'model-b' }),
@@ -108,11 +116,18 @@ describe('metrics', () => {
     expect(
       find(points, 'gen_ai.client.operation.time_per_output_chunk', { 'gen_ai.request.model': 'model-b' }),
     ).toEqual([]);
+    const [nonStreamed] = find(points, 'gen_ai.client.operation.time_to_first_chunk', {
+      'gen_ai.request.model': 'model-c',
+    });
+    expect(histogram(nonStreamed)).toMatchObject({ count: 1, sum: 0.08 });
     expect(
-      find(points, 'gen_ai.client.operation.time_to_first_chunk', { 'gen_ai.request.model': 'model-c' }),
+      find(points, 'gen_ai.client.operation.time_per_output_chunk', { 'gen_ai.request.model': 'model-c' }),
     ).toEqual([]);
     expect(
-      find(points, 'gen_ai.client.operation.duration', { 'gen_ai.request.model': 'model-c' }),
+      find(points, 'gen_ai.client.operation.time_to_first_chunk', { 'gen_ai.request.model': 'model-c2' }),
+    ).toEqual([]);
+    expect(
+      find(points, 'gen_ai.client.operation.duration', { 'gen_ai.request.model': 'model-c2' }),
     ).toHaveLength(1);
   });
 
@@ -185,7 +200,7 @@ describe('metrics', () => {
     expect(count('retry')).toBe(2);
     expect(count('give_up')).toBe(1);
     expect(
-      count('timeout', { 'bulwark.timeout.phase': 'first_token', 'gen_ai.request.model': 'model-g' }),
+      count('timeout', { 'bulwark.timeout.phase': 'first-token', 'gen_ai.request.model': 'model-g' }),
     ).toBe(2);
 
     const [failed] = find(points, 'gen_ai.client.operation.duration', {

@@ -32,7 +32,11 @@ export class OperationLayer extends BasePolicy {
     if (tracer) {
       span = tracer.startSpan(
         description.spanName,
-        { kind: description.spanKind, attributes: spanStartAttributes(description), startTime: startAt },
+        {
+          kind: description.spanKind,
+          attributes: spanStartAttributes(description, context.attributes.request),
+          startTime: startAt,
+        },
         parent,
       );
       // Sampled out and no metrics: only carry the span context, so HTTP spans inherit the decision.

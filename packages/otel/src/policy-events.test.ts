@@ -122,9 +122,9 @@ describe('policy events', () => {
       ),
     ).rejects.toBeInstanceOf(TimeoutError);
     const [attempt] = attemptSpans();
-    expect(attempt?.attributes['bulwark.timeout.phase']).toBe('first_token');
+    expect(attempt?.attributes['bulwark.timeout.phase']).toBe('first-token');
     expect(attempt?.events.find((event) => event.name === 'bulwark.timeout')?.attributes).toMatchObject({
-      'bulwark.timeout.phase': 'first_token',
+      'bulwark.timeout.phase': 'first-token',
       'bulwark.timeout.limit': 5,
     });
     expect(callSpan('first-token-model').attributes['error.type']).toBe('ERR_BULWARK_TIMEOUT');

@@ -74,7 +74,7 @@ export const ATTR_GEN_AI_RESPONSE_MODEL = 'gen_ai.response.model';
 export const ATTR_GEN_AI_RESPONSE_ID = 'gen_ai.response.id';
 /** `v1.41.1` */
 export const ATTR_GEN_AI_RESPONSE_FINISH_REASONS = 'gen_ai.response.finish_reasons';
-/** `v1.41.1`: seconds, streams only. */
+/** `v1.41.1`: seconds. Set for every call that received a chunk, streamed or not. */
 export const ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK = 'gen_ai.response.time_to_first_chunk';
 /** `v1.41.1` */
 export const ATTR_GEN_AI_USAGE_INPUT_TOKENS = 'gen_ai.usage.input_tokens';
@@ -110,7 +110,11 @@ export const EVENT_GEN_AI_CLIENT_OPERATION_EXCEPTION = 'gen_ai.client.operation.
 export const METRIC_GEN_AI_CLIENT_OPERATION_DURATION = 'gen_ai.client.operation.duration';
 /** `v1.41.1` histogram, {token}, with `gen_ai.token.type`. */
 export const METRIC_GEN_AI_CLIENT_TOKEN_USAGE = 'gen_ai.client.token.usage';
-/** `v1.41.1` histogram, s, streams only. */
+/**
+ * `v1.41.1` histogram, s. The convention scopes it to streams; Bulwark always streams from the
+ * server and assembles non-streamed answers itself, so it is recorded for every call that received
+ * a chunk, streamed or not.
+ */
 export const METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK =
   'gen_ai.client.operation.time_to_first_chunk';
 /**
@@ -123,7 +127,7 @@ export const METRIC_GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK =
 
 /** `genai-main` histogram, s: chat and text completion (takes over from operation.duration). */
 export const METRIC_GEN_AI_CLIENT_INFERENCE_DURATION = 'gen_ai.client.inference.duration';
-/** `genai-main` histogram, s, streams only. */
+/** `genai-main` histogram, s: as the v1.41.1 one, every call that received a chunk. */
 export const METRIC_GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK =
   'gen_ai.client.inference.time_to_first_chunk';
 /** `genai-main` histogram, s, streams only. */
@@ -146,10 +150,22 @@ export const METRIC_GEN_AI_CLIENT_EMBEDDINGS_DURATION = 'gen_ai.client.embedding
 export const METRIC_GEN_AI_CLIENT_EMBEDDINGS_OPERATION_INPUT_TOKENS =
   'gen_ai.client.embeddings.operation.input_tokens';
 
-/** `v1.41.1` and `genai-main` bucket advice for durations, in seconds. */
+/**
+ * `bulwark` bucket advice for call, attempt, queue and load durations, in seconds. Not the
+ * conventions' advice (0.01 s to 81.92 s, doubling), which puts every call past 82 s in `+Inf`
+ * while first-token and total budgets run to 300 s and 600 s: these reach 900 s, with steps of
+ * 1 to 15 s between 1 and 60 s, where most LLM calls land.
+ */
 export const DURATION_BUCKETS: readonly number[] = [
-  0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+  0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 450, 600,
+  900,
 ];
+/** `bulwark` bucket advice for time per output chunk, in seconds: 1 ms to 5 s. */
+export const CHUNK_BUCKETS: readonly number[] = [
+  0.001, 0.002, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.2, 0.5, 1, 2, 5,
+];
+/** `bulwark` bucket advice for per-call counts (attempts, timeouts): `le="0"` counts calls with none. */
+export const COUNT_BUCKETS: readonly number[] = [0, 1, 2, 3, 4, 5, 7, 10];
 /** `v1.41.1` and `genai-main` bucket advice for token counts: powers of 4 from 1. */
 export const TOKEN_BUCKETS: readonly number[] = [
   1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
@@ -179,8 +195,19 @@ export const ATTR_BULWARK_MODEL = 'bulwark.model';
 export const ATTR_BULWARK_PIPELINE_NAME = 'bulwark.pipeline.name';
 /** `bulwark`: the name of a policy event on `bulwark.events`. */
 export const ATTR_BULWARK_EVENT_NAME = 'bulwark.event.name';
-/** `bulwark`: `queue`, `connect`, `headers`, `first_token`, `idle`, `attempt`, `total`. */
+/**
+ * `bulwark`: `queue`, `load`, `connect`, `headers`, `first-token`, `idle`, `attempt`, `total`: the
+ * timeout error's `phase`, spelled as the error spells it, on spans, events and metrics alike.
+ */
 export const ATTR_BULWARK_TIMEOUT_PHASE = 'bulwark.timeout.phase';
+/** `bulwark`: how a call ended: `success`, `timeout`, `error`, `cancelled` (see {@link CallOutcome}). */
+export const ATTR_BULWARK_CALL_OUTCOME = 'bulwark.call.outcome';
+/** `bulwark`: retries the call made (attempts after the first, rejected ones included). */
+export const ATTR_BULWARK_RETRY_COUNT = 'bulwark.retry.count';
+/** `bulwark`: timeouts during the call, each timeout error counted once. */
+export const ATTR_BULWARK_TIMEOUT_COUNT = 'bulwark.timeout.count';
+/** `bulwark`: how a model load ended: `success` for a load the final answer reported. */
+export const ATTR_BULWARK_MODEL_LOAD_OUTCOME = 'bulwark.model.load.outcome';
 /** `bulwark`: the budget that fired, in seconds. */
 export const ATTR_BULWARK_TIMEOUT_LIMIT = 'bulwark.timeout.limit';
 /** `bulwark`: the backoff before the next attempt, in seconds. */
@@ -237,7 +264,23 @@ export const BulwarkEventName = {
   Cancelled: 'cancelled',
 } as const;
 
+/** `bulwark` values of `bulwark.call.outcome`. A caller's cancel is `cancelled`, never an error. */
+export const CallOutcome = {
+  Success: 'success',
+  Timeout: 'timeout',
+  Error: 'error',
+  Cancelled: 'cancelled',
+} as const;
+
 /** `bulwark` metrics. */
+/** counter, {call}: one point per call, with its outcome, `error.type` and timeout phase. */
+export const METRIC_BULWARK_CALLS = 'bulwark.calls';
+/** histogram, {attempt}: attempts per call, rejected ones included (retries = sum − count). */
+export const METRIC_BULWARK_CALL_ATTEMPTS = 'bulwark.call.attempts';
+/** histogram, {timeout}: timeouts per call, each timeout error counted once. */
+export const METRIC_BULWARK_CALL_TIMEOUTS = 'bulwark.call.timeouts';
+/** histogram, s: model load time, from the final answer's `load_duration`, per host and model. */
+export const METRIC_BULWARK_MODEL_LOAD_DURATION = 'bulwark.model.load.duration';
 /** histogram, s: one point per attempt, rejected ones included. */
 export const METRIC_BULWARK_ATTEMPT_DURATION = 'bulwark.attempt.duration';
 /** counter, {event}: policy events by `bulwark.event.name`. */

@@ -28,8 +28,8 @@ export interface MetricPoint {
   name: string;
   unit: string;
   attributes: Record<string, unknown>;
-  /** A counter's sum or a histogram's count, sum, boundaries. */
-  value: number | { count: number; sum: number; boundaries: number[] };
+  /** A counter's sum or a histogram's count, sum, boundaries and per-bucket counts. */
+  value: number | { count: number; sum: number; boundaries: number[]; counts: number[] };
 }
 
 /** Flattens a collection into one entry per data point. */
@@ -46,7 +46,12 @@ export function points(result: CollectionResult): MetricPoint[] {
           value:
             typeof value === 'number'
               ? value
-              : { count: value.count, sum: value.sum ?? 0, boundaries: value.buckets.boundaries },
+              : {
+                  count: value.count,
+                  sum: value.sum ?? 0,
+                  boundaries: value.buckets.boundaries,
+                  counts: value.buckets.counts,
+                },
         });
       }
     }
