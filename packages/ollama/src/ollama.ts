@@ -21,6 +21,9 @@ import {
   validateOptions,
 } from '@bulwark/core';
 import { Channel } from './channel.js';
+import { Fleet, type FleetHost } from './fleet/fleet.js';
+import { resolveHosts } from './fleet/fleet-hosts.js';
+import { DEFAULT_OUTLIER_DETECTION } from './fleet/outlier-detection.js';
 import { checkHeaders, resolveHost } from './host.js';
 import { checkKeepAlive } from './keep-alive.js';
 import { type LoadRequest, ModelLoads } from './model-loads.js';
@@ -38,6 +41,7 @@ import type {
   EmbeddingsResponse,
   EmbedRequest,
   EmbedResponse,
+  FleetSnapshot,
   GenerateRequest,
   GenerateResponse,
   ListResponse,
@@ -201,12 +205,14 @@ function checkRequest(
  * generation is bounded by first-token and idle budgets rather than one huge headers timeout.
  */
 export class Ollama {
-  /** The server's origin. */
+  /** The server's origin (the first host's, for a fleet). */
   readonly host: string;
-  readonly #transport: OllamaTransport;
+  /** Every host's origin (one, unless `hosts` named several). */
+  readonly hosts: readonly string[];
+  readonly #fleet: Fleet;
+  readonly #states: ModelStates | undefined;
   readonly #policy: Policy;
   readonly #streams = new Set<() => void>();
-  readonly #loads: ModelLoads | undefined;
   /** A load the client owns was sent (see "Cold starts"). */
   readonly onLoadStart: Event<ModelLoadStartEvent>;
   /** A load the client owns ended, with its duration and outcome. */
@@ -215,6 +221,9 @@ export class Ollama {
   constructor(options: OllamaOptions = {}) {
     validateOptions('new Ollama()', options, {
       host: (value) => (typeof value === 'string' ? undefined : 'must be a string'),
+      // checked by resolveHosts, entry by entry
+      hosts: () => undefined,
+      fleet: object,
       // checked by checkHeaders, which never shows a value
       headers: () => undefined,
       policy: object,
@@ -237,37 +246,82 @@ export class Ollama {
     if (options.policy !== undefined && typeof options.policy.execute !== 'function') {
       throw new InvalidOptionError('new Ollama(): option "policy" must be a Bulwark policy', 'policy');
     }
-    const origin = resolveHost(options.host);
-    this.host = origin.origin;
-    this.#transport = new OllamaTransport({
-      origin,
-      headers: checkHeaders(options.headers),
-      connections: options.connections ?? 128,
-      connectMs: options.connectMs,
-      headersMs: options.headersMs,
-      firstTokenMs: options.firstTokenMs,
-      idleMs: options.idleMs,
-      maxLineBytes: options.maxLineBytes ?? 8_000_000,
+    const fleetOptions = options.fleet ?? {};
+    validateOptions('new Ollama(): option "fleet"', fleetOptions, {
+      consecutiveFailures: integer(1),
+      baseEjectionMs: duration(1),
+      maxEjectionMs: duration(1),
+      maxEjectionPercent: numberIn(0, 100),
+      clock: object,
     });
+    const specs = resolveHosts(options.host, options.hosts);
+    this.host = (specs[0] as (typeof specs)[number]).origin.origin;
+    this.hosts = Object.freeze(specs.map((spec) => spec.origin.origin));
+    const headers = checkHeaders(options.headers);
     const policy = options.policy ?? noop();
     this.#policy = options.instrument ? options.instrument(policy) : policy;
+    const clock = modelState.clock ?? realClock;
     if (options.modelState !== false) {
       const serverKeepAliveMs = modelState.serverKeepAliveMs ?? DEFAULT_MODEL_STATE.serverKeepAliveMs;
-      const states = new ModelStates({
+      this.#states = new ModelStates({
         maxModels: modelState.maxModels ?? DEFAULT_MODEL_STATE.maxModels,
-        clock: modelState.clock ?? realClock,
+        clock,
         serverKeepAliveMs: serverKeepAliveMs < 0 ? Number.POSITIVE_INFINITY : serverKeepAliveMs,
       });
-      this.#loads = new ModelLoads({
-        states,
-        transport: this.#transport,
-        host: this.host,
-        loadMs: options.loadMs ?? DEFAULT_MODEL_STATE.loadMs,
-      });
     }
-    const loads = this.#loads;
-    this.onLoadStart = loads ? loads.onLoadStart : () => ({ dispose() {} });
-    this.onLoadEnd = loads ? loads.onLoadEnd : () => ({ dispose() {} });
+    const states = this.#states;
+    this.#fleet = new Fleet({
+      hosts: specs.map((spec) => {
+        const transport = new OllamaTransport({
+          origin: spec.origin,
+          headers,
+          connections: options.connections ?? 128,
+          connectMs: options.connectMs,
+          headersMs: options.headersMs,
+          firstTokenMs: options.firstTokenMs,
+          idleMs: options.idleMs,
+          maxLineBytes: options.maxLineBytes ?? 8_000_000,
+        });
+        const loads = states
+          ? new ModelLoads({
+              states,
+              transport,
+              host: spec.origin.origin,
+              loadMs: options.loadMs ?? DEFAULT_MODEL_STATE.loadMs,
+            })
+          : undefined;
+        return { origin: spec.origin.origin, transport, loads, weight: spec.weight, capacity: spec.capacity };
+      }),
+      states,
+      clock: fleetOptions.clock ?? clock,
+      outlierDetection: { ...DEFAULT_OUTLIER_DETECTION, ...withoutUndefined(fleetOptions) },
+    });
+    const all = this.#fleet.hosts.flatMap((host) => (host.loads ? [host.loads] : []));
+    this.onLoadStart = merged(all.map((loads) => loads.onLoadStart));
+    this.onLoadEnd = merged(all.map((loads) => loads.onLoadEnd));
+  }
+
+  /**
+   * Runs one attempt on the host routing picks (or `pinned`). A host that failed is avoided by the
+   * call's later attempts while another remains: a retry fails over to another host.
+   */
+  async #onHost<T>(
+    model: string | undefined,
+    tried: Set<FleetHost>,
+    callerSignal: AbortSignal | undefined,
+    pinned: FleetHost | undefined,
+    run: (host: FleetHost) => Promise<T>,
+  ): Promise<T> {
+    const lease = this.#fleet.acquire(model, tried, pinned);
+    try {
+      const result = await run(lease.host);
+      lease.release(undefined, callerSignal);
+      return result;
+    } catch (error) {
+      tried.add(lease.host);
+      lease.release(error, callerSignal);
+      throw error;
+    }
   }
 
   /**
@@ -275,12 +329,13 @@ export class Ollama {
    * load the client owns. Not for calls that are loads or unloads themselves (an empty prompt).
    */
   #ready(
+    host: FleetHost,
     context: Context,
     operation: string,
     model: string | undefined,
     request: Json,
   ): Promise<void> | undefined {
-    const loads = this.#loads;
+    const loads = host.loads;
     if (!loads || model === undefined) return undefined;
     const load: LoadRequest = {
       keepAlive: request.keep_alive,
@@ -291,7 +346,14 @@ export class Ollama {
   }
 
   #attributes(operation: string, model: string | undefined, request: unknown): Attributes {
-    return { operation, model, host: this.host, provider: 'ollama', request };
+    // A fleet picks the host per attempt, after the attributes are set.
+    return {
+      operation,
+      model,
+      host: this.hosts.length === 1 ? this.host : undefined,
+      provider: 'ollama',
+      request,
+    };
   }
 
   /** A streamed call: returns the iterator once the first record is there (or the call failed first). */
@@ -309,37 +371,39 @@ export class Ollama {
     let attempts = 0;
     let abandoned = false;
     const body = { ...request, stream: true };
+    const tried = new Set<FleetHost>();
     const call = this.#policy.execute(
-      async (context: Context) => {
-        const attempt = attempts++;
-        try {
-          if (owned) {
-            const waiting = this.#ready(context, operation, model, request);
-            if (waiting) await waiting;
+      (context: Context) =>
+        this.#onHost(model, tried, linked.signal, undefined, async (host) => {
+          const attempt = attempts++;
+          try {
+            if (owned) {
+              const waiting = this.#ready(host, context, operation, model, request);
+              if (waiting) await waiting;
+            }
+            const whole = kind.assemble();
+            const final = await host.transport.stream(context, path, body, {
+              model,
+              isFirst: kind.isFirst,
+              isFinal: kind.isFinal,
+              deliver: (record) => {
+                whole.add(record);
+                channel.push(record as T, context, attempt);
+              },
+              backlog: () => channel.space(),
+            });
+            if (model !== undefined && kind.generation) host.loads?.learn(model, final, request.keep_alive);
+            // The attempt (and a bulkhead slot, a span) lasts until the caller has read the last chunk.
+            await channel.drained();
+            return whole.result(final);
+          } catch (error) {
+            if (model !== undefined && kind.generation) host.loads?.failed(model, error);
+            // The caller may have taken a record between the failure and here: then it is committed.
+            if (!context.committed) channel.drop(attempt);
+            else if (BulwarkError.is(error)) error.committed = true;
+            throw error;
           }
-          const whole = kind.assemble();
-          const final = await this.#transport.stream(context, path, body, {
-            model,
-            isFirst: kind.isFirst,
-            isFinal: kind.isFinal,
-            deliver: (record) => {
-              whole.add(record);
-              channel.push(record as T, context, attempt);
-            },
-            backlog: () => channel.space(),
-          });
-          if (model !== undefined && kind.generation) this.#loads?.learn(model, final, request.keep_alive);
-          // The attempt (and a bulkhead slot, a span) lasts until the caller has read the last chunk.
-          await channel.drained();
-          return whole.result(final);
-        } catch (error) {
-          if (model !== undefined && kind.generation) this.#loads?.failed(model, error);
-          // The caller may have taken a record between the failure and here: then it is committed.
-          if (!context.committed) channel.drop(attempt);
-          else if (BulwarkError.is(error)) error.committed = true;
-          throw error;
-        }
-      },
+        }),
       { signal: linked.signal, attributes: this.#attributes(operation, model, request) },
     );
     const stop = (reason: unknown) => {
@@ -389,31 +453,34 @@ export class Ollama {
     request: Json,
     kind: StreamKind<unknown, W>,
     options: CallOptions | undefined,
+    pinned?: FleetHost,
   ): Promise<W> {
     const model = typeof request.model === 'string' ? request.model : undefined;
     const body = { ...request, stream: true };
     const owned = kind.ownsLoad(request);
+    const tried = new Set<FleetHost>();
     return this.#policy.execute(
-      async (context: Context) => {
-        try {
-          if (owned) {
-            const waiting = this.#ready(context, operation, model, request);
-            if (waiting) await waiting;
+      (context: Context) =>
+        this.#onHost(model, tried, options?.signal, pinned, async (host) => {
+          try {
+            if (owned) {
+              const waiting = this.#ready(host, context, operation, model, request);
+              if (waiting) await waiting;
+            }
+            const whole = kind.assemble();
+            const final = await host.transport.stream(context, path, body, {
+              model,
+              isFirst: kind.isFirst,
+              isFinal: kind.isFinal,
+              deliver: whole.add,
+            });
+            if (model !== undefined && kind.generation) host.loads?.learn(model, final, request.keep_alive);
+            return whole.result(final);
+          } catch (error) {
+            if (model !== undefined && kind.generation) host.loads?.failed(model, error);
+            throw error;
           }
-          const whole = kind.assemble();
-          const final = await this.#transport.stream(context, path, body, {
-            model,
-            isFirst: kind.isFirst,
-            isFinal: kind.isFinal,
-            deliver: whole.add,
-          });
-          if (model !== undefined && kind.generation) this.#loads?.learn(model, final, request.keep_alive);
-          return whole.result(final);
-        } catch (error) {
-          if (model !== undefined && kind.generation) this.#loads?.failed(model, error);
-          throw error;
-        }
-      },
+        }),
       { signal: options?.signal, attributes: this.#attributes(operation, model, request) },
     );
   }
@@ -424,10 +491,19 @@ export class Ollama {
     path: string,
     request: Json | undefined,
     options: CallOptions | undefined,
+    pinned?: FleetHost,
   ): Promise<T> {
     const model = typeof request?.model === 'string' ? request.model : undefined;
+    const tried = new Set<FleetHost>();
     return this.#policy.execute(
-      (context: Context) => this.#transport.json(context, method, path, request, model) as Promise<T>,
+      (context: Context) =>
+        this.#onHost(
+          model,
+          tried,
+          options?.signal,
+          pinned,
+          (host) => host.transport.json(context, method, path, request, model) as Promise<T>,
+        ),
       { signal: options?.signal, attributes: this.#attributes(operation, model, request) },
     );
   }
@@ -439,21 +515,23 @@ export class Ollama {
     request: Json,
     options: CallOptions | undefined,
   ): Promise<T> {
-    if (!this.#loads) return this.#json(operation, 'POST', path, request, options);
+    if (!this.#states) return this.#json(operation, 'POST', path, request, options);
     const model = request.model as string;
+    const tried = new Set<FleetHost>();
     return this.#policy.execute(
-      async (context: Context) => {
-        try {
-          const waiting = this.#ready(context, operation, model, request);
-          if (waiting) await waiting;
-          const answer = (await this.#transport.json(context, 'POST', path, request, model)) as T;
-          this.#loads?.learn(model, undefined, request.keep_alive);
-          return answer;
-        } catch (error) {
-          this.#loads?.failed(model, error);
-          throw error;
-        }
-      },
+      (context: Context) =>
+        this.#onHost(model, tried, options?.signal, undefined, async (host) => {
+          try {
+            const waiting = this.#ready(host, context, operation, model, request);
+            if (waiting) await waiting;
+            const answer = (await host.transport.json(context, 'POST', path, request, model)) as T;
+            host.loads?.learn(model, undefined, request.keep_alive);
+            return answer;
+          } catch (error) {
+            host.loads?.failed(model, error);
+            throw error;
+          }
+        }),
       { signal: options?.signal, attributes: this.#attributes(operation, model, request) },
     );
   }
@@ -600,12 +678,21 @@ export class Ollama {
     );
   }
 
-  /** Models loaded in memory. The answer also updates {@link Ollama.modelStates}. */
+  /**
+   * Models loaded in memory (on every host of a fleet, in host order). The answer also updates
+   * {@link Ollama.modelStates}.
+   */
   async ps(options?: CallOptions): Promise<ListResponse> {
-    const answer = await this.#json<ListResponse>('ps', 'GET', '/api/ps', undefined, options);
-    if (this.#loads && Array.isArray(answer?.models))
-      this.#loads.states.learnLoaded(this.host, answer.models);
-    return answer;
+    const answers = await Promise.all(
+      this.#fleet.hosts.map(async (host) => {
+        const answer = await this.#json<ListResponse>('ps', 'GET', '/api/ps', undefined, options, host);
+        if (this.#states && Array.isArray(answer?.models))
+          this.#states.learnLoaded(host.origin, answer.models);
+        return answer;
+      }),
+    );
+    if (answers.length === 1) return answers[0] as ListResponse;
+    return { models: answers.flatMap((answer) => (Array.isArray(answer?.models) ? answer.models : [])) };
   }
 
   /**
@@ -618,15 +705,45 @@ export class Ollama {
     try {
       if (typeof model !== 'string' || model === '')
         throw new InvalidOptionError('ollama.load(): the model must be a non-empty string', 'model');
-      validateOptions('ollama.load()', options, { keepAlive: () => undefined, signal: () => undefined });
+      validateOptions('ollama.load()', options, {
+        keepAlive: () => undefined,
+        signal: () => undefined,
+        host: (value) => (typeof value === 'string' ? undefined : 'must be a string'),
+      });
       checkKeepAlive('ollama.load()', options.keepAlive);
       assertSignal(options.signal, 'ollama.load()');
-      if (!this.#loads)
+      if (!this.#states)
         throw new InvalidOptionError('ollama.load(): model states are off (modelState: false)', 'modelState');
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#loads.load(model, options.keepAlive, options.signal);
+    let host: FleetHost;
+    try {
+      host =
+        options.host === undefined
+          ? this.#fleet.pick(model, new Set())
+          : this.#hostNamed('ollama.load()', options.host);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return (host.loads as ModelLoads).load(model, options.keepAlive, options.signal);
+  }
+
+  /** The fleet's host at `value` (any form `host` accepts). */
+  #hostNamed(method: string, value: string): FleetHost {
+    let origin: string;
+    try {
+      origin = resolveHost(value).origin;
+    } catch {
+      origin = '';
+    }
+    const host = this.#fleet.hosts.find((candidate) => candidate.origin === origin);
+    if (!host)
+      throw new InvalidOptionError(
+        `${method}: option "host" must be one of the client's hosts (${this.hosts.join(', ')}), got ${JSON.stringify(value.slice(0, 80))}`,
+        'host',
+      );
+    return host;
   }
 
   /**
@@ -636,13 +753,24 @@ export class Ollama {
   async unload(model: string, options?: CallOptions): Promise<void> {
     if (typeof model !== 'string' || model === '')
       throw new InvalidOptionError('ollama.unload(): the model must be a non-empty string', 'model');
-    await this.generate({ model, prompt: '', keep_alive: 0 }, options);
-    this.#loads?.unloaded(model);
+    const request = { model, prompt: '', keep_alive: 0 };
+    // Every host of a fleet: the model may be resident on any of them.
+    await Promise.all(
+      this.#fleet.hosts.map(async (host) => {
+        await this.#collect('generate', '/api/generate', request, generateKind, options, host);
+        host.loads?.unloaded(model);
+      }),
+    );
+  }
+
+  /** The hosts: outstanding attempts, ejections, warm and loading models. */
+  fleet(): FleetSnapshot {
+    return this.#fleet.snapshot();
   }
 
   /** What the client knows of each model: warm (until when), loading, or cold. Empty with `modelState: false`. */
   modelStates(): ModelStatus[] {
-    return this.#loads ? this.#loads.states.snapshot() : [];
+    return this.#states ? this.#states.snapshot() : [];
   }
 
   /** Copies a model. */
@@ -674,7 +802,26 @@ export class Ollama {
   /** Aborts open streams and closes every connection. */
   async close(): Promise<void> {
     this.abort();
-    this.#loads?.close();
-    await this.#transport.close();
+    for (const host of this.#fleet.hosts) host.loads?.close();
+    await Promise.all(this.#fleet.hosts.map((host) => host.transport.close()));
   }
+}
+
+/** One event made of several: a listener subscribes to each. */
+function merged<T>(events: readonly Event<T>[]): Event<T> {
+  return (listener) => {
+    const handles = events.map((event) => event(listener));
+    return {
+      dispose() {
+        for (const handle of handles) handle.dispose();
+      },
+    };
+  };
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [key, entry] of Object.entries(value))
+    if (entry !== undefined && key !== 'clock') (out as Record<string, unknown>)[key] = entry;
+  return out;
 }

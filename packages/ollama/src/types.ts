@@ -298,6 +298,14 @@ export interface OllamaOptions {
    * @default process.env.OLLAMA_HOST, else `http://127.0.0.1:11434`
    */
   host?: string;
+  /**
+   * Several servers, routed per call by model state and load (see "A fleet of hosts" in the
+   * README): addresses, or `{ host, weight, capacity }`. Not with `host`.
+   * @default process.env.OLLAMA_HOSTS (comma-separated) when `host` is not given, else one host
+   */
+  hosts?: readonly (string | FleetHostOptions)[];
+  /** Outlier ejection of the hosts. @default {@link FleetOptions} defaults */
+  fleet?: FleetOptions;
   /** Headers sent with every request (an `Authorization` for a proxy, say). Values never appear in errors. */
   headers?: Record<string, string>;
   /** The policy every call runs through. @default `noop()` */
@@ -371,4 +379,59 @@ export interface LoadOptions {
   keepAlive?: KeepAlive;
   /** Ends this caller's wait (the load goes on). */
   signal?: AbortSignal;
+  /** The host of the fleet to load it on. @default the host routing picks for the model */
+  host?: string;
+}
+
+/** One host of a fleet (`hosts` of `new Ollama()`), when it needs more than its address. */
+export interface FleetHostOptions {
+  /** The server, in any form `host` accepts. */
+  host: string;
+  /** Its share of traffic relative to the others, among hosts equally suited to a call. @default 1 */
+  weight?: number;
+  /** Requests it runs at once: its `OLLAMA_NUM_PARALLEL`. A warm host with a free slot is preferred. @default 1 */
+  capacity?: number;
+}
+
+/** Outlier ejection of a fleet (`fleet` of `new Ollama()`), as Envoy's outlier detection. */
+export interface FleetOptions {
+  /** Connection failures or 5xx answers (not 503) in a row that eject a host. @default 5 */
+  consecutiveFailures?: number;
+  /** An ejection lasts this long times the number of times the host was ejected. @default 30_000 */
+  baseEjectionMs?: number;
+  /** The longest ejection. @default 300_000 */
+  maxEjectionMs?: number;
+  /** The largest share of hosts ejected at once, in percent; one host may always be. @default 10 */
+  maxEjectionPercent?: number;
+  /** The clock of ejections; tests pass a `ManualClock`. @default the model states' clock */
+  clock?: Clock;
+}
+
+/** One host in {@link FleetSnapshot}. */
+export interface FleetHostStatus {
+  readonly host: string;
+  readonly weight: number;
+  readonly capacity: number;
+  /** Attempts of this client running on it now. */
+  readonly outstanding: number;
+  /** `ejected` while an ejection lasts; `probing` once it ended, until one call succeeds. */
+  readonly state: 'healthy' | 'ejected' | 'probing';
+  /** Clock time the ejection ends, while ejected. */
+  readonly ejectedUntil: number | undefined;
+  /** The ejection multiplier: times ejected, less one per ejection time spent healthy since. */
+  readonly ejections: number;
+  readonly consecutiveFailures: number;
+  /** Models known warm on it. */
+  readonly warmModels: readonly string[];
+  /** Models the client is loading on it. */
+  readonly loadingModels: readonly string[];
+}
+
+/** The state of a client's hosts ({@link Ollama.fleet}). */
+export interface FleetSnapshot {
+  readonly hosts: readonly FleetHostStatus[];
+  /** Hosts ejected or awaiting their probe. */
+  readonly ejected: number;
+  /** Attempts running on every host. */
+  readonly outstanding: number;
 }
