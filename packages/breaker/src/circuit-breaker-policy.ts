@@ -183,9 +183,12 @@ export class CircuitBreakerPolicy extends BasePolicy {
     } catch (caught) {
       threw = true;
       error = caught;
-      if (loadWait !== undefined && (loadWait.type === 'wait-start' || loadWait.outcome !== 'loaded')) {
-        // The call failed while it waited on a load, or because the load failed.
-        outcome = loadWait.type === 'wait-end' && loadWait.countsAsFailure ? 'failure' : 'ignore';
+      if (
+        loadWait !== undefined &&
+        (loadWait.type === 'wait-start' || (loadWait.outcome !== 'loaded' && !loadWait.countsAsFailure))
+      ) {
+        // The call failed while it waited on a load, or shares a failed load another call counts.
+        outcome = 'ignore';
       } else if (this.#failureOn) outcome = this.#failureOn(caught, context) ? 'failure' : 'ignore';
       else outcome = classifyFailure(caught, context, this.#countOverload);
     }

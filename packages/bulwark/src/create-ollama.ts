@@ -11,7 +11,13 @@ import {
   validateOptions,
   wrap,
 } from '@bulwark/core';
-import { type FleetHostOptions, type FleetOptions, Ollama } from '@bulwark/ollama';
+import {
+  DEFAULT_MODEL_STATE,
+  type FleetHostOptions,
+  type FleetOptions,
+  Ollama,
+  type OllamaOptions,
+} from '@bulwark/ollama';
 import { createInstrumentation, type InstrumentOptions } from '@bulwark/otel';
 import { type RetryOptions, type RetryPolicy, retry } from '@bulwark/retry';
 import { timeout } from '@bulwark/timeout';
@@ -24,14 +30,20 @@ export interface TimeoutBudgets {
   attemptMs?: number;
   /** DNS + TCP + TLS. @default 10_000 */
   connectMs?: number;
-  /** Request sent until headers (Ollama: model load + prompt + first token). @default 300_000 */
+  /** Request sent until headers (prompt evaluation and the first token, once the model is warm). @default 300_000 */
   headersMs?: number;
   /**
-   * Attempt start until the first token. Keep it longer than a cold model load: Ollama aborts a
-   * load when its client leaves, so a shorter budget makes every retry reload from scratch.
+   * Attempt start until the first token, once the model is warm: the client loads a cold model
+   * first (under `loadMs`), so this budget measures prompt evaluation, not the load.
    * @default 300_000
    */
   firstTokenMs?: number;
+  /**
+   * A model load the client owns, shared by every caller waiting on it and outliving each caller's
+   * deadline (see "Cold starts" in the README).
+   * @default 600_000
+   */
+  loadMs?: number;
   /** Silence between two chunks. @default 60_000 */
   idleMs?: number;
 }
@@ -68,6 +80,8 @@ export interface CreateOllamaOptions {
   policy?: Policy;
   /** Sockets kept open to the server. @default 128 */
   connections?: number;
+  /** Model states and owned loads: their options, or `false` for a server that is not Ollama. @default true */
+  modelState?: OllamaOptions['modelState'];
 }
 
 /** The recommended pipeline and its parts, to subscribe to their events. */
@@ -85,6 +99,7 @@ export const DEFAULT_TIMEOUTS = {
   headersMs: 300_000,
   firstTokenMs: 300_000,
   idleMs: 60_000,
+  loadMs: DEFAULT_MODEL_STATE.loadMs,
 } as const satisfies TimeoutBudgets;
 
 const budgetsSchema = {
@@ -94,6 +109,7 @@ const budgetsSchema = {
   headersMs: duration(1),
   firstTokenMs: duration(1),
   idleMs: duration(1),
+  loadMs: duration(1),
 };
 
 /**
@@ -107,7 +123,10 @@ const budgetsSchema = {
  * 5. `timeout({ connectMs, headersMs, firstTokenMs, idleMs, attemptMs })`: the budgets of each attempt.
  */
 export function createPipeline(
-  options: Omit<CreateOllamaOptions, 'host' | 'hosts' | 'fleet' | 'headers' | 'policy' | 'connections'> = {},
+  options: Omit<
+    CreateOllamaOptions,
+    'host' | 'hosts' | 'fleet' | 'headers' | 'policy' | 'connections' | 'modelState'
+  > = {},
   hostCount = 1,
 ): Pipeline {
   const budgets: TimeoutBudgets =
@@ -160,6 +179,7 @@ export function createOllama(options: CreateOllamaOptions = {}): Ollama {
     telemetry: anyOf(oneOf(true, false), object),
     policy: object,
     connections: integer(1),
+    modelState: anyOf(oneOf(true, false), object),
   });
   if (typeof options.timeout === 'object')
     validateOptions('createOllama(): option "timeout"', options.timeout, budgetsSchema);
@@ -182,6 +202,9 @@ export function createOllama(options: CreateOllamaOptions = {}): Ollama {
     ...(options.fleet === undefined ? {} : { fleet: options.fleet }),
     ...(options.headers === undefined ? {} : { headers: options.headers }),
     ...(options.connections === undefined ? {} : { connections: options.connections }),
+    ...(options.modelState === undefined ? {} : { modelState: options.modelState }),
+    loadMs:
+      (typeof options.timeout === 'object' ? options.timeout.loadMs : undefined) ?? DEFAULT_TIMEOUTS.loadMs,
     policy,
   });
 }

@@ -80,3 +80,17 @@ describe('a call without a signal', () => {
     for (const link of links) link.dispose();
   });
 });
+
+describe('reportModelLoad()', () => {
+  it('reaches every onModelLoad listener of the contexts it derives from, across attempts, outermost first', () => {
+    const seen: string[] = [];
+    const outer = createContext().with({ onModelLoad: (wait) => seen.push(`outer:${wait.type}`) });
+    const attempt = outer
+      .with({ attempt: 1 })
+      .with({ onModelLoad: (wait) => seen.push(`inner:${wait.type}`) });
+    attempt.reportModelLoad({ type: 'wait-start', model: 'm', host: 'h', loadStartedAt: 0, at: 0 });
+    outer.reportModelLoad({ type: 'wait-start', model: 'm', host: 'h', loadStartedAt: 0, at: 0 });
+    createContext().reportModelLoad({ type: 'wait-start', model: 'm', host: 'h', loadStartedAt: 0, at: 0 });
+    expect(seen).toEqual(['outer:wait-start', 'inner:wait-start', 'outer:wait-start']);
+  });
+});
