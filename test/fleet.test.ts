@@ -168,3 +168,72 @@ describe('failover before commit, never after', () => {
     expect(chats(second)).toBe(0);
   });
 });
+
+describe('fallback models', () => {
+  it("answers from the second model when the first one's only host returns 503s; no fallback when the first succeeds", async () => {
+    const big = await sim({
+      models: ['llama3.1:70b'],
+      faults: [{ route: '/api/chat', model: 'llama3.1:70b', kind: 'status', status: 503 }],
+    });
+    const small = await sim({ models: ['llama3.2:3b'] });
+    client = createOllama({
+      hosts: [big.url, small.url],
+      fallbackModels: { 'llama3.1:70b': ['llama3.2:3b'] },
+      // A retry would fail over to the other host, which does not have the first model (a 404).
+      maxRetries: 0,
+      telemetry: false,
+    });
+    await client.load('llama3.1:70b', { host: big.url });
+    await client.load('llama3.2:3b', { host: small.url });
+    const request = ask('which model?', 'llama3.1:70b');
+    const answer = await client.chat(request);
+    expect(answer.model).toBe('llama3.2:3b');
+    expect(answer.message.content).toBe(small.simulatedReply({ ...request, model: 'llama3.2:3b' }).content);
+    expect(big.requests.filter((entry) => entry.route === '/api/chat' && entry.status === 503)).toHaveLength(
+      1,
+    );
+    const stream = await client.chat({ ...ask('streamed', 'llama3.1:70b'), stream: true });
+    const models = new Set<string>();
+    for await (const chunk of stream) models.add(chunk.model);
+    expect([...models]).toEqual(['llama3.2:3b']);
+
+    big.clearFaults();
+    const before = chats(small);
+    const direct = await client.chat(ask('no fallback', 'llama3.1:70b'));
+    expect(direct.model).toBe('llama3.1:70b');
+    expect(direct.message.content).toBe(big.simulatedReply(ask('no fallback', 'llama3.1:70b')).content);
+    expect(chats(small)).toBe(before);
+  });
+
+  it('rejects a malformed chain with an error naming it', () => {
+    expect(() => new Ollama({ fallbackModels: { a: [] } })).toThrow(/fallbackModels\["a"\]/);
+    expect(() => new Ollama({ fallbackModels: { a: ['a'] } })).toThrow(/names a model twice/);
+  });
+});
+
+describe('hosts', () => {
+  it('reads OLLAMA_HOSTS, rejects host with hosts, bad weights and duplicates', () => {
+    const saved = process.env.OLLAMA_HOSTS;
+    process.env.OLLAMA_HOSTS = 'gpu-a:11434, http://gpu-b:8080';
+    try {
+      const fromEnv = new Ollama();
+      expect(fromEnv.hosts).toEqual(['http://gpu-a:11434', 'http://gpu-b:8080']);
+      expect(fromEnv.fleet().hosts.map((host) => host.state)).toEqual(['healthy', 'healthy']);
+      void fromEnv.close();
+      expect(new Ollama({ host: 'gpu-c' }).hosts).toEqual(['http://gpu-c:11434']);
+    } finally {
+      if (saved === undefined) delete process.env.OLLAMA_HOSTS;
+      else process.env.OLLAMA_HOSTS = saved;
+    }
+    expect(() => new Ollama({ host: 'a', hosts: ['b'] })).toThrow(/either option "host" or option "hosts"/);
+    expect(() => new Ollama({ hosts: [{ host: 'a', weight: 0 }] })).toThrow(
+      /"hosts\[0\]\.weight" must be a positive number, got 0/,
+    );
+    expect(() => new Ollama({ hosts: [{ host: 'a', capacity: 1.5 }] })).toThrow(/"hosts\[0\]\.capacity"/);
+    expect(() => new Ollama({ hosts: ['a', 'http://a:11434'] })).toThrow(/listed twice/);
+    expect(() => new Ollama({ hosts: [] })).toThrow(/non-empty array/);
+    expect(() => new Ollama({ hosts: ['a'], fleet: { consecutiveFailures: 0 } })).toThrow(
+      /consecutiveFailures/,
+    );
+  });
+});

@@ -59,6 +59,8 @@ export interface CreateOllamaOptions {
   hosts?: readonly (string | FleetHostOptions)[];
   /** Outlier ejection of the hosts. @default {@link FleetOptions} defaults */
   fleet?: FleetOptions;
+  /** Models to try in order when a model's hosts are overloaded, failing or too slow before any output. @default none */
+  fallbackModels?: Readonly<Record<string, readonly string[]>>;
   /** Headers for every request; their values never appear in errors or telemetry. */
   headers?: Record<string, string>;
   /** Milliseconds for the whole call, or the budgets of each phase. @default {@link DEFAULT_TIMEOUTS} */
@@ -125,7 +127,7 @@ const budgetsSchema = {
 export function createPipeline(
   options: Omit<
     CreateOllamaOptions,
-    'host' | 'hosts' | 'fleet' | 'headers' | 'policy' | 'connections' | 'modelState'
+    'host' | 'hosts' | 'fleet' | 'fallbackModels' | 'headers' | 'policy' | 'connections' | 'modelState'
   > = {},
   hostCount = 1,
 ): Pipeline {
@@ -170,6 +172,7 @@ export function createOllama(options: CreateOllamaOptions = {}): Ollama {
     // checked by new Ollama()
     hosts: () => undefined,
     fleet: object,
+    fallbackModels: object,
     headers: object,
     timeout: anyOf(duration(1), object),
     maxRetries: integer(0),
@@ -200,6 +203,7 @@ export function createOllama(options: CreateOllamaOptions = {}): Ollama {
     ...(options.host === undefined ? {} : { host: options.host }),
     ...(options.hosts === undefined ? {} : { hosts: options.hosts }),
     ...(options.fleet === undefined ? {} : { fleet: options.fleet }),
+    ...(options.fallbackModels === undefined ? {} : { fallbackModels: options.fallbackModels }),
     ...(options.headers === undefined ? {} : { headers: options.headers }),
     ...(options.connections === undefined ? {} : { connections: options.connections }),
     ...(options.modelState === undefined ? {} : { modelState: options.modelState }),

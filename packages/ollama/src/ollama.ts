@@ -21,6 +21,7 @@ import {
   validateOptions,
 } from '@bulwark/core';
 import { Channel } from './channel.js';
+import { checkFallbackModels, fallsBack } from './fleet/fallback-models.js';
 import { Fleet, type FleetHost } from './fleet/fleet.js';
 import { resolveHosts } from './fleet/fleet-hosts.js';
 import { DEFAULT_OUTLIER_DETECTION } from './fleet/outlier-detection.js';
@@ -213,6 +214,7 @@ export class Ollama {
   readonly #states: ModelStates | undefined;
   readonly #policy: Policy;
   readonly #streams = new Set<() => void>();
+  readonly #fallbacks: ReadonlyMap<string, readonly string[]>;
   /** A load the client owns was sent (see "Cold starts"). */
   readonly onLoadStart: Event<ModelLoadStartEvent>;
   /** A load the client owns ended, with its duration and outcome. */
@@ -224,6 +226,8 @@ export class Ollama {
       // checked by resolveHosts, entry by entry
       hosts: () => undefined,
       fleet: object,
+      // checked by checkFallbackModels
+      fallbackModels: () => undefined,
       // checked by checkHeaders, which never shows a value
       headers: () => undefined,
       policy: object,
@@ -255,6 +259,7 @@ export class Ollama {
       clock: object,
     });
     const specs = resolveHosts(options.host, options.hosts);
+    this.#fallbacks = checkFallbackModels(options.fallbackModels);
     this.host = (specs[0] as (typeof specs)[number]).origin.origin;
     this.hosts = Object.freeze(specs.map((spec) => spec.origin.origin));
     const headers = checkHeaders(options.headers);
@@ -633,9 +638,33 @@ export class Ollama {
     } catch (error) {
       return Promise.reject(error);
     }
-    return request.stream === true
-      ? this.#streaming(operation, path, request, kind, options)
-      : this.#collect(operation, path, request, kind, options);
+    const run = (body: Json): Promise<W | AbortableAsyncIterator<C>> =>
+      body.stream === true
+        ? this.#streaming(operation, path, body, kind, options)
+        : this.#collect(operation, path, body, kind, options);
+    const fallbacks = kind.generation ? this.#fallbacks.get(request.model as string) : undefined;
+    return fallbacks ? this.#withFallbacks(request, fallbacks, options, run) : run(request);
+  }
+
+  /**
+   * Runs the call with its model, then each fallback model in order while the call fails before
+   * any output with an error that says the model's hosts are overloaded, failing or too slow. The
+   * answer's `model` names the model that answered.
+   */
+  async #withFallbacks<R>(
+    request: Json,
+    fallbacks: readonly string[],
+    options: CallOptions | undefined,
+    run: (request: Json) => Promise<R>,
+  ): Promise<R> {
+    const models = [request.model as string, ...fallbacks];
+    for (let index = 0; ; index++) {
+      try {
+        return await run(index === 0 ? request : { ...request, model: models[index] });
+      } catch (error) {
+        if (index === models.length - 1 || !fallsBack(error, options?.signal)) throw error;
+      }
+    }
   }
 
   #checked<T>(

@@ -306,6 +306,14 @@ export interface OllamaOptions {
   hosts?: readonly (string | FleetHostOptions)[];
   /** Outlier ejection of the hosts. @default {@link FleetOptions} defaults */
   fleet?: FleetOptions;
+  /**
+   * Models to try, in order, when a chat or generate call to a model fails before any output
+   * because its hosts are overloaded (503, a full bulkhead, an open breaker), failing (5xx,
+   * connection failures) or too slow (a timeout): `{ 'llama3.1:70b': ['llama3.2:3b'] }`. Each
+   * fallback runs as a new call through the policy; the answer's `model` says which one answered.
+   * @default none
+   */
+  fallbackModels?: Readonly<Record<string, readonly string[]>>;
   /** Headers sent with every request (an `Authorization` for a proxy, say). Values never appear in errors. */
   headers?: Record<string, string>;
   /** The policy every call runs through. @default `noop()` */
