@@ -237,3 +237,70 @@ describe('hosts', () => {
     );
   });
 });
+
+describe('hedging', () => {
+  it('a call late to its first chunk on the slow host is sent to the fast one, which wins; the slow request is aborted', async () => {
+    const slow = await sim({ models: ['llama3.2'], promptEvalMs: 2_000, replyTokens: 5 });
+    const fast = await sim({ models: ['llama3.2'], promptEvalMs: 50, replyTokens: 5 });
+    client = new Ollama({ hosts: [slow.url, fast.url], hedge: { delayMs: 100, maxShare: 1 } });
+    await Promise.all([
+      client.load('llama3.2', { host: slow.url }),
+      client.load('llama3.2', { host: fast.url }),
+    ]);
+    const call = async (index: number) => {
+      const request = ask(`hedged ${index}`);
+      const started = performance.now();
+      const stream = await client!.chat({ ...request, stream: true });
+      let content = '';
+      for await (const chunk of stream) content += chunk.message.content;
+      expect(content).toBe(fast.simulatedReply(request).content);
+      return performance.now() - started;
+    };
+    // Two calls at a time: power of two choices sends one to each host.
+    for (let pair = 0; pair < 4; pair++) {
+      const elapsed = await Promise.all([call(pair * 2), call(pair * 2 + 1)]);
+      // 50 ms to the first token plus the 100 ms hedge delay, with slack for a loaded machine; far from 2 s.
+      for (const ms of elapsed) expect(ms).toBeLessThan(1_000);
+    }
+    const slowChats = slow.requests.filter((entry) => entry.route === '/api/chat');
+    expect(slowChats.length).toBeGreaterThanOrEqual(4);
+    // Every request on the slow host lost its race and was left by the client at once.
+    await expect
+      .poll(() => slowChats.every((entry) => entry.outcome === 'client-closed'), { timeout: 2_000 })
+      .toBe(true);
+    for (const entry of slowChats) expect((entry.endedAt as number) - entry.startedAt).toBeLessThan(1_500);
+    const { hedges } = client.fleet();
+    expect(hedges.hedges).toBeGreaterThanOrEqual(4);
+    expect(hedges.hedges).toBeLessThanOrEqual(hedges.attempts);
+    expect(chats(fast)).toBe(8);
+    expect(client.fleet().outstanding).toBe(0);
+  }, 30_000);
+
+  it('hedges stay within their share of attempts', async () => {
+    const slow = await sim({ models: ['llama3.2'], promptEvalMs: 1_000, replyTokens: 3, numParallel: 16 });
+    const fast = await sim({ models: ['llama3.2'], promptEvalMs: 20, replyTokens: 3, numParallel: 16 });
+    client = new Ollama({
+      hosts: [
+        { host: slow.url, capacity: 16 },
+        { host: fast.url, capacity: 16 },
+      ],
+      hedge: { delayMs: 50, maxShare: 0.2 },
+    });
+    await Promise.all([
+      client.load('llama3.2', { host: slow.url }),
+      client.load('llama3.2', { host: fast.url }),
+    ]);
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, index) => client!.chat(ask(`share ${index}`))),
+    );
+    expect(answers).toHaveLength(20);
+    const { hedges } = client.fleet();
+    expect(hedges.attempts).toBe(20);
+    expect(hedges.hedges).toBeLessThanOrEqual(4);
+    // Calls on the slow host beyond the share were not hedged: they finished there.
+    const slowChats = slow.requests.filter((entry) => entry.route === '/api/chat');
+    expect(slowChats.filter((entry) => entry.outcome === 'completed').length).toBe(
+      slowChats.length - hedges.hedges,
+    );
+  }, 30_000);
+});

@@ -3,6 +3,7 @@ import {
   anyOf,
   assertSignal,
   BulwarkError,
+  type Clock,
   type Context,
   duration,
   type Event,
@@ -24,12 +25,13 @@ import { Channel } from './channel.js';
 import { checkFallbackModels, fallsBack } from './fleet/fallback-models.js';
 import { Fleet, type FleetHost } from './fleet/fleet.js';
 import { resolveHosts } from './fleet/fleet-hosts.js';
+import { DEFAULT_HEDGE, Hedging, hedged } from './fleet/hedging.js';
 import { DEFAULT_OUTLIER_DETECTION } from './fleet/outlier-detection.js';
 import { checkHeaders, resolveHost } from './host.js';
 import { checkKeepAlive } from './keep-alive.js';
 import { type LoadRequest, ModelLoads } from './model-loads.js';
 import { ModelStates } from './model-states.js';
-import { OllamaTransport } from './transport.js';
+import { OllamaTransport, type StreamHandlers } from './transport.js';
 import type {
   AbortableAsyncIterator,
   CallOptions,
@@ -215,6 +217,8 @@ export class Ollama {
   readonly #policy: Policy;
   readonly #streams = new Set<() => void>();
   readonly #fallbacks: ReadonlyMap<string, readonly string[]>;
+  readonly #hedging: Hedging | undefined;
+  readonly #clock: Clock;
   /** A load the client owns was sent (see "Cold starts"). */
   readonly onLoadStart: Event<ModelLoadStartEvent>;
   /** A load the client owns ended, with its duration and outcome. */
@@ -228,6 +232,7 @@ export class Ollama {
       fleet: object,
       // checked by checkFallbackModels
       fallbackModels: () => undefined,
+      hedge: anyOf(oneOf(false), object),
       // checked by checkHeaders, which never shows a value
       headers: () => undefined,
       policy: object,
@@ -260,12 +265,27 @@ export class Ollama {
     });
     const specs = resolveHosts(options.host, options.hosts);
     this.#fallbacks = checkFallbackModels(options.fallbackModels);
+    if (options.hedge) {
+      validateOptions('new Ollama(): option "hedge"', options.hedge, {
+        delayMs: duration(0),
+        percentile: numberIn(1, 100),
+        maxShare: numberIn(0, 1),
+        minSamples: integer(1),
+      });
+      this.#hedging = new Hedging({
+        delayMs: options.hedge.delayMs,
+        percentile: options.hedge.percentile ?? DEFAULT_HEDGE.percentile,
+        maxShare: options.hedge.maxShare ?? DEFAULT_HEDGE.maxShare,
+        minSamples: options.hedge.minSamples ?? DEFAULT_HEDGE.minSamples,
+      });
+    }
     this.host = (specs[0] as (typeof specs)[number]).origin.origin;
     this.hosts = Object.freeze(specs.map((spec) => spec.origin.origin));
     const headers = checkHeaders(options.headers);
     const policy = options.policy ?? noop();
     this.#policy = options.instrument ? options.instrument(policy) : policy;
     const clock = modelState.clock ?? realClock;
+    this.#clock = clock;
     if (options.modelState !== false) {
       const serverKeepAliveMs = modelState.serverKeepAliveMs ?? DEFAULT_MODEL_STATE.serverKeepAliveMs;
       this.#states = new ModelStates({
@@ -304,6 +324,58 @@ export class Ollama {
     const all = this.#fleet.hosts.flatMap((host) => (host.loads ? [host.loads] : []));
     this.onLoadStart = merged(all.map((loads) => loads.onLoadStart));
     this.onLoadEnd = merged(all.map((loads) => loads.onLoadEnd));
+  }
+
+  /**
+   * Sends one streamed attempt to `host`; with hedging on and `warmModel` warm there (never for a
+   * model that is loading), also to a second host where it is warm when no record arrived within
+   * the hedge delay.
+   */
+  #send(
+    context: Context,
+    host: FleetHost,
+    warmModel: string | undefined,
+    path: string,
+    body: Json,
+    callerSignal: AbortSignal | undefined,
+    handlers: StreamHandlers,
+  ): Promise<Json> {
+    const hedging = this.#hedging;
+    if (!hedging || warmModel === undefined || this.#fleet.hosts.length === 1)
+      return host.transport.stream(context, path, body, handlers);
+    hedging.counted();
+    const delayMs = hedging.delayFor(warmModel);
+    if (delayMs === undefined) {
+      // Still learning the model's times to first chunk.
+      const startedAt = this.#clock.now();
+      let first = true;
+      return host.transport.stream(context, path, body, {
+        ...handlers,
+        deliver: (record) => {
+          if (first) {
+            first = false;
+            hedging.sample(warmModel, this.#clock.now() - startedAt);
+          }
+          handlers.deliver(record);
+        },
+      });
+    }
+    return hedged({
+      context,
+      clock: this.#clock,
+      delayMs,
+      primary: host,
+      callerSignal,
+      deliver: handlers.deliver,
+      onFirst: (ms) => hedging.sample(warmModel, ms),
+      send: (legContext, legHost, deliver) =>
+        legHost.transport.stream(legContext, path, body, { ...handlers, deliver }),
+      hedge: () => {
+        const target = this.#fleet.pickWarm(warmModel, host);
+        if (!target || !hedging.take()) return undefined;
+        return this.#fleet.acquire(warmModel, new Set(), target);
+      },
+    });
   }
 
   /**
@@ -382,21 +454,31 @@ export class Ollama {
         this.#onHost(model, tried, linked.signal, undefined, async (host) => {
           const attempt = attempts++;
           try {
+            let warm = false;
             if (owned) {
               const waiting = this.#ready(host, context, operation, model, request);
               if (waiting) await waiting;
+              else warm = true;
             }
             const whole = kind.assemble();
-            const final = await host.transport.stream(context, path, body, {
-              model,
-              isFirst: kind.isFirst,
-              isFinal: kind.isFinal,
-              deliver: (record) => {
-                whole.add(record);
-                channel.push(record as T, context, attempt);
+            const final = await this.#send(
+              context,
+              host,
+              warm ? model : undefined,
+              path,
+              body,
+              linked.signal,
+              {
+                model,
+                isFirst: kind.isFirst,
+                isFinal: kind.isFinal,
+                deliver: (record) => {
+                  whole.add(record);
+                  channel.push(record as T, context, attempt);
+                },
+                backlog: () => channel.space(),
               },
-              backlog: () => channel.space(),
-            });
+            );
             if (model !== undefined && kind.generation) host.loads?.learn(model, final, request.keep_alive);
             // The attempt (and a bulkhead slot, a span) lasts until the caller has read the last chunk.
             await channel.drained();
@@ -468,17 +550,27 @@ export class Ollama {
       (context: Context) =>
         this.#onHost(model, tried, options?.signal, pinned, async (host) => {
           try {
+            let warm = false;
             if (owned) {
               const waiting = this.#ready(host, context, operation, model, request);
               if (waiting) await waiting;
+              else warm = true;
             }
             const whole = kind.assemble();
-            const final = await host.transport.stream(context, path, body, {
-              model,
-              isFirst: kind.isFirst,
-              isFinal: kind.isFinal,
-              deliver: whole.add,
-            });
+            const final = await this.#send(
+              context,
+              host,
+              warm ? model : undefined,
+              path,
+              body,
+              options?.signal,
+              {
+                model,
+                isFirst: kind.isFirst,
+                isFinal: kind.isFinal,
+                deliver: whole.add,
+              },
+            );
             if (model !== undefined && kind.generation) host.loads?.learn(model, final, request.keep_alive);
             return whole.result(final);
           } catch (error) {
@@ -792,9 +884,9 @@ export class Ollama {
     );
   }
 
-  /** The hosts: outstanding attempts, ejections, warm and loading models. */
+  /** The hosts: outstanding attempts, ejections, warm and loading models, and hedges sent. */
   fleet(): FleetSnapshot {
-    return this.#fleet.snapshot();
+    return { ...this.#fleet.snapshot(), hedges: this.#hedging?.counts() ?? { attempts: 0, hedges: 0 } };
   }
 
   /** What the client knows of each model: warm (until when), loading, or cold. Empty with `modelState: false`. */

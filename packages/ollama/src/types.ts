@@ -314,6 +314,13 @@ export interface OllamaOptions {
    * @default none
    */
   fallbackModels?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Hedging of chat and generate calls to a model warm on several hosts: when the first chunk is
+   * late, the same request goes to a second host where the model is warm; the first to send a chunk
+   * wins and the other is aborted at once. One hedge per attempt, never for a model that is loading.
+   * @default false
+   */
+  hedge?: false | HedgeOptions;
   /** Headers sent with every request (an `Authorization` for a proxy, say). Values never appear in errors. */
   headers?: Record<string, string>;
   /** The policy every call runs through. @default `noop()` */
@@ -442,4 +449,23 @@ export interface FleetSnapshot {
   readonly ejected: number;
   /** Attempts running on every host. */
   readonly outstanding: number;
+  /** Attempts that hedging considered (the model warm on their host) and hedges sent. */
+  readonly hedges: { readonly attempts: number; readonly hedges: number };
+}
+
+/** Hedging (`hedge` of `new Ollama()`): a second host races a call that is slow to its first chunk. */
+export interface HedgeOptions {
+  /**
+   * Send the hedge when no chunk arrived this long after the attempt started. Without it, the
+   * delay is the `percentile` of the model's recent times to first chunk (no hedge until
+   * `minSamples` were seen).
+   * @default learned
+   */
+  delayMs?: number;
+  /** The percentile of recent times to first chunk used as the delay, 1 to 100. @default 95 */
+  percentile?: number;
+  /** Times to first chunk of a model seen before a learned delay applies. @default 20 */
+  minSamples?: number;
+  /** The largest share of attempts that may be hedged, 0 to 1. @default 0.1 */
+  maxShare?: number;
 }

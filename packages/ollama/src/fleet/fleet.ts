@@ -113,6 +113,18 @@ export class Fleet {
     return this.#soonestLoad(candidates, states);
   }
 
+  /** A host other than `except`, available, where `model` is warm, least loaded; for a hedge. */
+  pickWarm(model: string, except: FleetHost): FleetHost | undefined {
+    const states = this.#states;
+    if (!states) return undefined;
+    const warm = this.hosts.filter((host) => {
+      if (host === except || this.detector.state(host.health) !== 'healthy') return false;
+      const entry = states.peek(host.origin, model);
+      return entry !== undefined && states.isWarm(entry);
+    });
+    return warm.length === 0 ? undefined : this.#leastLoaded(warm);
+  }
+
   /** Not ejected, and not a host awaiting its probe while the probe is out. */
   #available(host: FleetHost): boolean {
     const state = this.detector.state(host.health);
@@ -165,7 +177,7 @@ export class Fleet {
   }
 
   /** A read-only picture of the fleet. */
-  snapshot(): FleetSnapshot {
+  snapshot(): Omit<FleetSnapshot, 'hedges'> {
     const models = this.#states?.snapshot() ?? [];
     const hosts: FleetHostStatus[] = this.hosts.map((host) => {
       const state = this.detector.state(host.health);
