@@ -7,6 +7,7 @@ import { startSimProcess } from './lib/sim-process.js';
 import { formatNumber, type Summary } from './lib/stats.js';
 import { renderTable } from './lib/table.js';
 import { faults } from './suites/faults.js';
+import { runFleetSuite } from './suites/fleet.js';
 import { memory } from './suites/memory.js';
 import { overhead } from './suites/overhead.js';
 import { precision } from './suites/precision.js';
@@ -241,6 +242,12 @@ try {
   );
   target('simulator chats/s', sc.chatsPerSecond.median, 20_000, true);
   target('simulator chunks/s', sc.chunksPerSecond.median, 300_000, true);
+  results.fleet = await runFleetSuite(
+    quick
+      ? { rounds: 2, calls: 100, concurrency: 16 }
+      : { rounds: config.rounds, calls: 1_000, concurrency: 16 },
+    target,
+  );
 } finally {
   await sim.close();
   await faultSim.close();
