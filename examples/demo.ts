@@ -180,13 +180,15 @@ async function failingModel(sim: Awaited<ReturnType<typeof startOllamaSim>>): Pr
 
 async function burst(sim: Awaited<ReturnType<typeof startOllamaSim>>): Promise<void> {
   heading('A burst of 20 calls against a bulkhead of 2 running + 6 queued');
-  sim.resetStats();
   const limit = bulkhead({ key: 'model', limit: 2, queue: 6 });
   let rejected = 0;
   limit.onRejected(() => {
     rejected++;
   });
   const ollama = client(sim.url, limit);
+  // Warm the model first: a load the client owns runs outside the bulkhead.
+  await ollama.load(model);
+  sim.resetStats();
   const calls = Array.from({ length: 20 }, (_, i) => call(() => ollama.chat(ask(model, `burst ${i}`))));
   const timer = setInterval(() => {
     const stats = limit.stats(model);

@@ -35,7 +35,8 @@ for (let i = 0; i < 6; i++) {
   served++;
   console.log(`call ${i + 1}: answered by ${host === secondary.url ? 'secondary' : 'primary'}`);
 }
-console.log(`${served} of 6 calls answered; the primary saw ${primary.requests.length} requests`);
+const chats = primary.requests.filter((request) => request.route === '/api/chat').length;
+console.log(`${served} of 6 calls answered; the primary saw ${chats} chat requests`);
 
 await Promise.all(hosts.map((ollama) => ollama.close()));
 await primary.close();
