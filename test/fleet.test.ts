@@ -296,11 +296,13 @@ describe('hedging', () => {
     expect(answers).toHaveLength(20);
     const { hedges } = client.fleet();
     expect(hedges.attempts).toBe(20);
+    expect(hedges.hedges).toBeGreaterThanOrEqual(1);
     expect(hedges.hedges).toBeLessThanOrEqual(4);
-    // Calls on the slow host beyond the share were not hedged: they finished there.
+    // Calls on the slow host beyond the share were not hedged: they finished there (each hedge
+    // aborts one request, the loser of its race).
     const slowChats = slow.requests.filter((entry) => entry.route === '/api/chat');
-    expect(slowChats.filter((entry) => entry.outcome === 'completed').length).toBe(
-      slowChats.length - hedges.hedges,
-    );
+    const completed = slowChats.filter((entry) => entry.outcome === 'completed').length;
+    expect(completed).toBeGreaterThanOrEqual(slowChats.length - hedges.hedges);
+    expect(completed).toBeGreaterThanOrEqual(1);
   }, 30_000);
 });
