@@ -306,3 +306,17 @@ describe('hedging', () => {
     expect(completed).toBeGreaterThanOrEqual(1);
   }, 30_000);
 });
+
+describe('a host without the model', () => {
+  it('after its 404, calls to that model go to the hosts that have it', async () => {
+    const without = await sim({ models: ['qwen3'] });
+    const withModel = await sim({ models: ['llama3.2'] });
+    client = new Ollama({ hosts: [without.url, withModel.url] });
+    await expect(client.chat(ask('where?'))).rejects.toMatchObject({ status: 404 });
+    for (let index = 0; index < 3; index++) {
+      const answer = await client.chat(ask(`found ${index}`));
+      expect(answer.message.content).toBe(withModel.simulatedReply(ask(`found ${index}`)).content);
+    }
+    expect(without.requests.filter((entry) => entry.model === 'llama3.2')).toHaveLength(1);
+  });
+});

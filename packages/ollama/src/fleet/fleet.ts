@@ -1,6 +1,6 @@
-import type { Clock } from '@bulwark/core';
+import { type Clock, LruMap, ResponseError } from '@bulwark/core';
 import type { ModelLoads } from '../model-loads.js';
-import type { ModelStates } from '../model-states.js';
+import { type ModelStates, normalizeModel } from '../model-states.js';
 import type { OllamaTransport } from '../transport.js';
 import type { FleetHostStatus, FleetSnapshot } from '../types.js';
 import {
@@ -30,6 +30,8 @@ export interface HostLease {
   release(error: unknown, callerSignal: AbortSignal | undefined): void;
 }
 
+const missingKey = (host: FleetHost, model: string) => `${host.origin} ${normalizeModel(model)}`;
+
 /**
  * The hosts of one client and the choice of a host for each attempt, in this order: a host where
  * the model is warm with a free slot; else the least loaded warm host (power of two choices); else
@@ -42,6 +44,8 @@ export class Fleet {
   readonly detector: OutlierDetector;
   readonly #states: ModelStates | undefined;
   readonly #random: () => number;
+  /** (host, model) pairs that answered 404: the host does not have the model. */
+  readonly #missing = new LruMap<string, true>(1_000);
 
   constructor(options: {
     hosts: readonly Omit<FleetHost, 'outstanding' | 'health'>[];
@@ -76,6 +80,11 @@ export class Fleet {
         if (released) return;
         released = true;
         host.outstanding--;
+        if (model !== undefined) {
+          if (error instanceof ResponseError && error.status === 404)
+            this.#missing.set(missingKey(host, model), true);
+          else if (error === undefined) this.#missing.delete(missingKey(host, model));
+        }
         this.detector.record(host.health, verdictOf(error, callerSignal), probe);
       },
     };
@@ -86,6 +95,11 @@ export class Fleet {
     if (hosts.length === 1) return hosts[0] as FleetHost;
     let candidates = hosts.filter((host) => !avoid.has(host) && this.#available(host));
     if (candidates.length === 0) candidates = hosts.filter((host) => this.#available(host));
+    if (model !== undefined) {
+      // Hosts that answered 404 for the model go last: another host may have it.
+      const having = candidates.filter((host) => !this.#missing.has(missingKey(host, model)));
+      if (having.length > 0) candidates = having;
+    }
     if (candidates.length === 0) {
       // Every host is ejected: the one whose ejection ends first.
       return hosts.reduce((best, host) =>
