@@ -52,6 +52,19 @@ describe('createOllama()', () => {
     expect(sim.requests.filter((request) => request.route === '/api/chat')).toHaveLength(2);
   });
 
+  it('passes timeout.loadMs and modelState to the client, and rejects a bad loadMs naming it', async () => {
+    expect(() => createOllama({ timeout: { loadMs: 0 } })).toThrow(/option "loadMs"/);
+    expect(() => createOllama({ modelState: 'no' as never })).toThrow(/option "modelState"/);
+    sim = await startOllamaSim({ loadMs: 2_000 });
+    client = createOllama({ host: sim.url, timeout: { loadMs: 300 }, maxRetries: 0, telemetry: false });
+    await expect(client.chat(ask())).rejects.toMatchObject({ phase: 'load', timeoutMs: 300 });
+    await client.close();
+    sim.clearRequests();
+    client = createOllama({ host: sim.url, modelState: false, telemetry: false });
+    await client.chat(ask());
+    expect(sim.requests.map((request) => request.route)).toEqual(['/api/chat']);
+  });
+
   it('isolates a failing model with its per-model breaker', async () => {
     sim = await startOllamaSim({ models: ['llama3.2', 'qwen3'], faults: [{ model: 'qwen3', status: 500 }] });
     client = createOllama({ host: sim.url, maxRetries: 0, breaker: { halfOpenAfterMs: 60_000 } });

@@ -171,6 +171,20 @@ describe('model loads owned by the client', () => {
     await ollama.close();
   });
 
+  it('close() stops a load in flight: its waiters fail and the load ends as aborted', async () => {
+    sim = await startOllamaSim({ models: ['llama3.2'], loadMs: 5_000 });
+    const ollama = new Ollama({ host: sim.url });
+    const ends: ModelLoadEndEvent[] = [];
+    ollama.onLoadEnd((event) => ends.push(event));
+    const pending = ollama.chat(ask()).catch((caught: unknown) => caught);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const started = Date.now();
+    await ollama.close();
+    expect(await pending).toMatchObject({ name: 'AbortError' });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(ends).toMatchObject([{ outcome: 'aborted' }]);
+  });
+
   it('forgets a model the server does not have', async () => {
     sim = await startOllamaSim({ models: ['llama3.2'] });
     client = new Ollama({ host: sim.url });
