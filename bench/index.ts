@@ -7,6 +7,7 @@ import { startSimProcess } from './lib/sim-process.js';
 import { formatNumber, type Summary } from './lib/stats.js';
 import { renderTable } from './lib/table.js';
 import { faults } from './suites/faults.js';
+import { runFleetSuite } from './suites/fleet.js';
 import { gatewayOverhead } from './suites/gateway.js';
 import { memory } from './suites/memory.js';
 import { overhead } from './suites/overhead.js';
@@ -305,6 +306,12 @@ try {
   );
   target('gateway added p50 per call', gw.addedP50Ms.median, 1, false, ' ms');
   target('gateway streaming / direct', ratio(gw.gatewayChunksPerSecond, gw.directChunksPerSecond), 0.8, true);
+  results.fleet = await runFleetSuite(
+    quick
+      ? { rounds: 2, calls: 100, concurrency: 16 }
+      : { rounds: config.rounds, calls: 1_000, concurrency: 16 },
+    target,
+  );
 } finally {
   await sim.close();
   await faultSim.close();

@@ -113,6 +113,14 @@ describe('examples', () => {
     expect(output).toContain('6 of 6 calls answered; the primary saw 2 chat requests');
   });
 
+  it('fleet.ts routes around the failing host and ejects it', async () => {
+    const { code, output } = await run('examples/fleet.ts');
+    expect(code, output).toBe(0);
+    expect(output).toContain('20 of 20 calls answered');
+    expect(output).toMatch(/: ejected, warm: llama3\.2\n/);
+    expect(output).toMatch(/: healthy, warm: none\n/);
+  });
+
   it('otel-console.ts shows the call and attempt spans', async () => {
     expect(existsSync(`${root}/examples/otel-console.ts`)).toBe(true);
     const { code, output } = await run('examples/otel-console.ts');

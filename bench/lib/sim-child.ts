@@ -5,8 +5,8 @@ import { startOllamaSim } from '@bulwark/ollama-sim';
 type Message = { id: number; type: 'setFaults'; faults: unknown[] } | { id: number; type: 'close' };
 
 type Options = NonNullable<Parameters<typeof startOllamaSim>[0]> & {
-  /** Seeded share of /api/chat requests answered 503 and hung, for the fault benchmark. */
-  faultMix?: { busy: number; hang: number; seed: number };
+  /** Seeded share of /api/chat requests answered 503, hung and answered 500, for the fault benchmarks. */
+  faultMix?: { busy: number; hang: number; error?: number; seed: number };
 };
 const { faultMix, ...options } = JSON.parse(process.argv[2] ?? '{}') as Options;
 if (faultMix) {
@@ -33,6 +33,13 @@ if (faultMix) {
       kind: 'hang',
       when: (request) =>
         draw(request.index) >= faultMix.busy && draw(request.index) < faultMix.busy + faultMix.hang,
+    },
+    {
+      route: '/api/chat',
+      status: 500,
+      when: (request) =>
+        draw(request.index) >= faultMix.busy + faultMix.hang &&
+        draw(request.index) < faultMix.busy + faultMix.hang + (faultMix.error ?? 0),
     },
   ];
 }

@@ -11,7 +11,13 @@ import {
   validateOptions,
   wrap,
 } from '@bulwark/core';
-import { DEFAULT_MODEL_STATE, Ollama, type OllamaOptions } from '@bulwark/ollama';
+import {
+  DEFAULT_MODEL_STATE,
+  type FleetHostOptions,
+  type FleetOptions,
+  Ollama,
+  type OllamaOptions,
+} from '@bulwark/ollama';
 import { createInstrumentation, type InstrumentOptions } from '@bulwark/otel';
 import { type RetryOptions, type RetryPolicy, retry } from '@bulwark/retry';
 import { timeout } from '@bulwark/timeout';
@@ -46,6 +52,15 @@ export interface TimeoutBudgets {
 export interface CreateOllamaOptions {
   /** The server. @default `OLLAMA_HOST`, else `http://127.0.0.1:11434` */
   host?: string;
+  /**
+   * Several servers, routed per call (see "A fleet of hosts"): addresses or `{ host, weight, capacity }`. Not with `host`.
+   * @default `OLLAMA_HOSTS` (comma-separated) when `host` is not given
+   */
+  hosts?: readonly (string | FleetHostOptions)[];
+  /** Outlier ejection of the hosts. @default {@link FleetOptions} defaults */
+  fleet?: FleetOptions;
+  /** Models to try in order when a model's hosts are overloaded, failing or too slow before any output. @default none */
+  fallbackModels?: Readonly<Record<string, readonly string[]>>;
   /** Headers for every request; their values never appear in errors or telemetry. */
   headers?: Record<string, string>;
   /** Milliseconds for the whole call, or the budgets of each phase. @default {@link DEFAULT_TIMEOUTS} */
@@ -56,7 +71,10 @@ export interface CreateOllamaOptions {
   retry?: Omit<RetryOptions, 'maxAttempts'>;
   /** The per-model breaker's options, or `false` for none. @default `{ key: 'model' }` */
   breaker?: false | CircuitBreakerOptions;
-  /** The per-model bulkhead's options, or `false` for none. @default `{ key: 'model', limit: 4, queue: 64 }` */
+  /**
+   * The per-model bulkhead's options, or `false` for none.
+   * @default `{ key: 'model', limit: 4, queue: 64 }` (limit 4 per host of a fleet)
+   */
   bulkhead?: false | BulkheadOptions;
   /** OpenTelemetry spans and metrics (no-ops until an SDK is registered); options or `false`. @default true */
   telemetry?: boolean | InstrumentOptions;
@@ -107,7 +125,11 @@ const budgetsSchema = {
  * 5. `timeout({ connectMs, headersMs, firstTokenMs, idleMs, attemptMs })`: the budgets of each attempt.
  */
 export function createPipeline(
-  options: Omit<CreateOllamaOptions, 'host' | 'headers' | 'policy' | 'connections' | 'modelState'> = {},
+  options: Omit<
+    CreateOllamaOptions,
+    'host' | 'hosts' | 'fleet' | 'fallbackModels' | 'headers' | 'policy' | 'connections' | 'modelState'
+  > = {},
+  hostCount = 1,
 ): Pipeline {
   const budgets: TimeoutBudgets =
     typeof options.timeout === 'number' ? { totalMs: options.timeout } : { ...options.timeout };
@@ -121,7 +143,7 @@ export function createPipeline(
   const limit =
     options.bulkhead === false
       ? undefined
-      : bulkhead({ key: 'model', limit: 4, queue: 64, ...options.bulkhead });
+      : bulkhead({ key: 'model', limit: 4 * hostCount, queue: 64, ...options.bulkhead });
   const policies: Policy[] = [timeout({ totalMs }), retryPolicy];
   if (breaker) policies.push(breaker);
   if (limit) policies.push(limit);
@@ -147,6 +169,10 @@ function withTelemetry(policy: Policy, telemetry: CreateOllamaOptions['telemetry
 export function createOllama(options: CreateOllamaOptions = {}): Ollama {
   validateOptions('createOllama()', options, {
     host: (value) => (typeof value === 'string' ? undefined : 'must be a string'),
+    // checked by new Ollama()
+    hosts: () => undefined,
+    fleet: object,
+    fallbackModels: object,
     headers: object,
     timeout: anyOf(duration(1), object),
     maxRetries: integer(0),
@@ -171,10 +197,13 @@ export function createOllama(options: CreateOllamaOptions = {}): Ollama {
   }
   const policy =
     options.policy === undefined
-      ? createPipeline(options).policy
+      ? createPipeline(options, hostCount(options)).policy
       : withTelemetry(options.policy, options.telemetry);
   return new Ollama({
     ...(options.host === undefined ? {} : { host: options.host }),
+    ...(options.hosts === undefined ? {} : { hosts: options.hosts }),
+    ...(options.fleet === undefined ? {} : { fleet: options.fleet }),
+    ...(options.fallbackModels === undefined ? {} : { fallbackModels: options.fallbackModels }),
     ...(options.headers === undefined ? {} : { headers: options.headers }),
     ...(options.connections === undefined ? {} : { connections: options.connections }),
     ...(options.modelState === undefined ? {} : { modelState: options.modelState }),
@@ -182,4 +211,12 @@ export function createOllama(options: CreateOllamaOptions = {}): Ollama {
       (typeof options.timeout === 'object' ? options.timeout.loadMs : undefined) ?? DEFAULT_TIMEOUTS.loadMs,
     policy,
   });
+}
+
+/** The number of hosts the client will have: `hosts`, else `OLLAMA_HOSTS`, else one. */
+function hostCount(options: CreateOllamaOptions): number {
+  if (Array.isArray(options.hosts)) return Math.max(1, options.hosts.length);
+  if (options.host !== undefined) return 1;
+  const fromEnv = (process.env.OLLAMA_HOSTS ?? '').split(',').filter((entry) => entry.trim() !== '');
+  return Math.max(1, fromEnv.length);
 }

@@ -3,6 +3,7 @@ import {
   anyOf,
   assertSignal,
   BulwarkError,
+  type Clock,
   type Context,
   duration,
   type Event,
@@ -21,12 +22,17 @@ import {
   validateOptions,
 } from '@bulwark/core';
 import { Channel } from './channel.js';
+import { checkFallbackModels, fallsBack } from './fleet/fallback-models.js';
+import { Fleet, type FleetHost } from './fleet/fleet.js';
+import { resolveHosts } from './fleet/fleet-hosts.js';
+import { DEFAULT_HEDGE, Hedging, hedged } from './fleet/hedging.js';
+import { DEFAULT_OUTLIER_DETECTION } from './fleet/outlier-detection.js';
 import { checkHeaders, resolveHost } from './host.js';
 import { encodeRequestImages } from './images.js';
 import { checkKeepAlive } from './keep-alive.js';
 import { type LoadRequest, ModelLoads } from './model-loads.js';
 import { ModelStates } from './model-states.js';
-import { OllamaTransport } from './transport.js';
+import { OllamaTransport, type StreamHandlers } from './transport.js';
 import type {
   AbortableAsyncIterator,
   CallOptions,
@@ -39,6 +45,7 @@ import type {
   EmbeddingsResponse,
   EmbedRequest,
   EmbedResponse,
+  FleetSnapshot,
   GenerateRequest,
   GenerateResponse,
   ListResponse,
@@ -202,12 +209,17 @@ function checkRequest(
  * generation is bounded by first-token and idle budgets rather than one huge headers timeout.
  */
 export class Ollama {
-  /** The server's origin. */
+  /** The server's origin (the first host's, for a fleet). */
   readonly host: string;
-  readonly #transport: OllamaTransport;
+  /** Every host's origin (one, unless `hosts` named several). */
+  readonly hosts: readonly string[];
+  readonly #fleet: Fleet;
+  readonly #states: ModelStates | undefined;
   readonly #policy: Policy;
   readonly #streams = new Set<() => void>();
-  readonly #loads: ModelLoads | undefined;
+  readonly #fallbacks: ReadonlyMap<string, readonly string[]>;
+  readonly #hedging: Hedging | undefined;
+  readonly #clock: Clock;
   /** A load the client owns was sent (see "Cold starts"). */
   readonly onLoadStart: Event<ModelLoadStartEvent>;
   /** A load the client owns ended, with its duration and outcome. */
@@ -216,6 +228,12 @@ export class Ollama {
   constructor(options: OllamaOptions = {}) {
     validateOptions('new Ollama()', options, {
       host: (value) => (typeof value === 'string' ? undefined : 'must be a string'),
+      // checked by resolveHosts, entry by entry
+      hosts: () => undefined,
+      fleet: object,
+      // checked by checkFallbackModels
+      fallbackModels: () => undefined,
+      hedge: anyOf(oneOf(false), object),
       // checked by checkHeaders, which never shows a value
       headers: () => undefined,
       policy: object,
@@ -238,37 +256,150 @@ export class Ollama {
     if (options.policy !== undefined && typeof options.policy.execute !== 'function') {
       throw new InvalidOptionError('new Ollama(): option "policy" must be a Bulwark policy', 'policy');
     }
-    const origin = resolveHost(options.host);
-    this.host = origin.origin;
-    this.#transport = new OllamaTransport({
-      origin,
-      headers: checkHeaders(options.headers),
-      connections: options.connections ?? 128,
-      connectMs: options.connectMs,
-      headersMs: options.headersMs,
-      firstTokenMs: options.firstTokenMs,
-      idleMs: options.idleMs,
-      maxLineBytes: options.maxLineBytes ?? 8_000_000,
+    const fleetOptions = options.fleet ?? {};
+    validateOptions('new Ollama(): option "fleet"', fleetOptions, {
+      consecutiveFailures: integer(1),
+      baseEjectionMs: duration(1),
+      maxEjectionMs: duration(1),
+      maxEjectionPercent: numberIn(0, 100),
+      clock: object,
     });
-    const policy = options.policy ?? noop();
-    this.#policy = options.instrument ? options.instrument(policy) : policy;
-    if (options.modelState !== false) {
-      const serverKeepAliveMs = modelState.serverKeepAliveMs ?? DEFAULT_MODEL_STATE.serverKeepAliveMs;
-      const states = new ModelStates({
-        maxModels: modelState.maxModels ?? DEFAULT_MODEL_STATE.maxModels,
-        clock: modelState.clock ?? realClock,
-        serverKeepAliveMs: serverKeepAliveMs < 0 ? Number.POSITIVE_INFINITY : serverKeepAliveMs,
+    const specs = resolveHosts(options.host, options.hosts);
+    this.#fallbacks = checkFallbackModels(options.fallbackModels);
+    if (options.hedge) {
+      validateOptions('new Ollama(): option "hedge"', options.hedge, {
+        delayMs: duration(0),
+        percentile: numberIn(1, 100),
+        maxShare: numberIn(0, 1),
+        minSamples: integer(1),
       });
-      this.#loads = new ModelLoads({
-        states,
-        transport: this.#transport,
-        host: this.host,
-        loadMs: options.loadMs ?? DEFAULT_MODEL_STATE.loadMs,
+      this.#hedging = new Hedging({
+        delayMs: options.hedge.delayMs,
+        percentile: options.hedge.percentile ?? DEFAULT_HEDGE.percentile,
+        maxShare: options.hedge.maxShare ?? DEFAULT_HEDGE.maxShare,
+        minSamples: options.hedge.minSamples ?? DEFAULT_HEDGE.minSamples,
       });
     }
-    const loads = this.#loads;
-    this.onLoadStart = loads ? loads.onLoadStart : () => ({ dispose() {} });
-    this.onLoadEnd = loads ? loads.onLoadEnd : () => ({ dispose() {} });
+    this.host = (specs[0] as (typeof specs)[number]).origin.origin;
+    this.hosts = Object.freeze(specs.map((spec) => spec.origin.origin));
+    const headers = checkHeaders(options.headers);
+    const policy = options.policy ?? noop();
+    this.#policy = options.instrument ? options.instrument(policy) : policy;
+    const clock = modelState.clock ?? realClock;
+    this.#clock = clock;
+    if (options.modelState !== false) {
+      const serverKeepAliveMs = modelState.serverKeepAliveMs ?? DEFAULT_MODEL_STATE.serverKeepAliveMs;
+      this.#states = new ModelStates({
+        maxModels: modelState.maxModels ?? DEFAULT_MODEL_STATE.maxModels,
+        clock,
+        serverKeepAliveMs: serverKeepAliveMs < 0 ? Number.POSITIVE_INFINITY : serverKeepAliveMs,
+      });
+    }
+    const states = this.#states;
+    this.#fleet = new Fleet({
+      hosts: specs.map((spec) => {
+        const transport = new OllamaTransport({
+          origin: spec.origin,
+          headers,
+          connections: options.connections ?? 128,
+          connectMs: options.connectMs,
+          headersMs: options.headersMs,
+          firstTokenMs: options.firstTokenMs,
+          idleMs: options.idleMs,
+          maxLineBytes: options.maxLineBytes ?? 8_000_000,
+        });
+        const loads = states
+          ? new ModelLoads({
+              states,
+              transport,
+              host: spec.origin.origin,
+              loadMs: options.loadMs ?? DEFAULT_MODEL_STATE.loadMs,
+            })
+          : undefined;
+        return { origin: spec.origin.origin, transport, loads, weight: spec.weight, capacity: spec.capacity };
+      }),
+      states,
+      clock: fleetOptions.clock ?? clock,
+      outlierDetection: { ...DEFAULT_OUTLIER_DETECTION, ...withoutUndefined(fleetOptions) },
+    });
+    const all = this.#fleet.hosts.flatMap((host) => (host.loads ? [host.loads] : []));
+    this.onLoadStart = merged(all.map((loads) => loads.onLoadStart));
+    this.onLoadEnd = merged(all.map((loads) => loads.onLoadEnd));
+  }
+
+  /**
+   * Sends one streamed attempt to `host`; with hedging on and `warmModel` warm there (never for a
+   * model that is loading), also to a second host where it is warm when no record arrived within
+   * the hedge delay.
+   */
+  #send(
+    context: Context,
+    host: FleetHost,
+    warmModel: string | undefined,
+    path: string,
+    body: Json,
+    callerSignal: AbortSignal | undefined,
+    handlers: StreamHandlers,
+  ): Promise<Json> {
+    const hedging = this.#hedging;
+    if (!hedging || warmModel === undefined || this.#fleet.hosts.length === 1)
+      return host.transport.stream(context, path, body, handlers);
+    hedging.counted();
+    const delayMs = hedging.delayFor(warmModel);
+    if (delayMs === undefined) {
+      // Still learning the model's times to first chunk.
+      const startedAt = this.#clock.now();
+      let first = true;
+      return host.transport.stream(context, path, body, {
+        ...handlers,
+        deliver: (record) => {
+          if (first) {
+            first = false;
+            hedging.sample(warmModel, this.#clock.now() - startedAt);
+          }
+          handlers.deliver(record);
+        },
+      });
+    }
+    return hedged({
+      context,
+      clock: this.#clock,
+      delayMs,
+      primary: host,
+      callerSignal,
+      deliver: handlers.deliver,
+      onFirst: (ms) => hedging.sample(warmModel, ms),
+      send: (legContext, legHost, deliver) =>
+        legHost.transport.stream(legContext, path, body, { ...handlers, deliver }),
+      hedge: () => {
+        const target = this.#fleet.pickWarm(warmModel, host);
+        if (!target || !hedging.take()) return undefined;
+        return this.#fleet.acquire(warmModel, new Set(), target);
+      },
+    });
+  }
+
+  /**
+   * Runs one attempt on the host routing picks (or `pinned`). A host that failed is avoided by the
+   * call's later attempts while another remains: a retry fails over to another host.
+   */
+  async #onHost<T>(
+    model: string | undefined,
+    tried: Set<FleetHost>,
+    callerSignal: AbortSignal | undefined,
+    pinned: FleetHost | undefined,
+    run: (host: FleetHost) => Promise<T>,
+  ): Promise<T> {
+    const lease = this.#fleet.acquire(model, tried, pinned);
+    try {
+      const result = await run(lease.host);
+      lease.release(undefined, callerSignal);
+      return result;
+    } catch (error) {
+      tried.add(lease.host);
+      lease.release(error, callerSignal);
+      throw error;
+    }
   }
 
   /**
@@ -276,12 +407,13 @@ export class Ollama {
    * load the client owns. Not for calls that are loads or unloads themselves (an empty prompt).
    */
   #ready(
+    host: FleetHost,
     context: Context,
     operation: string,
     model: string | undefined,
     request: Json,
   ): Promise<void> | undefined {
-    const loads = this.#loads;
+    const loads = host.loads;
     if (!loads || model === undefined) return undefined;
     const load: LoadRequest = {
       keepAlive: request.keep_alive,
@@ -292,7 +424,14 @@ export class Ollama {
   }
 
   #attributes(operation: string, model: string | undefined, request: unknown): Attributes {
-    return { operation, model, host: this.host, provider: 'ollama', request };
+    // A fleet picks the host per attempt, after the attributes are set.
+    return {
+      operation,
+      model,
+      host: this.hosts.length === 1 ? this.host : undefined,
+      provider: 'ollama',
+      request,
+    };
   }
 
   /** A streamed call: returns the iterator once the first record is there (or the call failed first). */
@@ -310,37 +449,49 @@ export class Ollama {
     let attempts = 0;
     let abandoned = false;
     const body = { ...request, stream: true };
+    const tried = new Set<FleetHost>();
     const call = this.#policy.execute(
-      async (context: Context) => {
-        const attempt = attempts++;
-        try {
-          if (owned) {
-            const waiting = this.#ready(context, operation, model, request);
-            if (waiting) await waiting;
+      (context: Context) =>
+        this.#onHost(model, tried, linked.signal, undefined, async (host) => {
+          const attempt = attempts++;
+          try {
+            let warm = false;
+            if (owned) {
+              const waiting = this.#ready(host, context, operation, model, request);
+              if (waiting) await waiting;
+              else warm = true;
+            }
+            const whole = kind.assemble();
+            const final = await this.#send(
+              context,
+              host,
+              warm ? model : undefined,
+              path,
+              body,
+              linked.signal,
+              {
+                model,
+                isFirst: kind.isFirst,
+                isFinal: kind.isFinal,
+                deliver: (record) => {
+                  whole.add(record);
+                  channel.push(record as T, context, attempt);
+                },
+                backlog: () => channel.space(),
+              },
+            );
+            if (model !== undefined && kind.generation) host.loads?.learn(model, final, request.keep_alive);
+            // The attempt (and a bulkhead slot, a span) lasts until the caller has read the last chunk.
+            await channel.drained();
+            return whole.result(final);
+          } catch (error) {
+            if (model !== undefined && kind.generation) host.loads?.failed(model, error);
+            // The caller may have taken a record between the failure and here: then it is committed.
+            if (!context.committed) channel.drop(attempt);
+            else if (BulwarkError.is(error)) error.committed = true;
+            throw error;
           }
-          const whole = kind.assemble();
-          const final = await this.#transport.stream(context, path, body, {
-            model,
-            isFirst: kind.isFirst,
-            isFinal: kind.isFinal,
-            deliver: (record) => {
-              whole.add(record);
-              channel.push(record as T, context, attempt);
-            },
-            backlog: () => channel.space(),
-          });
-          if (model !== undefined && kind.generation) this.#loads?.learn(model, final, request.keep_alive);
-          // The attempt (and a bulkhead slot, a span) lasts until the caller has read the last chunk.
-          await channel.drained();
-          return whole.result(final);
-        } catch (error) {
-          if (model !== undefined && kind.generation) this.#loads?.failed(model, error);
-          // The caller may have taken a record between the failure and here: then it is committed.
-          if (!context.committed) channel.drop(attempt);
-          else if (BulwarkError.is(error)) error.committed = true;
-          throw error;
-        }
-      },
+        }),
       { signal: linked.signal, attributes: this.#attributes(operation, model, request) },
     );
     const stop = (reason: unknown) => {
@@ -390,31 +541,44 @@ export class Ollama {
     request: Json,
     kind: StreamKind<unknown, W>,
     options: CallOptions | undefined,
+    pinned?: FleetHost,
   ): Promise<W> {
     const model = typeof request.model === 'string' ? request.model : undefined;
     const body = { ...request, stream: true };
     const owned = kind.ownsLoad(request);
+    const tried = new Set<FleetHost>();
     return this.#policy.execute(
-      async (context: Context) => {
-        try {
-          if (owned) {
-            const waiting = this.#ready(context, operation, model, request);
-            if (waiting) await waiting;
+      (context: Context) =>
+        this.#onHost(model, tried, options?.signal, pinned, async (host) => {
+          try {
+            let warm = false;
+            if (owned) {
+              const waiting = this.#ready(host, context, operation, model, request);
+              if (waiting) await waiting;
+              else warm = true;
+            }
+            const whole = kind.assemble();
+            const final = await this.#send(
+              context,
+              host,
+              warm ? model : undefined,
+              path,
+              body,
+              options?.signal,
+              {
+                model,
+                isFirst: kind.isFirst,
+                isFinal: kind.isFinal,
+                deliver: whole.add,
+              },
+            );
+            if (model !== undefined && kind.generation) host.loads?.learn(model, final, request.keep_alive);
+            return whole.result(final);
+          } catch (error) {
+            if (model !== undefined && kind.generation) host.loads?.failed(model, error);
+            throw error;
           }
-          const whole = kind.assemble();
-          const final = await this.#transport.stream(context, path, body, {
-            model,
-            isFirst: kind.isFirst,
-            isFinal: kind.isFinal,
-            deliver: whole.add,
-          });
-          if (model !== undefined && kind.generation) this.#loads?.learn(model, final, request.keep_alive);
-          return whole.result(final);
-        } catch (error) {
-          if (model !== undefined && kind.generation) this.#loads?.failed(model, error);
-          throw error;
-        }
-      },
+        }),
       { signal: options?.signal, attributes: this.#attributes(operation, model, request) },
     );
   }
@@ -425,10 +589,19 @@ export class Ollama {
     path: string,
     request: Json | undefined,
     options: CallOptions | undefined,
+    pinned?: FleetHost,
   ): Promise<T> {
     const model = typeof request?.model === 'string' ? request.model : undefined;
+    const tried = new Set<FleetHost>();
     return this.#policy.execute(
-      (context: Context) => this.#transport.json(context, method, path, request, model) as Promise<T>,
+      (context: Context) =>
+        this.#onHost(
+          model,
+          tried,
+          options?.signal,
+          pinned,
+          (host) => host.transport.json(context, method, path, request, model) as Promise<T>,
+        ),
       { signal: options?.signal, attributes: this.#attributes(operation, model, request) },
     );
   }
@@ -440,21 +613,23 @@ export class Ollama {
     request: Json,
     options: CallOptions | undefined,
   ): Promise<T> {
-    if (!this.#loads) return this.#json(operation, 'POST', path, request, options);
+    if (!this.#states) return this.#json(operation, 'POST', path, request, options);
     const model = request.model as string;
+    const tried = new Set<FleetHost>();
     return this.#policy.execute(
-      async (context: Context) => {
-        try {
-          const waiting = this.#ready(context, operation, model, request);
-          if (waiting) await waiting;
-          const answer = (await this.#transport.json(context, 'POST', path, request, model)) as T;
-          this.#loads?.learn(model, undefined, request.keep_alive);
-          return answer;
-        } catch (error) {
-          this.#loads?.failed(model, error);
-          throw error;
-        }
-      },
+      (context: Context) =>
+        this.#onHost(model, tried, options?.signal, undefined, async (host) => {
+          try {
+            const waiting = this.#ready(host, context, operation, model, request);
+            if (waiting) await waiting;
+            const answer = (await host.transport.json(context, 'POST', path, request, model)) as T;
+            host.loads?.learn(model, undefined, request.keep_alive);
+            return answer;
+          } catch (error) {
+            host.loads?.failed(model, error);
+            throw error;
+          }
+        }),
       { signal: options?.signal, attributes: this.#attributes(operation, model, request) },
     );
   }
@@ -556,16 +731,40 @@ export class Ollama {
     } catch (error) {
       return Promise.reject(error);
     }
-    const send = (body: Json): Promise<W | AbortableAsyncIterator<C>> =>
+    const run = (body: Json): Promise<W | AbortableAsyncIterator<C>> =>
       body.stream === true
         ? this.#streaming(operation, path, body, kind, options)
         : this.#collect(operation, path, body, kind, options);
+    const fallbacks = kind.generation ? this.#fallbacks.get(request.model as string) : undefined;
+    const send = (body: Json): Promise<W | AbortableAsyncIterator<C>> =>
+      fallbacks ? this.#withFallbacks(body, fallbacks, options, run) : run(body);
     // Images are encoded once, before the policy runs: every attempt sends the same base64 text.
     const hasImages =
       request.images !== undefined ||
       (Array.isArray(request.messages) &&
         request.messages.some((message: { images?: unknown } | null) => message?.images !== undefined));
     return hasImages ? encodeRequestImages(operation, request).then(send) : send(request);
+  }
+
+  /**
+   * Runs the call with its model, then each fallback model in order while the call fails before
+   * any output with an error that says the model's hosts are overloaded, failing or too slow. The
+   * answer's `model` names the model that answered.
+   */
+  async #withFallbacks<R>(
+    request: Json,
+    fallbacks: readonly string[],
+    options: CallOptions | undefined,
+    run: (request: Json) => Promise<R>,
+  ): Promise<R> {
+    const models = [request.model as string, ...fallbacks];
+    for (let index = 0; ; index++) {
+      try {
+        return await run(index === 0 ? request : { ...request, model: models[index] });
+      } catch (error) {
+        if (index === models.length - 1 || !fallsBack(error, options?.signal)) throw error;
+      }
+    }
   }
 
   #checked<T>(
@@ -608,12 +807,21 @@ export class Ollama {
     );
   }
 
-  /** Models loaded in memory. The answer also updates {@link Ollama.modelStates}. */
+  /**
+   * Models loaded in memory (on every host of a fleet, in host order). The answer also updates
+   * {@link Ollama.modelStates}.
+   */
   async ps(options?: CallOptions): Promise<ListResponse> {
-    const answer = await this.#json<ListResponse>('ps', 'GET', '/api/ps', undefined, options);
-    if (this.#loads && Array.isArray(answer?.models))
-      this.#loads.states.learnLoaded(this.host, answer.models);
-    return answer;
+    const answers = await Promise.all(
+      this.#fleet.hosts.map(async (host) => {
+        const answer = await this.#json<ListResponse>('ps', 'GET', '/api/ps', undefined, options, host);
+        if (this.#states && Array.isArray(answer?.models))
+          this.#states.learnLoaded(host.origin, answer.models);
+        return answer;
+      }),
+    );
+    if (answers.length === 1) return answers[0] as ListResponse;
+    return { models: answers.flatMap((answer) => (Array.isArray(answer?.models) ? answer.models : [])) };
   }
 
   /**
@@ -626,15 +834,45 @@ export class Ollama {
     try {
       if (typeof model !== 'string' || model === '')
         throw new InvalidOptionError('ollama.load(): the model must be a non-empty string', 'model');
-      validateOptions('ollama.load()', options, { keepAlive: () => undefined, signal: () => undefined });
+      validateOptions('ollama.load()', options, {
+        keepAlive: () => undefined,
+        signal: () => undefined,
+        host: (value) => (typeof value === 'string' ? undefined : 'must be a string'),
+      });
       checkKeepAlive('ollama.load()', options.keepAlive);
       assertSignal(options.signal, 'ollama.load()');
-      if (!this.#loads)
+      if (!this.#states)
         throw new InvalidOptionError('ollama.load(): model states are off (modelState: false)', 'modelState');
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#loads.load(model, options.keepAlive, options.signal);
+    let host: FleetHost;
+    try {
+      host =
+        options.host === undefined
+          ? this.#fleet.pick(model, new Set())
+          : this.#hostNamed('ollama.load()', options.host);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return (host.loads as ModelLoads).load(model, options.keepAlive, options.signal);
+  }
+
+  /** The fleet's host at `value` (any form `host` accepts). */
+  #hostNamed(method: string, value: string): FleetHost {
+    let origin: string;
+    try {
+      origin = resolveHost(value).origin;
+    } catch {
+      origin = '';
+    }
+    const host = this.#fleet.hosts.find((candidate) => candidate.origin === origin);
+    if (!host)
+      throw new InvalidOptionError(
+        `${method}: option "host" must be one of the client's hosts (${this.hosts.join(', ')}), got ${JSON.stringify(value.slice(0, 80))}`,
+        'host',
+      );
+    return host;
   }
 
   /**
@@ -644,13 +882,24 @@ export class Ollama {
   async unload(model: string, options?: CallOptions): Promise<void> {
     if (typeof model !== 'string' || model === '')
       throw new InvalidOptionError('ollama.unload(): the model must be a non-empty string', 'model');
-    await this.generate({ model, prompt: '', keep_alive: 0 }, options);
-    this.#loads?.unloaded(model);
+    const request = { model, prompt: '', keep_alive: 0 };
+    // Every host of a fleet: the model may be resident on any of them.
+    await Promise.all(
+      this.#fleet.hosts.map(async (host) => {
+        await this.#collect('generate', '/api/generate', request, generateKind, options, host);
+        host.loads?.unloaded(model);
+      }),
+    );
+  }
+
+  /** The hosts: outstanding attempts, ejections, warm and loading models, and hedges sent. */
+  fleet(): FleetSnapshot {
+    return { ...this.#fleet.snapshot(), hedges: this.#hedging?.counts() ?? { attempts: 0, hedges: 0 } };
   }
 
   /** What the client knows of each model: warm (until when), loading, or cold. Empty with `modelState: false`. */
   modelStates(): ModelStatus[] {
-    return this.#loads ? this.#loads.states.snapshot() : [];
+    return this.#states ? this.#states.snapshot() : [];
   }
 
   /** Copies a model. */
@@ -682,7 +931,26 @@ export class Ollama {
   /** Aborts open streams and closes every connection. */
   async close(): Promise<void> {
     this.abort();
-    this.#loads?.close();
-    await this.#transport.close();
+    for (const host of this.#fleet.hosts) host.loads?.close();
+    await Promise.all(this.#fleet.hosts.map((host) => host.transport.close()));
   }
+}
+
+/** One event made of several: a listener subscribes to each. */
+function merged<T>(events: readonly Event<T>[]): Event<T> {
+  return (listener) => {
+    const handles = events.map((event) => event(listener));
+    return {
+      dispose() {
+        for (const handle of handles) handle.dispose();
+      },
+    };
+  };
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [key, entry] of Object.entries(value))
+    if (entry !== undefined && key !== 'clock') (out as Record<string, unknown>)[key] = entry;
+  return out;
 }

@@ -300,6 +300,29 @@ export interface OllamaOptions {
    * @default process.env.OLLAMA_HOST, else `http://127.0.0.1:11434`
    */
   host?: string;
+  /**
+   * Several servers, routed per call by model state and load (see "A fleet of hosts" in the
+   * README): addresses, or `{ host, weight, capacity }`. Not with `host`.
+   * @default process.env.OLLAMA_HOSTS (comma-separated) when `host` is not given, else one host
+   */
+  hosts?: readonly (string | FleetHostOptions)[];
+  /** Outlier ejection of the hosts. @default {@link FleetOptions} defaults */
+  fleet?: FleetOptions;
+  /**
+   * Models to try, in order, when a chat or generate call to a model fails before any output
+   * because its hosts are overloaded (503, a full bulkhead, an open breaker), failing (5xx,
+   * connection failures) or too slow (a timeout): `{ 'llama3.1:70b': ['llama3.2:3b'] }`. Each
+   * fallback runs as a new call through the policy; the answer's `model` says which one answered.
+   * @default none
+   */
+  fallbackModels?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Hedging of chat and generate calls to a model warm on several hosts: when the first chunk is
+   * late, the same request goes to a second host where the model is warm; the first to send a chunk
+   * wins and the other is aborted at once. One hedge per attempt, never for a model that is loading.
+   * @default false
+   */
+  hedge?: false | HedgeOptions;
   /** Headers sent with every request (an `Authorization` for a proxy, say). Values never appear in errors. */
   headers?: Record<string, string>;
   /** The policy every call runs through. @default `noop()` */
@@ -373,4 +396,78 @@ export interface LoadOptions {
   keepAlive?: KeepAlive;
   /** Ends this caller's wait (the load goes on). */
   signal?: AbortSignal;
+  /** The host of the fleet to load it on. @default the host routing picks for the model */
+  host?: string;
+}
+
+/** One host of a fleet (`hosts` of `new Ollama()`), when it needs more than its address. */
+export interface FleetHostOptions {
+  /** The server, in any form `host` accepts. */
+  host: string;
+  /** Its share of traffic relative to the others, among hosts equally suited to a call. @default 1 */
+  weight?: number;
+  /** Requests it runs at once: its `OLLAMA_NUM_PARALLEL`. A warm host with a free slot is preferred. @default 1 */
+  capacity?: number;
+}
+
+/** Outlier ejection of a fleet (`fleet` of `new Ollama()`), as Envoy's outlier detection. */
+export interface FleetOptions {
+  /** Connection failures or 5xx answers (not 503) in a row that eject a host. @default 5 */
+  consecutiveFailures?: number;
+  /** An ejection lasts this long times the number of times the host was ejected. @default 30_000 */
+  baseEjectionMs?: number;
+  /** The longest ejection. @default 300_000 */
+  maxEjectionMs?: number;
+  /** The largest share of hosts ejected at once, in percent; one host may always be. @default 10 */
+  maxEjectionPercent?: number;
+  /** The clock of ejections; tests pass a `ManualClock`. @default the model states' clock */
+  clock?: Clock;
+}
+
+/** One host in {@link FleetSnapshot}. */
+export interface FleetHostStatus {
+  readonly host: string;
+  readonly weight: number;
+  readonly capacity: number;
+  /** Attempts of this client running on it now. */
+  readonly outstanding: number;
+  /** `ejected` while an ejection lasts; `probing` once it ended, until one call succeeds. */
+  readonly state: 'healthy' | 'ejected' | 'probing';
+  /** Clock time the ejection ends, while ejected. */
+  readonly ejectedUntil: number | undefined;
+  /** The ejection multiplier: times ejected, less one per ejection time spent healthy since. */
+  readonly ejections: number;
+  readonly consecutiveFailures: number;
+  /** Models known warm on it. */
+  readonly warmModels: readonly string[];
+  /** Models the client is loading on it. */
+  readonly loadingModels: readonly string[];
+}
+
+/** The state of a client's hosts ({@link Ollama.fleet}). */
+export interface FleetSnapshot {
+  readonly hosts: readonly FleetHostStatus[];
+  /** Hosts ejected or awaiting their probe. */
+  readonly ejected: number;
+  /** Attempts running on every host. */
+  readonly outstanding: number;
+  /** Attempts that hedging considered (the model warm on their host) and hedges sent. */
+  readonly hedges: { readonly attempts: number; readonly hedges: number };
+}
+
+/** Hedging (`hedge` of `new Ollama()`): a second host races a call that is slow to its first chunk. */
+export interface HedgeOptions {
+  /**
+   * Send the hedge when no chunk arrived this long after the attempt started. Without it, the
+   * delay is the `percentile` of the model's recent times to first chunk (no hedge until
+   * `minSamples` were seen).
+   * @default learned
+   */
+  delayMs?: number;
+  /** The percentile of recent times to first chunk used as the delay, 1 to 100. @default 95 */
+  percentile?: number;
+  /** Times to first chunk of a model seen before a learned delay applies. @default 20 */
+  minSamples?: number;
+  /** The largest share of attempts that may be hedged, 0 to 1. @default 0.1 */
+  maxShare?: number;
 }
