@@ -4,6 +4,7 @@ export type { CockatielLikePolicy } from './cockatiel-adapter.js';
 export { fromCockatiel } from './cockatiel-adapter.js';
 export { createContext } from './context.js';
 export type {
+  AnyBulwarkError,
   BulwarkErrorOptions,
   NotRetriedReason,
   ResponseErrorOptions,
@@ -16,6 +17,7 @@ export {
   ConnectionError,
   ErrorCode,
   InvalidOptionError,
+  isTimeout,
   ProtocolError,
   RETRYABLE_STATUSES,
   ResponseError,
