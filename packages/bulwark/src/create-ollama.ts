@@ -2,7 +2,6 @@ import { type CircuitBreakerOptions, type CircuitBreakerPolicy, circuitBreaker }
 import { type BulkheadOptions, type BulkheadPolicy, bulkhead } from '@bulwark/bulkhead';
 import {
   anyOf,
-  duration,
   InvalidOptionError,
   integer,
   object,
@@ -11,12 +10,15 @@ import {
   validateOptions,
   wrap,
 } from '@bulwark/core';
-import { Ollama } from '@bulwark/ollama';
+import { Ollama, resolveCallTimeout, timeoutNumber } from '@bulwark/ollama';
 import { createInstrumentation, type InstrumentOptions } from '@bulwark/otel';
 import { type RetryOptions, type RetryPolicy, retry } from '@bulwark/retry';
 import { timeout } from '@bulwark/timeout';
 
-/** Budgets of `createOllama({ timeout })`. */
+/**
+ * Budgets of `createOllama({ timeout })`. Each is a number of milliseconds from 1 to 2,147,483,647,
+ * or `Infinity` for no limit; a key left out (or `undefined`) keeps its default.
+ */
 export interface TimeoutBudgets {
   /** The whole call: queue, every attempt and the waits between them. @default 600_000 */
   totalMs?: number;
@@ -42,7 +44,14 @@ export interface CreateOllamaOptions {
   host?: string;
   /** Headers for every request; their values never appear in errors or telemetry. */
   headers?: Record<string, string>;
-  /** Milliseconds for the whole call, or the budgets of each phase. @default {@link DEFAULT_TIMEOUTS} */
+  /**
+   * The budgets of each phase, or one number of milliseconds meaning what the Python client's
+   * `timeout=` means: the limit on connecting and on each wait for the server (the response's
+   * first chunk, and the silence between two chunks), so `connectMs`, `headersMs`, `firstTokenMs`
+   * and `idleMs` all take it; `totalMs` keeps its default. A number below 1,000 is refused: it is
+   * almost surely seconds typed as milliseconds (`timeout: 30` is 30 ms; write `30_000`).
+   * @default {@link DEFAULT_TIMEOUTS}
+   */
   timeout?: number | TimeoutBudgets;
   /** Retries after the first attempt (503 busy, resets, timeouts, 5xx). @default 2 */
   maxRetries?: number;
@@ -77,15 +86,6 @@ export const DEFAULT_TIMEOUTS = {
   idleMs: 60_000,
 } as const satisfies TimeoutBudgets;
 
-const budgetsSchema = {
-  totalMs: duration(1),
-  attemptMs: duration(1),
-  connectMs: duration(1),
-  headersMs: duration(1),
-  firstTokenMs: duration(1),
-  idleMs: duration(1),
-};
-
 /**
  * The recommended order, outermost first:
  * 1. `timeout({ totalMs })`: one deadline over everything, backoff waits included;
@@ -99,11 +99,9 @@ const budgetsSchema = {
 export function createPipeline(
   options: Omit<CreateOllamaOptions, 'host' | 'headers' | 'policy' | 'connections'> = {},
 ): Pipeline {
-  const budgets: TimeoutBudgets =
-    typeof options.timeout === 'number' ? { totalMs: options.timeout } : { ...options.timeout };
   const { totalMs, attemptMs, connectMs, headersMs, firstTokenMs, idleMs } = {
     ...DEFAULT_TIMEOUTS,
-    ...budgets,
+    ...resolveCallTimeout('createOllama()', options.timeout),
   };
   const retryPolicy = retry({ ...options.retry, maxAttempts: (options.maxRetries ?? 2) + 1 });
   const breaker =
@@ -138,7 +136,7 @@ export function createOllama(options: CreateOllamaOptions = {}): Ollama {
   validateOptions('createOllama()', options, {
     host: (value) => (typeof value === 'string' ? undefined : 'must be a string'),
     headers: object,
-    timeout: anyOf(duration(1), object),
+    timeout: (value) => (typeof value === 'number' ? timeoutNumber(value) : object(value)),
     maxRetries: integer(0),
     retry: object,
     breaker: anyOf(oneOf(false), object),
@@ -147,8 +145,7 @@ export function createOllama(options: CreateOllamaOptions = {}): Ollama {
     policy: object,
     connections: integer(1),
   });
-  if (typeof options.timeout === 'object')
-    validateOptions('createOllama(): option "timeout"', options.timeout, budgetsSchema);
+  resolveCallTimeout('createOllama()', options.timeout);
   if (options.retry !== undefined && 'maxAttempts' in options.retry) {
     throw new InvalidOptionError(
       'createOllama(): option "retry.maxAttempts" is not accepted here; use "maxRetries" (the retries after the first attempt)',

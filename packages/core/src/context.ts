@@ -1,6 +1,14 @@
 import { realClock } from './clock.js';
 import { neverAborted } from './never-aborted.js';
-import type { Attributes, Clock, Context, ContextPatch, ExecuteOptions, PhaseBudgets } from './types.js';
+import type {
+  Attributes,
+  CallTimeout,
+  Clock,
+  Context,
+  ContextPatch,
+  ExecuteOptions,
+  PhaseBudgets,
+} from './types.js';
 
 interface Commitment {
   committed: boolean;
@@ -17,6 +25,7 @@ class CallContext implements Context {
   readonly attributes: Readonly<Attributes>;
   readonly budgets: Readonly<PhaseBudgets>;
   readonly clock: Clock;
+  readonly callTimeout: Readonly<CallTimeout> | undefined;
   readonly #commitment: Commitment;
 
   constructor(
@@ -28,6 +37,7 @@ class CallContext implements Context {
     budgets: Readonly<PhaseBudgets>,
     clock: Clock,
     commitment: Commitment,
+    callTimeout: Readonly<CallTimeout> | undefined,
   ) {
     this.signal = signal;
     this.attempt = attempt;
@@ -37,6 +47,7 @@ class CallContext implements Context {
     this.budgets = budgets;
     this.clock = clock;
     this.#commitment = commitment;
+    this.callTimeout = callTimeout;
   }
 
   get committed(): boolean {
@@ -84,6 +95,7 @@ class CallContext implements Context {
       patch.budgets ? { ...this.budgets, ...withoutUndefined(patch.budgets) } : this.budgets,
       this.clock,
       commitment,
+      this.callTimeout,
     );
   }
 }
@@ -106,5 +118,6 @@ export function createContext(options: ExecuteOptions = {}): Context {
     empty,
     options.clock ?? realClock,
     { committed: false, listeners: undefined },
+    options.timeout && Object.freeze(withoutUndefined(options.timeout)),
   );
 }

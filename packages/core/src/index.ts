@@ -32,10 +32,12 @@ export type { OptionCheck } from './options.js';
 export {
   anyOf,
   boolean,
+  budget,
   duration,
   func,
   integer,
   keyOption,
+  MAX_TIMER_MS,
   numberIn,
   object,
   oneOf,
@@ -49,6 +51,7 @@ export type { LinkedController } from './signal.js';
 export { assertSignal, describe, linkSignal, raceSignal, sleep } from './signal.js';
 export type {
   Attributes,
+  CallTimeout,
   Clock,
   Context,
   ContextPatch,

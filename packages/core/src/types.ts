@@ -26,6 +26,19 @@ export interface PhaseBudgets {
   idleMs?: number;
 }
 
+/**
+ * A caller's budgets for one call (`ollama.chat(request, { timeout })`). They win over the budgets
+ * of the client's policy: a `timeout()` uses `totalMs` or `attemptMs` instead of its own limit, and
+ * the transport uses the phase budgets instead of the ones in force. Each is milliseconds from 1 to
+ * 2,147,483,647, or `Infinity` for no limit.
+ */
+export interface CallTimeout extends PhaseBudgets {
+  /** The whole call: queue, every attempt and the waits between them. */
+  totalMs?: number;
+  /** One attempt. */
+  attemptMs?: number;
+}
+
 /** Which budget fired. */
 export type TimeoutPhase = 'queue' | 'connect' | 'headers' | 'first-token' | 'idle' | 'attempt' | 'total';
 
@@ -90,6 +103,8 @@ export interface Context {
   readonly budgets: Readonly<PhaseBudgets>;
   /** The clock of this call. */
   readonly clock: Clock;
+  /** The caller's own budgets for this call, which win over the policies' (see {@link CallTimeout}). */
+  readonly callTimeout?: Readonly<CallTimeout> | undefined;
   /** True once the operation delivered output to the caller: the attempt can no longer be replayed. */
   readonly committed: boolean;
   /** Marks the current attempt committed. Idempotent. */
@@ -108,6 +123,8 @@ export interface ExecuteOptions {
   attributes?: Attributes;
   /** The clock of the call. @default the real clock */
   clock?: Clock;
+  /** The caller's budgets for this call, winning over the policies'. @default undefined (the policies' own) */
+  timeout?: CallTimeout;
 }
 
 /** The operation a policy runs. */

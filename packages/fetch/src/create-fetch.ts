@@ -2,10 +2,10 @@ import {
   AttemptGuard,
   type Attributes,
   anyOf,
+  budget,
   type Context,
   classifyBodyFailure,
   classifyRequestFailure,
-  duration,
   func,
   InvalidOptionError,
   integer,
@@ -208,10 +208,10 @@ function serverMessage(body: Uint8Array, contentType: string | null): string | u
 export function createFetch(options: CreateFetchOptions = {}): BulwarkFetch {
   validateOptions('createFetch()', options, {
     policy: object,
-    connectMs: duration(1),
-    headersMs: duration(1),
-    firstTokenMs: duration(1),
-    idleMs: duration(1),
+    connectMs: budget(1),
+    headersMs: budget(1),
+    firstTokenMs: budget(1),
+    idleMs: budget(1),
     retryNonIdempotent: anyOf(oneOf(true, false), func),
     attributes: func,
     connections: integer(1),
@@ -232,7 +232,14 @@ export function createFetch(options: CreateFetchOptions = {}): BulwarkFetch {
     let agent = agents.get(connectMs);
     if (!agent) {
       // Bulwark's own timers enforce the headers and body budgets; undici's are set, not left implicit.
-      agent = new Agent({ connect: { timeout: connectMs }, connections, headersTimeout: 0, bodyTimeout: 0 });
+      // `Infinity` (no limit) is undici's 0.
+      const connectTimeout = connectMs === Number.POSITIVE_INFINITY ? 0 : connectMs;
+      agent = new Agent({
+        connect: { timeout: connectTimeout },
+        connections,
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      });
       agents.set(connectMs, agent);
     }
     return agent;

@@ -1,8 +1,9 @@
 import {
   type Attributes,
   BulwarkError,
+  budget,
+  type CallTimeout,
   type Context,
-  duration,
   func,
   InvalidOptionError,
   integer,
@@ -12,6 +13,7 @@ import {
   type Policy,
   validateOptions,
 } from '@bulwark/core';
+import { callDeadline, resolveCallTimeout } from './call-timeout.js';
 import { Channel } from './channel.js';
 import { checkHeaders, resolveHost } from './host.js';
 import { OllamaTransport } from './transport.js';
@@ -181,10 +183,10 @@ export class Ollama {
       policy: object,
       instrument: func,
       connections: integer(1),
-      connectMs: duration(1),
-      headersMs: duration(1),
-      firstTokenMs: duration(1),
-      idleMs: duration(1),
+      connectMs: budget(1),
+      headersMs: budget(1),
+      firstTokenMs: budget(1),
+      idleMs: budget(1),
       maxLineBytes: integer(1),
     });
     if (options.policy !== undefined && typeof options.policy.execute !== 'function') {
@@ -219,8 +221,9 @@ export class Ollama {
     options: CallOptions | undefined,
   ): Promise<AbortableAsyncIterator<T>> {
     const model = typeof request.model === 'string' ? request.model : undefined;
+    const callTimeout = resolveCallTimeout(`ollama.${operation}()`, options?.timeout);
     const channel = new Channel<T>();
-    const linked = linkSignal(options?.signal);
+    const linked = callDeadline(options?.signal, callTimeout?.totalMs);
     let attempts = 0;
     let abandoned = false;
     const body = { ...request, stream: true };
@@ -249,7 +252,11 @@ export class Ollama {
           throw error;
         }
       },
-      { signal: linked.signal, attributes: this.#attributes(operation, model, request) },
+      {
+        signal: linked.signal,
+        attributes: this.#attributes(operation, model, request),
+        ...(callTimeout && { timeout: callTimeout }),
+      },
     );
     const stop = (reason: unknown) => {
       abandoned = true;
@@ -269,7 +276,7 @@ export class Ollama {
     );
     void call
       .finally(() => {
-        linked.dispose();
+        linked.clear();
         this.#streams.delete(abortAll);
       })
       .catch(() => {});
@@ -301,7 +308,8 @@ export class Ollama {
   ): Promise<W> {
     const model = typeof request.model === 'string' ? request.model : undefined;
     const body = { ...request, stream: true };
-    return this.#policy.execute(
+    return this.#execute(
+      operation,
       async (context: Context) => {
         const whole = kind.assemble();
         const final = await this.#transport.stream(context, path, body, {
@@ -312,8 +320,38 @@ export class Ollama {
         });
         return whole.result(final);
       },
-      { signal: options?.signal, attributes: this.#attributes(operation, model, request) },
+      model,
+      request,
+      options,
     );
+  }
+
+  /** Runs a call through the policy with the caller's signal and budgets. */
+  #execute<T>(
+    operation: string,
+    fn: (context: Context) => Promise<T>,
+    model: string | undefined,
+    request: Json | undefined,
+    options: CallOptions | undefined,
+  ): Promise<T> {
+    let callTimeout: CallTimeout | undefined;
+    try {
+      callTimeout = resolveCallTimeout(`ollama.${operation}()`, options?.timeout);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const attributes = this.#attributes(operation, model, request);
+    if (callTimeout === undefined) return this.#policy.execute(fn, { signal: options?.signal, attributes });
+    const deadline =
+      callTimeout.totalMs === undefined || callTimeout.totalMs === Number.POSITIVE_INFINITY
+        ? undefined
+        : callDeadline(options?.signal, callTimeout.totalMs);
+    const call = this.#policy.execute(fn, {
+      signal: deadline ? deadline.signal : options?.signal,
+      attributes,
+      timeout: callTimeout,
+    });
+    return deadline ? call.finally(() => deadline.clear()) : call;
   }
 
   #json<T>(
@@ -324,9 +362,12 @@ export class Ollama {
     options: CallOptions | undefined,
   ): Promise<T> {
     const model = typeof request?.model === 'string' ? request.model : undefined;
-    return this.#policy.execute(
+    return this.#execute(
+      operation,
       (context: Context) => this.#transport.json(context, method, path, request, model) as Promise<T>,
-      { signal: options?.signal, attributes: this.#attributes(operation, model, request) },
+      model,
+      request,
+      options,
     );
   }
 

@@ -1,4 +1,4 @@
-import { AttemptGuard, type Context } from '@bulwark/core';
+import { AttemptGuard, type Context, MAX_TIMER_MS } from '@bulwark/core';
 import { Agent } from 'undici';
 import { type Budgets, Exchange, type Reading, type StreamHandlers } from './exchange.js';
 
@@ -14,6 +14,11 @@ export const DEFAULT_BUDGETS = {
 
 /** undici's own timers back ours up, a little later, so that ours fire first and name the phase. */
 const BACKSTOP_SLACK_MS = 2_000;
+
+/** undici's timer behind one of ours: a little later, within what a timer holds; 0 (none) for no limit. */
+function backstop(budgetMs: number): number {
+  return budgetMs === Number.POSITIVE_INFINITY ? 0 : Math.min(budgetMs + BACKSTOP_SLACK_MS, MAX_TIMER_MS);
+}
 
 export interface TransportOptions {
   origin: URL;
@@ -48,27 +53,32 @@ export class OllamaTransport {
     };
   }
 
+  /** The agent whose connect timer backs up a `connectMs` budget (undici's timer is coarse, about 1 s). */
   #agent(connectMs: number): Agent {
-    let agent = this.#agents.get(connectMs);
+    const connectTimeout = backstop(connectMs);
+    let agent = this.#agents.get(connectTimeout);
     if (!agent) {
       agent = new Agent({
-        connect: { timeout: connectMs },
+        connect: { timeout: connectTimeout },
         connections: this.#options.connections,
         keepAliveTimeout: 30_000,
       });
-      this.#agents.set(connectMs, agent);
+      this.#agents.set(connectTimeout, agent);
     }
     return agent;
   }
 
+  /** The caller's budgets for this call first, then the policy's, then the client's, then the defaults. */
   #budgets(context: Context): Budgets {
     const budgets = context.budgets;
+    const call = context.callTimeout ?? budgets;
     const options = this.#options;
     return {
-      connectMs: budgets.connectMs ?? options.connectMs ?? DEFAULT_BUDGETS.connectMs,
-      headersMs: budgets.headersMs ?? options.headersMs ?? DEFAULT_BUDGETS.headersMs,
-      firstTokenMs: budgets.firstTokenMs ?? options.firstTokenMs ?? DEFAULT_BUDGETS.firstTokenMs,
-      idleMs: budgets.idleMs ?? options.idleMs ?? DEFAULT_BUDGETS.idleMs,
+      connectMs: call.connectMs ?? budgets.connectMs ?? options.connectMs ?? DEFAULT_BUDGETS.connectMs,
+      headersMs: call.headersMs ?? budgets.headersMs ?? options.headersMs ?? DEFAULT_BUDGETS.headersMs,
+      firstTokenMs:
+        call.firstTokenMs ?? budgets.firstTokenMs ?? options.firstTokenMs ?? DEFAULT_BUDGETS.firstTokenMs,
+      idleMs: call.idleMs ?? budgets.idleMs ?? options.idleMs ?? DEFAULT_BUDGETS.idleMs,
     };
   }
 
@@ -85,6 +95,10 @@ export class OllamaTransport {
     const budgets = this.#budgets(context);
     if (reading.kind === 'records') guard.start('first-token', budgets.firstTokenMs);
     guard.start('headers', budgets.headersMs);
+    // Bulwark's own connect timer: it runs until undici hands the request a connected socket.
+    guard.start('connect', budgets.connectMs);
+    // A caller's per-call attempt budget holds even where the client's policy has no attempt limit.
+    guard.start('attempt', context.callTimeout?.attemptMs);
     const exchange = new Exchange({ context, guard, budgets, model, reading });
     // A signal that had already aborted failed the exchange: nothing is sent.
     if (guard.failure !== undefined) return exchange.promise;
@@ -95,8 +109,8 @@ export class OllamaTransport {
         method,
         headers: this.#headers,
         body: body === undefined ? undefined : JSON.stringify(body),
-        headersTimeout: Math.min(budgets.headersMs, context.remainingMs()) + BACKSTOP_SLACK_MS,
-        bodyTimeout: budgets.idleMs + BACKSTOP_SLACK_MS,
+        headersTimeout: backstop(Math.min(budgets.headersMs, context.remainingMs())),
+        bodyTimeout: backstop(budgets.idleMs),
       },
       exchange,
     );

@@ -1,4 +1,4 @@
-import type { Policy } from '@bulwark/core';
+import type { CallTimeout, Policy } from '@bulwark/core';
 
 /** Model options (`options` of a request), as Ollama's `api.Options`. */
 export interface Options {
@@ -289,9 +289,20 @@ export interface AbortableAsyncIterator<T> extends AsyncIterableIterator<T> {
 export interface CallOptions {
   /** Cancels the call; the call rejects with the signal's own reason. */
   signal?: AbortSignal;
+  /**
+   * This call's budgets, winning over the client's: an object of budgets by name (`totalMs`,
+   * `attemptMs`, `connectMs`, `headersMs`, `firstTokenMs`, `idleMs`; each milliseconds from 1 to
+   * 2,147,483,647, or `Infinity` for no limit), or one number of milliseconds (at least 1,000) for
+   * `connectMs`, `headersMs`, `firstTokenMs` and `idleMs` at once, as the Python client's `timeout=`.
+   * @default undefined (the client's budgets)
+   */
+  timeout?: number | CallTimeout;
 }
 
-/** Options of `new Ollama()`. */
+/**
+ * Options of `new Ollama()`. Every budget (`…Ms`) is a number of milliseconds from 1 to
+ * 2,147,483,647, or `Infinity` for no limit.
+ */
 export interface OllamaOptions {
   /**
    * The server: `http://host:port`, `host:port` or `host` (http, port 11434), `https://host` (443).

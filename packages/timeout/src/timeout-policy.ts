@@ -55,8 +55,20 @@ export class TimeoutPolicy extends BasePolicy {
     this.#clock = resolved.clock;
   }
 
+  /** This policy's limit for the call: the caller's `totalMs` or `attemptMs` wins over its own. */
+  #limitFor(context: Context): number | undefined {
+    const call = context.callTimeout;
+    if (call === undefined) return this.limitMs;
+    const phase = this.#phase ?? (context.maxAttempts === undefined ? 'total' : 'attempt');
+    // A policy that only hands phase budgets inward gets no limit from the caller.
+    const override =
+      this.limitMs === undefined ? undefined : phase === 'total' ? call.totalMs : call.attemptMs;
+    if (override === undefined) return this.limitMs;
+    return override === Number.POSITIVE_INFINITY ? undefined : override;
+  }
+
   run<T>(context: Context, next: (context: Context) => Promise<T>): Promise<T> {
-    const limitMs = this.limitMs;
+    const limitMs = this.#limitFor(context);
     if (limitMs === undefined) {
       return next(this.budgets === undefined ? context : context.with({ budgets: this.budgets }));
     }
