@@ -7,7 +7,6 @@ import {
   func,
   InvalidOptionError,
   integer,
-  linkSignal,
   noop,
   object,
   type Policy,
