@@ -210,6 +210,49 @@ describe('createOllama()', () => {
     expect(() => createOllama(options as never)).toThrowError(new RegExp(`"${option}"`));
   });
 
+  it('reports its effective budgets and the worst case with its retries', async () => {
+    // The Python client's Client(timeout=(5, 120)) with max_retries=2.
+    const python = createOllama({
+      timeout: { connectMs: 5_000, headersMs: 120_000, firstTokenMs: 120_000, idleMs: 120_000 },
+      maxRetries: 2,
+      telemetry: false,
+    });
+    expect(python.timeouts()).toEqual({
+      connectMs: 5_000,
+      headersMs: 120_000,
+      firstTokenMs: 120_000,
+      idleMs: 120_000,
+      attemptMs: Number.POSITIVE_INFINITY,
+      totalMs: 600_000,
+      maxAttempts: 3,
+      maxDelayMs: 10_000,
+      worstCaseMs: 3 * 120_000 + 2 * 10_000,
+    });
+    // The default total deadline caps the worst case; a call's own budgets change the report.
+    const defaults = createOllama({ maxRetries: 2 });
+    expect(defaults.timeouts()).toMatchObject({ maxAttempts: 3, totalMs: 600_000, worstCaseMs: 600_000 });
+    expect(defaults.timeouts({ timeout: { totalMs: Number.POSITIVE_INFINITY } }).worstCaseMs).toBe(
+      3 * 300_000 + 2 * 10_000,
+    );
+    expect(defaults.timeouts({ timeout: 30_000 })).toMatchObject({
+      connectMs: 30_000,
+      idleMs: 30_000,
+      worstCaseMs: 3 * 30_000 + 2 * 10_000,
+    });
+    expect(createOllama({ maxRetries: 0, timeout: { attemptMs: 45_000 } }).timeouts()).toMatchObject({
+      attemptMs: 45_000,
+      maxAttempts: 1,
+      worstCaseMs: 45_000,
+    });
+    // A bare client: one attempt, the transport's defaults.
+    expect(new Ollama().timeouts()).toMatchObject({
+      maxAttempts: 1,
+      totalMs: Number.POSITIVE_INFINITY,
+      worstCaseMs: 300_000,
+    });
+    await Promise.all([python.close(), defaults.close()]);
+  });
+
   it('exposes the parts of the pipeline for their events', () => {
     const pipeline = createPipeline({ breaker: false });
     expect(pipeline.breaker).toBeUndefined();

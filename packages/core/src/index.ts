@@ -62,7 +62,9 @@ export type {
   Operation,
   PhaseBudgets,
   Policy,
+  PolicyLimits,
   TimeoutPhase,
   TimerHandle,
 } from './types.js';
-export { wrap } from './wrap.js';
+export type { PipelineLimits } from './wrap.js';
+export { pipelineLimits, wrap } from './wrap.js';

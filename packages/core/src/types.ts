@@ -39,6 +39,23 @@ export interface CallTimeout extends PhaseBudgets {
   attemptMs?: number;
 }
 
+/**
+ * What a policy says about the time it allows, so a client can report its effective budgets and
+ * worst case (`ollama.timeouts()`). `timeout()` and `retry()` give theirs; `wrap()` combines them.
+ */
+export interface PolicyLimits {
+  /** A limit over what the policy wraps. */
+  limitMs?: number | undefined;
+  /** Which budget `limitMs` is; `undefined` follows placement (inside a retry: `attempt`, else `total`). */
+  phase?: 'attempt' | 'total' | undefined;
+  /** Phase budgets handed to each attempt beneath. */
+  budgets?: Readonly<PhaseBudgets> | undefined;
+  /** Attempts in total, when the policy retries. */
+  maxAttempts?: number | undefined;
+  /** The longest wait between two attempts. */
+  maxDelayMs?: number | undefined;
+}
+
 /** Which budget fired. */
 export type TimeoutPhase = 'queue' | 'connect' | 'headers' | 'first-token' | 'idle' | 'attempt' | 'total';
 
@@ -136,6 +153,8 @@ export type Operation<T> = (context: Context) => Promise<T> | T;
  */
 export interface Policy {
   execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T>;
+  /** The limits this policy applies, when it has any (see {@link PolicyLimits}). */
+  limits?(): PolicyLimits;
   run<T>(context: Context, next: (context: Context) => Promise<T>): Promise<T>;
 }
 

@@ -10,6 +10,7 @@ import {
   noop,
   object,
   type Policy,
+  pipelineLimits,
   validateOptions,
 } from '@bulwark/core';
 import { callDeadline, resolveCallTimeout } from './call-timeout.js';
@@ -39,6 +40,7 @@ import type {
   ShowRequest,
   ShowResponse,
   StatusResponse,
+  TimeoutReport,
   ToolCall,
   VersionResponse,
 } from './types.js';
@@ -536,6 +538,25 @@ export class Ollama {
   /** The server's version. */
   version(options?: CallOptions): Promise<VersionResponse> {
     return this.#json('version', 'GET', '/api/version', undefined, options);
+  }
+
+  /**
+   * The budgets a generation call gets, and the longest it can take with its retries, so nobody has
+   * to add them up. Give a call's `timeout` to see what that call would get.
+   *
+   * @example
+   * const { worstCaseMs, maxAttempts, idleMs } = ollama.timeouts();
+   */
+  timeouts(options?: Pick<CallOptions, 'timeout'>): TimeoutReport {
+    const call = resolveCallTimeout('ollama.timeouts()', options?.timeout);
+    const limits = pipelineLimits(this.#policy);
+    const phases = this.#transport.phaseBudgets(limits.budgets, call);
+    const attemptMs = call?.attemptMs ?? limits.attemptMs;
+    const totalMs = call?.totalMs ?? limits.totalMs;
+    const silentAttemptMs = Math.min(phases.headersMs, phases.firstTokenMs, attemptMs);
+    const { maxAttempts, maxDelayMs } = limits;
+    const worstCaseMs = Math.min(totalMs, maxAttempts * silentAttemptMs + (maxAttempts - 1) * maxDelayMs);
+    return { ...phases, attemptMs, totalMs, maxAttempts, maxDelayMs, worstCaseMs };
   }
 
   /** Aborts every open stream of this client, as the official client's `abort()` does. */

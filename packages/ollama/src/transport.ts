@@ -1,4 +1,4 @@
-import { AttemptGuard, type Context, MAX_TIMER_MS } from '@bulwark/core';
+import { AttemptGuard, type Context, MAX_TIMER_MS, type PhaseBudgets } from '@bulwark/core';
 import { Agent } from 'undici';
 import { type Budgets, Exchange, type Reading, type StreamHandlers } from './exchange.js';
 
@@ -68,18 +68,22 @@ export class OllamaTransport {
     return agent;
   }
 
-  /** The caller's budgets for this call first, then the policy's, then the client's, then the defaults. */
-  #budgets(context: Context): Budgets {
-    const budgets = context.budgets;
-    const call = context.callTimeout ?? budgets;
+  /** The phase budgets an attempt gets when its policy hands it `budgets` and its caller `call`. */
+  phaseBudgets(budgets: Readonly<PhaseBudgets>, call: Readonly<PhaseBudgets> | undefined): Budgets {
+    const first = call ?? budgets;
     const options = this.#options;
     return {
-      connectMs: call.connectMs ?? budgets.connectMs ?? options.connectMs ?? DEFAULT_BUDGETS.connectMs,
-      headersMs: call.headersMs ?? budgets.headersMs ?? options.headersMs ?? DEFAULT_BUDGETS.headersMs,
+      connectMs: first.connectMs ?? budgets.connectMs ?? options.connectMs ?? DEFAULT_BUDGETS.connectMs,
+      headersMs: first.headersMs ?? budgets.headersMs ?? options.headersMs ?? DEFAULT_BUDGETS.headersMs,
       firstTokenMs:
-        call.firstTokenMs ?? budgets.firstTokenMs ?? options.firstTokenMs ?? DEFAULT_BUDGETS.firstTokenMs,
-      idleMs: call.idleMs ?? budgets.idleMs ?? options.idleMs ?? DEFAULT_BUDGETS.idleMs,
+        first.firstTokenMs ?? budgets.firstTokenMs ?? options.firstTokenMs ?? DEFAULT_BUDGETS.firstTokenMs,
+      idleMs: first.idleMs ?? budgets.idleMs ?? options.idleMs ?? DEFAULT_BUDGETS.idleMs,
     };
+  }
+
+  /** The caller's budgets for this call first, then the policy's, then the client's, then the defaults. */
+  #budgets(context: Context): Budgets {
+    return this.phaseBudgets(context.budgets, context.callTimeout);
   }
 
   /** Sends one request; the exchange reads its answer as `reading` says. */

@@ -300,6 +300,36 @@ export interface CallOptions {
 }
 
 /**
+ * The budgets a generation call gets, from the call's own `timeout`, the client's policy, the
+ * client's options and the defaults, in that order; `Infinity` means no limit.
+ */
+export interface TimeoutReport {
+  /** DNS + TCP + TLS, per attempt. */
+  connectMs: number;
+  /** Request sent until response headers, per attempt. */
+  headersMs: number;
+  /** Attempt start until the first content, thinking or tool-call chunk. */
+  firstTokenMs: number;
+  /** Silence between two chunks while the reader waits (the Python client's read timeout). */
+  idleMs: number;
+  /** One attempt, start to last byte. */
+  attemptMs: number;
+  /** The whole call: queue, every attempt and the waits between them. */
+  totalMs: number;
+  /** Attempts in total, the first one included. */
+  maxAttempts: number;
+  /** The longest wait between two attempts (backoff or `Retry-After`). */
+  maxDelayMs: number;
+  /**
+   * The longest a call can take against a server that never sends its first chunk: every attempt
+   * running to `min(headersMs, firstTokenMs, attemptMs)`, plus `maxDelayMs` between attempts, capped
+   * by `totalMs`. Once chunks flow, a stream is bounded by `attemptMs` and `totalMs` (and each
+   * silence by `idleMs`).
+   */
+  worstCaseMs: number;
+}
+
+/**
  * Options of `new Ollama()`. Every budget (`…Ms`) is a number of milliseconds from 1 to
  * 2,147,483,647, or `Infinity` for no limit.
  */

@@ -6,6 +6,7 @@ import {
   type Event,
   linkSignal,
   type PhaseBudgets,
+  type PolicyLimits,
   TimeoutError,
 } from '@bulwark/core';
 import { resolveTimeoutOptions } from './timeout-options.js';
@@ -53,6 +54,11 @@ export class TimeoutPolicy extends BasePolicy {
     this.budgets = resolved.budgets;
     this.#phase = resolved.phase;
     this.#clock = resolved.clock;
+  }
+
+  /** The limit and budgets this policy applies, for a client's `timeouts()` report. */
+  limits(): PolicyLimits {
+    return { limitMs: this.limitMs, phase: this.#phase, budgets: this.budgets };
   }
 
   /** This policy's limit for the call: the caller's `totalMs` or `attemptMs` wins over its own. */
