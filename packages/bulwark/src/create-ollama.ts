@@ -67,6 +67,12 @@ export interface CreateOllamaOptions {
   policy?: Policy;
   /** Sockets kept open to the server. @default 128 */
   connections?: number;
+  /**
+   * A forward proxy URL, or `false` for none. By default, as the Python client, `HTTP_PROXY` and
+   * `HTTPS_PROXY` are honoured except for hosts `NO_PROXY` names.
+   * @default the environment's proxy
+   */
+  proxy?: string | false;
 }
 
 /** The recommended pipeline and its parts, to subscribe to their events. */
@@ -97,7 +103,7 @@ export const DEFAULT_TIMEOUTS = {
  * 5. `timeout({ connectMs, headersMs, firstTokenMs, idleMs, attemptMs })`: the budgets of each attempt.
  */
 export function createPipeline(
-  options: Omit<CreateOllamaOptions, 'host' | 'headers' | 'policy' | 'connections'> = {},
+  options: Omit<CreateOllamaOptions, 'host' | 'headers' | 'policy' | 'connections' | 'proxy'> = {},
 ): Pipeline {
   const { totalMs, attemptMs, connectMs, headersMs, firstTokenMs, idleMs } = {
     ...DEFAULT_TIMEOUTS,
@@ -144,6 +150,8 @@ export function createOllama(options: CreateOllamaOptions = {}): Ollama {
     telemetry: anyOf(oneOf(true, false), object),
     policy: object,
     connections: integer(1),
+    // checked by new Ollama()
+    proxy: () => undefined,
   });
   resolveCallTimeout('createOllama()', options.timeout);
   if (options.retry !== undefined && 'maxAttempts' in options.retry) {
@@ -163,6 +171,7 @@ export function createOllama(options: CreateOllamaOptions = {}): Ollama {
     ...(options.host === undefined ? {} : { host: options.host }),
     ...(options.headers === undefined ? {} : { headers: options.headers }),
     ...(options.connections === undefined ? {} : { connections: options.connections }),
+    ...(options.proxy === undefined ? {} : { proxy: options.proxy }),
     policy,
   });
 }

@@ -110,6 +110,8 @@ export interface TimeoutErrorOptions {
   committed?: boolean;
   /** Whether retrying may help. @default true (except `total`, which ends the call) */
   retryable?: boolean;
+  /** The server (never with credentials) and model, for the message: see {@link targetText}. */
+  target?: string | undefined;
 }
 
 const phaseText: Record<TimeoutPhase, string> = {
@@ -138,12 +140,16 @@ export class TimeoutError extends BulwarkError {
       options.attempt === undefined
         ? ''
         : ` (attempt ${options.attempt + 1}${options.maxAttempts === undefined ? '' : ` of ${options.maxAttempts}`})`;
-    super(`Timed out ${phaseText[options.phase]} after ${Math.round(options.timeoutMs)} ms${attemptText}`, {
-      code: ErrorCode.Timeout,
-      retryable: options.retryable ?? options.phase !== 'total',
-      cause: options.cause,
-      committed: options.committed ?? false,
-    });
+    const target = options.target ? `: ${options.target}` : '';
+    super(
+      `Timed out ${phaseText[options.phase]} after ${Math.round(options.timeoutMs)} ms${attemptText}${target}`,
+      {
+        code: ErrorCode.Timeout,
+        retryable: options.retryable ?? options.phase !== 'total',
+        cause: options.cause,
+        committed: options.committed ?? false,
+      },
+    );
     this.name = 'BulwarkTimeoutError';
     setBrand(this, timeoutErrorBrand);
     this.phase = options.phase;
@@ -304,6 +310,8 @@ export interface ResponseErrorOptions {
   retryAfterMs?: number | undefined;
   retryable?: boolean;
   model?: string | undefined;
+  /** The server that answered (never with credentials), for the message. */
+  host?: string | undefined;
   cause?: unknown;
   committed?: boolean;
 }
@@ -325,7 +333,8 @@ export class ResponseError extends BulwarkError {
   constructor(options: ResponseErrorOptions) {
     const model = options.model ? ` for model "${options.model}"` : '';
     const text = options.serverMessage ? `: ${options.serverMessage}` : '';
-    super(`Server answered ${options.status}${model}${text}`, {
+    const server = options.host ? `Server ${options.host}` : 'Server';
+    super(`${server} answered ${options.status}${model}${text}`, {
       code: ErrorCode.HttpStatus,
       retryable: options.retryable ?? RETRYABLE_STATUSES.has(options.status),
       cause: options.cause,
@@ -397,11 +406,14 @@ export class StreamError extends BulwarkError {
   constructor(options: {
     serverMessage: string;
     model?: string | undefined;
+    /** The server that sent the stream (never with credentials), for the message. */
+    host?: string | undefined;
     committed: boolean;
     cause?: unknown;
   }) {
     const model = options.model ? ` of model "${options.model}"` : '';
-    super(`The stream${model} failed: ${options.serverMessage}`, {
+    const host = options.host ? ` from ${options.host}` : '';
+    super(`The stream${model}${host} failed: ${options.serverMessage}`, {
       code: ErrorCode.StreamError,
       retryable: !options.committed,
       cause: options.cause,
@@ -483,4 +495,13 @@ export function isTimeout(value: unknown): value is TimeoutError | DOMException 
     typeof DOMException === 'function' &&
     value instanceof DOMException
   );
+}
+
+/**
+ * The server and model a transport error names: `http://127.0.0.1:11434, model "llama3.2"`. `host`
+ * must already be free of credentials (transports pass the origin they resolved).
+ */
+export function targetText(host: unknown, model: unknown): string | undefined {
+  if (typeof host !== 'string' || host === '') return undefined;
+  return typeof model === 'string' && model !== '' ? `${host}, model "${model}"` : host;
 }

@@ -24,6 +24,7 @@ export {
   RetryBudgetExhaustedError,
   StreamError,
   TimeoutError,
+  targetText,
 } from './errors.js';
 export { Emitter } from './events.js';
 export { DEFAULT_KEY, LruMap, resolveKey } from './keyed.js';

@@ -172,6 +172,8 @@ function checkRequest(
 export class Ollama {
   /** The server's origin. */
   readonly host: string;
+  /** The base URL of every route: the origin and the path prefix the host had (`http://gateway:8080/ollama`). */
+  readonly baseUrl: string;
   readonly #transport: OllamaTransport;
   readonly #policy: Policy;
   readonly #streams = new Set<() => void>();
@@ -189,14 +191,20 @@ export class Ollama {
       firstTokenMs: budget(1),
       idleMs: budget(1),
       maxLineBytes: integer(1),
+      proxy: (value) =>
+        value === false || (typeof value === 'string' && /^https?:\/\/[^\s]+$/i.test(value))
+          ? undefined
+          : 'must be an http: or https: URL, or false for none',
     });
     if (options.policy !== undefined && typeof options.policy.execute !== 'function') {
       throw new InvalidOptionError('new Ollama(): option "policy" must be a Bulwark policy', 'policy');
     }
     const origin = resolveHost(options.host);
     this.host = origin.origin;
+    this.baseUrl = origin.href.replace(/\/$/, '');
     this.#transport = new OllamaTransport({
       origin,
+      proxy: options.proxy,
       headers: checkHeaders(options.headers),
       connections: options.connections ?? 128,
       connectMs: options.connectMs,

@@ -1,6 +1,8 @@
 import { AttemptGuard, type Context, MAX_TIMER_MS, type PhaseBudgets } from '@bulwark/core';
-import { Agent } from 'undici';
+import { Agent, type Dispatcher, EnvHttpProxyAgent, ProxyAgent } from 'undici';
 import { type Budgets, Exchange, type Reading, type StreamHandlers } from './exchange.js';
+import { pathPrefix } from './host.js';
+import { USER_AGENT } from './version.js';
 
 export type { StreamHandlers } from './exchange.js';
 
@@ -20,8 +22,17 @@ function backstop(budgetMs: number): number {
   return budgetMs === Number.POSITIVE_INFINITY ? 0 : Math.min(budgetMs + BACKSTOP_SLACK_MS, MAX_TIMER_MS);
 }
 
+/** Whether the environment names a proxy (`HTTP_PROXY`, `HTTPS_PROXY`, either case). */
+function environmentProxy(): boolean {
+  const env = process.env;
+  return !!(env.http_proxy || env.HTTP_PROXY || env.https_proxy || env.HTTPS_PROXY);
+}
+
 export interface TransportOptions {
+  /** The base URL: the origin and the path prefix of every route. */
   origin: URL;
+  /** A proxy URL, `false` for none, `undefined` to follow `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY`. */
+  proxy: string | false | undefined;
   headers: Record<string, string>;
   connections: number;
   connectMs: number | undefined;
@@ -38,31 +49,41 @@ export interface TransportOptions {
 export class OllamaTransport {
   readonly origin: URL;
   readonly #options: TransportOptions;
-  readonly #agents = new Map<number, Agent>();
+  readonly #agents = new Map<number, Dispatcher>();
   readonly #headers: Record<string, string>;
   readonly #originText: string;
+  readonly #prefix: string;
 
   constructor(options: TransportOptions) {
     this.#options = options;
     this.origin = options.origin;
     this.#originText = options.origin.origin;
+    this.#prefix = pathPrefix(options.origin);
     this.#headers = {
       'content-type': 'application/json',
       accept: 'application/x-ndjson, application/json',
+      'user-agent': USER_AGENT,
       ...options.headers,
     };
   }
 
   /** The agent whose connect timer backs up a `connectMs` budget (undici's timer is coarse, about 1 s). */
-  #agent(connectMs: number): Agent {
+  #agent(connectMs: number): Dispatcher {
     const connectTimeout = backstop(connectMs);
     let agent = this.#agents.get(connectTimeout);
     if (!agent) {
-      agent = new Agent({
+      const options = {
         connect: { timeout: connectTimeout },
         connections: this.#options.connections,
         keepAliveTimeout: 30_000,
-      });
+      };
+      const { proxy } = this.#options;
+      // As the Python client (httpx): an http:// server is reached through an HTTP proxy by
+      // forwarding (absolute-form requests), an https:// one through a CONNECT tunnel.
+      if (typeof proxy === 'string') agent = new ProxyAgent({ ...options, uri: proxy, proxyTunnel: false });
+      else if (proxy === undefined && environmentProxy())
+        agent = new EnvHttpProxyAgent({ ...options, proxyTunnel: false });
+      else agent = new Agent(options);
       this.#agents.set(connectTimeout, agent);
     }
     return agent;
@@ -109,7 +130,7 @@ export class OllamaTransport {
     this.#agent(budgets.connectMs).dispatch(
       {
         origin: this.#originText,
-        path,
+        path: this.#prefix + path,
         method,
         headers: this.#headers,
         body: body === undefined ? undefined : JSON.stringify(body),

@@ -347,6 +347,13 @@ export interface OllamaOptions {
   instrument?: (policy: Policy) => Policy;
   /** Sockets kept open to the server. @default 128 */
   connections?: number;
+  /**
+   * A forward proxy for every request (`http://proxy:3128`; credentials in it go to the proxy
+   * only), or `false` for none. By default, as the Python client, `HTTP_PROXY` and `HTTPS_PROXY`
+   * (either case) are honoured, except for hosts `NO_PROXY` names.
+   * @default the environment's proxy
+   */
+  proxy?: string | false;
   /** DNS + TCP + TLS, per attempt. A `timeout()` in the policy overrides it. @default 10_000 */
   connectMs?: number;
   /**
