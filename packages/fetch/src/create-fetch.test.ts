@@ -246,6 +246,9 @@ describe('createFetch()', () => {
     const error = await fetch(closedUrl, { method: 'POST', body: 'x' }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ConnectionError);
     expect((error as ConnectionError).reason).toBe('refused');
+    expect((error as ConnectionError).message).toBe(
+      `Could not connect (ECONNREFUSED): ${new URL(closedUrl).origin}`,
+    );
     expect(outcomes).toHaveLength(3);
   });
 

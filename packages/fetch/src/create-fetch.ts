@@ -15,6 +15,7 @@ import {
   oneOf,
   parseRetryAfter,
   ResponseError,
+  targetText,
   validateOptions,
 } from '@bulwark/core';
 import { Agent, type Dispatcher, Response as UndiciResponse, fetch as undiciFetch } from 'undici';
@@ -258,6 +259,8 @@ export function createFetch(options: CreateFetchOptions = {}): BulwarkFetch {
     replaySafe: boolean,
     handOut: (response: Response) => void,
   ): Promise<void> {
+    // The origin never carries credentials; errors name it and the model.
+    const target = targetText(prepared.url.origin, prepared.info.model);
     const budgets = context.budgets;
     const connectMs = budgets.connectMs ?? options.connectMs ?? DEFAULTS.connectMs;
     const guard = new AttemptGuard(context);
@@ -288,6 +291,7 @@ export function createFetch(options: CreateFetchOptions = {}): BulwarkFetch {
         elapsedMs: guard.elapsedMs(),
         attempt: context.attempt,
         maxAttempts: context.maxAttempts,
+        target,
       });
     }
     guard.clear('headers');
@@ -303,7 +307,7 @@ export function createFetch(options: CreateFetchOptions = {}): BulwarkFetch {
       } catch (error) {
         if (guard.failure !== undefined) throw guard.failure;
         guard.dispose();
-        throw classifyBodyFailure(error, false, replaySafe);
+        throw classifyBodyFailure(error, false, replaySafe, target);
       }
       guard.dispose();
       const headers = new Headers(response.headers as unknown as Headers);
@@ -369,7 +373,9 @@ export function createFetch(options: CreateFetchOptions = {}): BulwarkFetch {
             controller.enqueue(value);
           } catch (error) {
             const failure =
-              guard.failure !== undefined ? guard.failure : classifyBodyFailure(error, true, replaySafe);
+              guard.failure !== undefined
+                ? guard.failure
+                : classifyBodyFailure(error, true, replaySafe, target);
             guard.dispose();
             reader.cancel().catch(() => {});
             controller.error(failure);
