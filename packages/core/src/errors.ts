@@ -333,8 +333,8 @@ export class ResponseError extends BulwarkError {
   constructor(options: ResponseErrorOptions) {
     const model = options.model ? ` for model "${options.model}"` : '';
     const text = options.serverMessage ? `: ${options.serverMessage}` : '';
-    const server = options.host ? `Server ${options.host}` : 'Server';
-    super(`${server} answered ${options.status}${model}${text}`, {
+    const host = options.host ? ` at ${options.host}` : '';
+    super(`Server answered ${options.status}${host}${model}${text}`, {
       code: ErrorCode.HttpStatus,
       retryable: options.retryable ?? RETRYABLE_STATUSES.has(options.status),
       cause: options.cause,

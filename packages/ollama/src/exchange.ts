@@ -132,8 +132,6 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
-    // undici starts the request once it has a connected socket: the connect budget is met.
-    this.#options.guard.clear('connect');
     // Failed while the request waited for a connection: it is never sent.
     if (this.#done) controller.abort(new Error(ABORTED));
   }

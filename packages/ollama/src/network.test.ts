@@ -195,7 +195,7 @@ describe('transport errors', () => {
     const failed = (await client
       .show({ model: 'llama3.2' })
       .catch((error: unknown) => error)) as ResponseError;
-    expect(failed.message).toMatch(new RegExp(`^Server ${sim.url} answered 500 for model "llama3.2"`));
+    expect(failed.message).toMatch(new RegExp(`^Server answered 500 at ${sim.url} for model "llama3.2"`));
     for (const error of [refused, hung, failed]) expect(String(error.message)).not.toContain('SECRET');
   });
 });

@@ -2,6 +2,7 @@ import { AttemptGuard, type Context, MAX_TIMER_MS, type PhaseBudgets } from '@bu
 import { Agent, type Dispatcher, EnvHttpProxyAgent, ProxyAgent } from 'undici';
 import { type Budgets, Exchange, type Reading, type StreamHandlers } from './exchange.js';
 import { pathPrefix } from './host.js';
+import { timedConnector } from './timed-connector.js';
 import { USER_AGENT } from './version.js';
 
 export type { StreamHandlers } from './exchange.js';
@@ -67,13 +68,15 @@ export class OllamaTransport {
     };
   }
 
-  /** The agent whose connect timer backs up a `connectMs` budget (undici's timer is coarse, about 1 s). */
+  /** The agent that enforces a `connectMs` budget with Bulwark's own connect timer. */
   #agent(connectMs: number): Dispatcher {
-    const connectTimeout = backstop(connectMs);
-    let agent = this.#agents.get(connectTimeout);
+    let agent = this.#agents.get(connectMs);
     if (!agent) {
+      const connectTimeout = backstop(connectMs);
       const options = {
-        connect: { timeout: connectTimeout },
+        connect: timedConnector(connectMs, connectTimeout),
+        // The connection to a proxy has undici's timer only (ProxyAgent builds its own connector).
+        proxyTls: { timeout: connectTimeout },
         connections: this.#options.connections,
         keepAliveTimeout: 30_000,
       };
@@ -84,7 +87,7 @@ export class OllamaTransport {
       else if (proxy === undefined && environmentProxy())
         agent = new EnvHttpProxyAgent({ ...options, proxyTunnel: false });
       else agent = new Agent(options);
-      this.#agents.set(connectTimeout, agent);
+      this.#agents.set(connectMs, agent);
     }
     return agent;
   }
@@ -120,8 +123,6 @@ export class OllamaTransport {
     const budgets = this.#budgets(context);
     if (reading.kind === 'records') guard.start('first-token', budgets.firstTokenMs);
     guard.start('headers', budgets.headersMs);
-    // Bulwark's own connect timer: it runs until undici hands the request a connected socket.
-    guard.start('connect', budgets.connectMs);
     // A caller's per-call attempt budget holds even where the client's policy has no attempt limit.
     guard.start('attempt', context.callTimeout?.attemptMs);
     const exchange = new Exchange({ context, guard, budgets, model, reading });
