@@ -44,6 +44,15 @@ describe('examples', () => {
     expect(output.trim().length).toBeGreaterThan(20);
   });
 
+  it("from-python.ts runs the README's Python equivalents against the simulator", async () => {
+    const { code, output } = await run('examples/from-python.ts');
+    expect(code, output).toBe(0);
+    expect(output).toContain('worst case: 380 s over 3 attempts');
+    expect(output.match(/^answered: \S+/gm)).toHaveLength(3);
+    expect(output).toMatch(/timed out: Timed out for the call to finish after 1000 ms/);
+    expect(output).toContain("timed out (caller's signal): TimeoutError");
+  });
+
   it('streaming-chat.ts prints tokens and the final count', async () => {
     const { code, output } = await run('examples/streaming-chat.ts');
     expect(code, output).toBe(0);

@@ -73,3 +73,20 @@ it("shows in the README's pipeline block the order and budgets createPipeline() 
   expect(order.every((position) => position > 0)).toBe(true);
   expect(order).toEqual([...order].sort((a, b) => a - b));
 });
+
+it("runs every Bulwark cell of the README's Python table in examples/from-python.ts", () => {
+  const readme = read('README.md');
+  const section = readme.slice(readme.indexOf('## From the Python client'));
+  const rows = section
+    .slice(0, section.indexOf('\n\n', section.indexOf('| Python')))
+    .split('\n')
+    .filter((line) => line.startsWith('| ') && !line.startsWith('| Python'));
+  expect(rows.length).toBeGreaterThanOrEqual(6);
+  const example = read('examples/from-python.ts');
+  for (const row of rows) {
+    const bulwark = row.split(' | ')[1] ?? '';
+    const spans = [...bulwark.matchAll(/`([^`]+)`/g)].map((match) => match[1] as string);
+    expect(spans.length, row).toBeGreaterThan(0);
+    for (const span of spans) expect(example, `${span} (from: ${row})`).toContain(span);
+  }
+});

@@ -198,13 +198,22 @@ interface Factory {
   others: readonly [string, unknown][];
   /** Whole-options values that are not an options object. */
   notOptions?: readonly unknown[];
+  /** Time budgets: `Infinity` means no limit for them, and a value past a timer's range is bad instead. */
+  budgets?: readonly string[];
 }
+
+/** The bad values of one number option: a budget takes `Infinity` (no limit) but not 2^31 ms. */
+const badNumbersOf = (factory: Factory, option: string): readonly unknown[] =>
+  factory.budgets?.includes(option)
+    ? badNumbers.map((value) => (value === Number.POSITIVE_INFINITY ? 2 ** 31 : value))
+    : badNumbers;
 
 const factories: readonly Factory[] = [
   {
     name: 'timeout()',
     build: (options) => timeout(options as never),
     numbers: ['attemptMs', 'totalMs', 'connectMs', 'headersMs', 'firstTokenMs', 'idleMs'],
+    budgets: ['attemptMs', 'totalMs', 'connectMs', 'headersMs', 'firstTokenMs', 'idleMs'],
     others: [
       ['clock', {}],
       ['clock', 'real'],
@@ -272,6 +281,7 @@ const factories: readonly Factory[] = [
     name: 'createFetch()',
     build: (options) => createFetch(options as never),
     numbers: ['connectMs', 'headersMs', 'firstTokenMs', 'idleMs', 'connections', 'maxErrorBodyBytes'],
+    budgets: ['connectMs', 'headersMs', 'firstTokenMs', 'idleMs'],
     others: [
       ['policy', {}],
       ['policy', 'retry'],
@@ -285,6 +295,7 @@ const factories: readonly Factory[] = [
     name: 'new Ollama()',
     build: (options) => new Ollama(options as never),
     numbers: ['connections', 'connectMs', 'headersMs', 'firstTokenMs', 'idleMs', 'maxLineBytes'],
+    budgets: ['connectMs', 'headersMs', 'firstTokenMs', 'idleMs'],
     others: [
       ['policy', {}],
       ['policy', () => {}],
@@ -370,7 +381,9 @@ describe('bad options to every factory', () => {
   for (const factory of factories) {
     it(`${factory.name} rejects bad values, unknown keys and non-objects at construction, naming the option`, async () => {
       const cases: [string, unknown][] = [
-        ...factory.numbers.flatMap((option) => badNumbers.map((value): [string, unknown] => [option, value])),
+        ...factory.numbers.flatMap((option) =>
+          badNumbersOf(factory, option).map((value): [string, unknown] => [option, value]),
+        ),
         ...factory.others,
       ];
       for (const [option, value] of cases) {
@@ -405,8 +418,8 @@ describe('bad hosts, URLs and headers', () => {
     ['ftp://127.0.0.1', /http: or https:/],
     [`http://user:${SECRET}@127.0.0.1:11434`, /credentials/],
     [`http://:${SECRET}@127.0.0.1`, /credentials/],
-    ['http://127.0.0.1:11434/api', /without a path/],
-    ['http://127.0.0.1:11434/?x=1', /without a path/],
+    ['http://127.0.0.1:11434/?x=1', /must not have a query/],
+    ['http://127.0.0.1:11434/api#x', /must not have a query or a fragment/],
     ['http://127.0.0.1:99999', /valid URL/],
     ['http://exa mple.com', /spaces or control/],
     ['http://127.0.0.1\r\nHost: evil', /spaces or control/],

@@ -45,6 +45,27 @@ describe('circuitBreaker()', () => {
     expect(changes).toEqual(['default:closed->open', 'default:open->half-open', 'default:half-open->closed']);
   });
 
+  it('carries the failure that opened it as the cause of its refusals', async () => {
+    const { clock, policy } = setup({ breaker: () => new ConsecutiveBreaker(2) });
+    const first = new TimeoutError({ phase: 'first-token', timeoutMs: 50, elapsedMs: 51 });
+    const second = new TimeoutError({ phase: 'idle', timeoutMs: 20, elapsedMs: 21 });
+    await policy.execute(fail(first)).catch(() => {});
+    await policy.execute(fail(second)).catch(() => {});
+    const refused = (await policy
+      .execute(() => 'never')
+      .catch((error: unknown) => error)) as CircuitOpenError;
+    expect(CircuitOpenError.is(refused)).toBe(true);
+    expect(refused.cause).toBe(second);
+    clock.advance(1_000);
+    const third = boom();
+    await policy.execute(fail(third)).catch(() => {});
+    const again = (await policy.execute(() => 'never').catch((error: unknown) => error)) as CircuitOpenError;
+    expect(again.cause).toBe(third);
+    clock.advance(1_000);
+    await policy.execute(() => 'probe ok');
+    expect(policy.getState().state).toBe('closed');
+  });
+
   it('re-opens when the probe fails, moving the next probe time', async () => {
     const { clock, policy } = setup({ breaker: () => new ConsecutiveBreaker(1) });
     await policy.execute(fail(boom())).catch(() => {});

@@ -43,6 +43,8 @@ interface Breaker {
   counter: IBreaker;
   retryAt: number | undefined;
   probes: number;
+  /** The failure that last opened the breaker: the `cause` of its refusals. */
+  openedBy: unknown;
 }
 
 function copyBreaker(template: IBreaker): IBreaker {
@@ -140,6 +142,7 @@ export class CircuitBreakerPolicy extends BasePolicy {
       counter: this.#makeCounter(),
       retryAt: undefined,
       probes: 0,
+      openedBy: undefined,
     }));
   }
 
@@ -148,6 +151,8 @@ export class CircuitBreakerPolicy extends BasePolicy {
     if (from === to) return;
     breaker.state = to;
     breaker.retryAt = to === 'open' ? this.#clock.now() + this.halfOpenAfterMs : undefined;
+    if (to === 'open') breaker.openedBy = reason;
+    else if (to === 'closed') breaker.openedBy = undefined;
     this.#stateChange.emit({ key, from, to, reason });
   }
 
@@ -216,6 +221,7 @@ export class CircuitBreakerPolicy extends BasePolicy {
           state,
           retryAt: state === 'open' ? breaker.retryAt : undefined,
           now: this.#clock.now(),
+          cause: breaker.openedBy,
         }),
       );
     }

@@ -2,7 +2,7 @@ import { type CircuitBreakerOptions, type CircuitBreakerPolicy, circuitBreaker }
 import { type BulkheadOptions, type BulkheadPolicy, bulkhead } from '@bulwark/bulkhead';
 import {
   anyOf,
-  duration,
+  budget,
   InvalidOptionError,
   integer,
   object,
@@ -17,12 +17,17 @@ import {
   type FleetOptions,
   Ollama,
   type OllamaOptions,
+  resolveCallTimeout,
+  timeoutNumber,
 } from '@bulwark/ollama';
 import { createInstrumentation, type InstrumentOptions } from '@bulwark/otel';
 import { type RetryOptions, type RetryPolicy, retry } from '@bulwark/retry';
 import { timeout } from '@bulwark/timeout';
 
-/** Budgets of `createOllama({ timeout })`. */
+/**
+ * Budgets of `createOllama({ timeout })`. Each is a number of milliseconds from 1 to 2,147,483,647,
+ * or `Infinity` for no limit; a key left out (or `undefined`) keeps its default.
+ */
 export interface TimeoutBudgets {
   /** The whole call: queue, every attempt and the waits between them. @default 600_000 */
   totalMs?: number;
@@ -63,7 +68,14 @@ export interface CreateOllamaOptions {
   fallbackModels?: Readonly<Record<string, readonly string[]>>;
   /** Headers for every request; their values never appear in errors or telemetry. */
   headers?: Record<string, string>;
-  /** Milliseconds for the whole call, or the budgets of each phase. @default {@link DEFAULT_TIMEOUTS} */
+  /**
+   * The budgets of each phase, or one number of milliseconds meaning what the Python client's
+   * `timeout=` means: the limit on connecting and on each wait for the server (the response's
+   * first chunk, and the silence between two chunks), so `connectMs`, `headersMs`, `firstTokenMs`
+   * and `idleMs` all take it; `totalMs` keeps its default. A number below 1,000 is refused: it is
+   * almost surely seconds typed as milliseconds (`timeout: 30` is 30 ms; write `30_000`).
+   * @default {@link DEFAULT_TIMEOUTS}
+   */
   timeout?: number | TimeoutBudgets;
   /** Retries after the first attempt (503 busy, resets, timeouts, 5xx). @default 2 */
   maxRetries?: number;
@@ -84,6 +96,12 @@ export interface CreateOllamaOptions {
   connections?: number;
   /** Model states and owned loads: their options, or `false` for a server that is not Ollama. @default true */
   modelState?: OllamaOptions['modelState'];
+  /**
+   * A forward proxy URL, or `false` for none. By default, as the Python client, `HTTP_PROXY` and
+   * `HTTPS_PROXY` are honoured except for hosts `NO_PROXY` names.
+   * @default the environment's proxy
+   */
+  proxy?: string | false;
 }
 
 /** The recommended pipeline and its parts, to subscribe to their events. */
@@ -104,15 +122,16 @@ export const DEFAULT_TIMEOUTS = {
   loadMs: DEFAULT_MODEL_STATE.loadMs,
 } as const satisfies TimeoutBudgets;
 
-const budgetsSchema = {
-  totalMs: duration(1),
-  attemptMs: duration(1),
-  connectMs: duration(1),
-  headersMs: duration(1),
-  firstTokenMs: duration(1),
-  idleMs: duration(1),
-  loadMs: duration(1),
-};
+/**
+ * A `timeout` without its `loadMs`: the load budget belongs to the client's owned loads, not to a
+ * call, so it is checked here and handed to `new Ollama()` on its own.
+ */
+function callBudgets(value: CreateOllamaOptions['timeout']): CreateOllamaOptions['timeout'] {
+  if (typeof value !== 'object' || value === null || !('loadMs' in value)) return value;
+  const { loadMs, ...rest } = value;
+  validateOptions('createOllama(): option "timeout"', { loadMs }, { loadMs: budget(1) });
+  return rest;
+}
 
 /**
  * The recommended order, outermost first:
@@ -127,15 +146,21 @@ const budgetsSchema = {
 export function createPipeline(
   options: Omit<
     CreateOllamaOptions,
-    'host' | 'hosts' | 'fleet' | 'fallbackModels' | 'headers' | 'policy' | 'connections' | 'modelState'
+    | 'host'
+    | 'hosts'
+    | 'fleet'
+    | 'fallbackModels'
+    | 'headers'
+    | 'policy'
+    | 'connections'
+    | 'modelState'
+    | 'proxy'
   > = {},
   hostCount = 1,
 ): Pipeline {
-  const budgets: TimeoutBudgets =
-    typeof options.timeout === 'number' ? { totalMs: options.timeout } : { ...options.timeout };
   const { totalMs, attemptMs, connectMs, headersMs, firstTokenMs, idleMs } = {
     ...DEFAULT_TIMEOUTS,
-    ...budgets,
+    ...resolveCallTimeout('createOllama()', callBudgets(options.timeout)),
   };
   const retryPolicy = retry({ ...options.retry, maxAttempts: (options.maxRetries ?? 2) + 1 });
   const breaker =
@@ -174,7 +199,7 @@ export function createOllama(options: CreateOllamaOptions = {}): Ollama {
     fleet: object,
     fallbackModels: object,
     headers: object,
-    timeout: anyOf(duration(1), object),
+    timeout: (value) => (typeof value === 'number' ? timeoutNumber(value) : object(value)),
     maxRetries: integer(0),
     retry: object,
     breaker: anyOf(oneOf(false), object),
@@ -183,9 +208,10 @@ export function createOllama(options: CreateOllamaOptions = {}): Ollama {
     policy: object,
     connections: integer(1),
     modelState: anyOf(oneOf(true, false), object),
+    // checked by new Ollama()
+    proxy: () => undefined,
   });
-  if (typeof options.timeout === 'object')
-    validateOptions('createOllama(): option "timeout"', options.timeout, budgetsSchema);
+  resolveCallTimeout('createOllama()', callBudgets(options.timeout));
   if (options.retry !== undefined && 'maxAttempts' in options.retry) {
     throw new InvalidOptionError(
       'createOllama(): option "retry.maxAttempts" is not accepted here; use "maxRetries" (the retries after the first attempt)',
@@ -209,6 +235,7 @@ export function createOllama(options: CreateOllamaOptions = {}): Ollama {
     ...(options.modelState === undefined ? {} : { modelState: options.modelState }),
     loadMs:
       (typeof options.timeout === 'object' ? options.timeout.loadMs : undefined) ?? DEFAULT_TIMEOUTS.loadMs,
+    ...(options.proxy === undefined ? {} : { proxy: options.proxy }),
     policy,
   });
 }

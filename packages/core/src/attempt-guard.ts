@@ -1,4 +1,4 @@
-import { TimeoutError } from './errors.js';
+import { TimeoutError, targetText } from './errors.js';
 import { neverAborted } from './never-aborted.js';
 import type { Context, TimeoutPhase, TimerHandle } from './types.js';
 
@@ -147,6 +147,7 @@ export class AttemptGuard {
         attempt: context.attempt,
         maxAttempts: context.maxAttempts,
         committed: context.committed,
+        target: targetText(context.attributes.host, context.attributes.model),
       }),
     );
   }

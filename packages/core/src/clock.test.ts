@@ -3,6 +3,26 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock, realClock } from './clock.js';
 import { linkSignal, raceSignal, sleep } from './signal.js';
 
+describe('realClock long delays', () => {
+  it('holds a delay longer than a Node timer without firing early or warning, and Infinity never fires', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      let fired = 0;
+      const long = realClock.setTimeout(() => fired++, 2_147_483_647 + 1_000);
+      const never = realClock.setTimeout(() => fired++, Number.POSITIVE_INFINITY);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      long.clear();
+      never.clear();
+      expect(fired).toBe(0);
+      expect(warnings.filter((warning) => warning.name === 'TimeoutOverflowWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+});
+
 describe('ManualClock', () => {
   it('fires timers in order of due time, only when advanced', () => {
     const clock = new ManualClock(0);

@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS } from './options.js';
 import type { Clock, TimerHandle } from './types.js';
 
 const origin = performance.timeOrigin;
@@ -6,8 +7,17 @@ const origin = performance.timeOrigin;
 export const realClock: Clock = {
   now: () => origin + performance.now(),
   setTimeout(callback, delayMs) {
-    const timer = setTimeout(callback, Math.max(0, delayMs));
-    timer.unref();
+    // A delay longer than a Node timer holds waits in steps; `Infinity` never fires.
+    if (delayMs === Number.POSITIVE_INFINITY) return { clear() {} };
+    let timer: ReturnType<typeof setTimeout>;
+    const arm = (left: number): void => {
+      timer = setTimeout(
+        left > MAX_TIMER_MS ? () => arm(left - MAX_TIMER_MS) : callback,
+        Math.min(MAX_TIMER_MS, Math.max(0, left)),
+      );
+      timer.unref();
+    };
+    arm(delayMs);
     return { clear: () => clearTimeout(timer) };
   },
 };

@@ -2,6 +2,7 @@ import { realClock } from './clock.js';
 import { neverAborted } from './never-aborted.js';
 import type {
   Attributes,
+  CallTimeout,
   Clock,
   Context,
   ContextPatch,
@@ -30,6 +31,7 @@ class CallContext implements Context {
   readonly attributes: Readonly<Attributes>;
   readonly budgets: Readonly<PhaseBudgets>;
   readonly clock: Clock;
+  readonly callTimeout: Readonly<CallTimeout> | undefined;
   readonly #commitment: Commitment;
   readonly #loadListeners: LoadListeners | undefined;
 
@@ -43,6 +45,7 @@ class CallContext implements Context {
     clock: Clock,
     commitment: Commitment,
     loadListeners: LoadListeners | undefined,
+    callTimeout: Readonly<CallTimeout> | undefined,
   ) {
     this.signal = signal;
     this.attempt = attempt;
@@ -53,6 +56,7 @@ class CallContext implements Context {
     this.clock = clock;
     this.#commitment = commitment;
     this.#loadListeners = loadListeners;
+    this.callTimeout = callTimeout;
   }
 
   get committed(): boolean {
@@ -125,6 +129,7 @@ class CallContext implements Context {
       this.clock,
       commitment,
       patch.onModelLoad ? [...(this.#loadListeners ?? []), patch.onModelLoad] : this.#loadListeners,
+      this.callTimeout,
     );
   }
 }
@@ -148,5 +153,6 @@ export function createContext(options: ExecuteOptions = {}): Context {
     options.clock ?? realClock,
     { committed: false, listeners: undefined, started: false, firstChunkListeners: undefined },
     undefined,
+    options.timeout && Object.freeze(withoutUndefined(options.timeout)),
   );
 }

@@ -2,6 +2,20 @@ import type { TimeoutPhase } from './types.js';
 
 const brand = Symbol.for('bulwark.error');
 
+/**
+ * Makes the `is()` guard and `Symbol.hasInstance` of one error class from its `Symbol.for` brand, so
+ * both work across two installed copies of the package and recognise only that class (and its
+ * subclasses, which carry their parent's brand too).
+ */
+function brandCheck(classBrand: symbol): (value: unknown) => boolean {
+  return (value) =>
+    typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[classBrand] === true;
+}
+
+function setBrand(target: object, classBrand: symbol): void {
+  Object.defineProperty(target, classBrand, { value: true, enumerable: false });
+}
+
 /** Every stable error code Bulwark uses. */
 export const ErrorCode = {
   /** A timeout budget fired. */
@@ -36,6 +50,7 @@ export type NotRetriedReason =
   | 'cancelled';
 
 export interface BulwarkErrorOptions {
+  /** A stable code, `ERR_BULWARK_…`: one of {@link ErrorCode} for Bulwark's own classes. */
   code: string;
   retryable?: boolean;
   cause?: unknown;
@@ -60,18 +75,29 @@ export class BulwarkError extends Error {
 
   constructor(message: string, options: BulwarkErrorOptions) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    Object.defineProperty(this, brand, { value: true, enumerable: false });
+    setBrand(this, brand);
     this.name = 'BulwarkError';
     this.code = options.code;
     this.retryable = options.retryable ?? false;
     this.committed = options.committed ?? false;
   }
 
-  /** True for any Bulwark error, from this copy of the package or another. */
-  static is(value: unknown): value is BulwarkError {
-    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true;
+  /**
+   * True for any Bulwark error, from this copy of the package or another. It narrows to the union of
+   * Bulwark's error classes, so checking `code` narrows further to one class:
+   * `BulwarkError.is(e) && e.code === 'ERR_BULWARK_TIMEOUT'` makes `e` a {@link TimeoutError}.
+   */
+  static is(value: unknown): value is AnyBulwarkError {
+    return isBulwarkError(value);
+  }
+
+  /** `instanceof` checks the brand, so it works across two installed copies too. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return isBulwarkError(value);
   }
 }
+
+const isBulwarkError = brandCheck(brand);
 
 export interface TimeoutErrorOptions {
   phase: TimeoutPhase;
@@ -84,6 +110,8 @@ export interface TimeoutErrorOptions {
   committed?: boolean;
   /** Whether retrying may help. @default true (except `total`, which ends the call) */
   retryable?: boolean;
+  /** The server (never with credentials) and model, for the message: see {@link targetText}. */
+  target?: string | undefined;
   /** Phase `load`: the load the call was waiting on, for the message and {@link TimeoutError.load}. */
   load?: ModelLoadProgress | undefined;
 }
@@ -110,7 +138,11 @@ const phaseText: Record<TimeoutPhase, string> = {
 };
 
 /** A budget fired. Its `phase` says which one, `timeoutMs` its size. */
+const timeoutErrorBrand = Symbol.for('bulwark.error.timeout');
+const isTimeoutError = brandCheck(timeoutErrorBrand);
+
 export class TimeoutError extends BulwarkError {
+  declare readonly code: typeof ErrorCode.Timeout;
   readonly phase: TimeoutPhase;
   readonly timeoutMs: number;
   readonly elapsedMs: number;
@@ -132,23 +164,38 @@ export class TimeoutError extends BulwarkError {
       : load.continues
         ? `: it has been loading for ${Math.round(load.loadingMs)} ms and the load continues`
         : ': the load was stopped';
-    super(`Timed out ${what} after ${Math.round(options.timeoutMs)} ms${attemptText}${loadText}`, {
+    const target = options.target && !load ? `: ${options.target}` : '';
+    super(`Timed out ${what} after ${Math.round(options.timeoutMs)} ms${attemptText}${loadText}${target}`, {
       code: ErrorCode.Timeout,
       retryable: options.retryable ?? options.phase !== 'total',
       cause: options.cause,
       committed: options.committed ?? false,
     });
     this.name = 'BulwarkTimeoutError';
+    setBrand(this, timeoutErrorBrand);
     this.phase = options.phase;
     this.timeoutMs = options.timeoutMs;
     this.elapsedMs = options.elapsedMs;
     this.attempt = options.attempt;
     this.load = load;
   }
+
+  /** True for a TimeoutError only, from this copy of the package or another. */
+  static override is(value: unknown): value is TimeoutError {
+    return isTimeoutError(value);
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return isTimeoutError(value);
+  }
 }
 
-/** A breaker refused the call without running it. */
+/** A breaker refused the call without running it; `cause` is the failure that opened it, when known. */
+const circuitOpenErrorBrand = Symbol.for('bulwark.error.circuit-open');
+const isCircuitOpenError = brandCheck(circuitOpenErrorBrand);
+
 export class CircuitOpenError extends BulwarkError {
+  declare readonly code: typeof ErrorCode.CircuitOpen;
   readonly key: string;
   /** When the breaker will next let a probe through (clock time), if known. */
   readonly retryAt: number | undefined;
@@ -159,6 +206,8 @@ export class CircuitOpenError extends BulwarkError {
     retryAt?: number | undefined;
     state: 'open' | 'half-open';
     now?: number;
+    /** The failure that opened the breaker, when known. */
+    cause?: unknown;
   }) {
     const when =
       options.retryAt === undefined
@@ -170,16 +219,31 @@ export class CircuitOpenError extends BulwarkError {
     super(`Circuit breaker "${options.key}" ${what}${when}`, {
       code: ErrorCode.CircuitOpen,
       retryable: false,
+      cause: options.cause,
     });
     this.name = 'BulwarkCircuitOpenError';
+    setBrand(this, circuitOpenErrorBrand);
     this.key = options.key;
     this.retryAt = options.retryAt;
     this.state = options.state;
   }
+
+  /** True for a CircuitOpenError only, from this copy of the package or another. */
+  static override is(value: unknown): value is CircuitOpenError {
+    return isCircuitOpenError(value);
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return isCircuitOpenError(value);
+  }
 }
 
 /** A bulkhead's running slots and its queue were full. */
+const bulkheadRejectedErrorBrand = Symbol.for('bulwark.error.bulkhead-rejected');
+const isBulkheadRejectedError = brandCheck(bulkheadRejectedErrorBrand);
+
 export class BulkheadRejectedError extends BulwarkError {
+  declare readonly code: typeof ErrorCode.BulkheadRejected;
   readonly key: string;
   readonly limit: number;
   readonly queue: number;
@@ -190,14 +254,28 @@ export class BulkheadRejectedError extends BulwarkError {
       retryable: false,
     });
     this.name = 'BulwarkBulkheadRejectedError';
+    setBrand(this, bulkheadRejectedErrorBrand);
     this.key = options.key;
     this.limit = options.limit;
     this.queue = options.queue;
   }
+
+  /** True for a BulkheadRejectedError only, from this copy of the package or another. */
+  static override is(value: unknown): value is BulkheadRejectedError {
+    return isBulkheadRejectedError(value);
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return isBulkheadRejectedError(value);
+  }
 }
 
 /** The retry budget refused a retry; `cause` is the error that would have been retried. */
+const retryBudgetExhaustedErrorBrand = Symbol.for('bulwark.error.retry-budget-exhausted');
+const isRetryBudgetExhaustedError = brandCheck(retryBudgetExhaustedErrorBrand);
+
 export class RetryBudgetExhaustedError extends BulwarkError {
+  declare readonly code: typeof ErrorCode.RetryBudgetExhausted;
   constructor(options: { cause: unknown; ratio: number }) {
     super(
       `Retry budget exhausted: retries would exceed ${Math.round(options.ratio * 100)}% of recent calls`,
@@ -208,17 +286,41 @@ export class RetryBudgetExhaustedError extends BulwarkError {
       },
     );
     this.name = 'BulwarkRetryBudgetExhaustedError';
+    setBrand(this, retryBudgetExhaustedErrorBrand);
+  }
+
+  /** True for a RetryBudgetExhaustedError only, from this copy of the package or another. */
+  static override is(value: unknown): value is RetryBudgetExhaustedError {
+    return isRetryBudgetExhaustedError(value);
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return isRetryBudgetExhaustedError(value);
   }
 }
 
 /** An option is unknown or has a bad value. Thrown at construction, naming the option and the value. */
+const invalidOptionErrorBrand = Symbol.for('bulwark.error.invalid-option');
+const isInvalidOptionError = brandCheck(invalidOptionErrorBrand);
+
 export class InvalidOptionError extends BulwarkError {
+  declare readonly code: typeof ErrorCode.InvalidOption;
   readonly option: string;
 
   constructor(message: string, option: string) {
     super(message, { code: ErrorCode.InvalidOption, retryable: false });
     this.name = 'BulwarkInvalidOptionError';
+    setBrand(this, invalidOptionErrorBrand);
     this.option = option;
+  }
+
+  /** True for a InvalidOptionError only, from this copy of the package or another. */
+  static override is(value: unknown): value is InvalidOptionError {
+    return isInvalidOptionError(value);
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return isInvalidOptionError(value);
   }
 }
 
@@ -230,6 +332,8 @@ export interface ResponseErrorOptions {
   retryAfterMs?: number | undefined;
   retryable?: boolean;
   model?: string | undefined;
+  /** The server that answered (never with credentials), for the message. */
+  host?: string | undefined;
   cause?: unknown;
   committed?: boolean;
 }
@@ -238,7 +342,11 @@ export interface ResponseErrorOptions {
 export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
 
 /** The server answered with an error status before any output. */
+const responseErrorBrand = Symbol.for('bulwark.error.response');
+const isResponseError = brandCheck(responseErrorBrand);
+
 export class ResponseError extends BulwarkError {
+  declare readonly code: typeof ErrorCode.HttpStatus;
   readonly status: number;
   readonly serverMessage: string | undefined;
   readonly retryAfterMs: number | undefined;
@@ -247,22 +355,37 @@ export class ResponseError extends BulwarkError {
   constructor(options: ResponseErrorOptions) {
     const model = options.model ? ` for model "${options.model}"` : '';
     const text = options.serverMessage ? `: ${options.serverMessage}` : '';
-    super(`Server answered ${options.status}${model}${text}`, {
+    const host = options.host ? ` at ${options.host}` : '';
+    super(`Server answered ${options.status}${host}${model}${text}`, {
       code: ErrorCode.HttpStatus,
       retryable: options.retryable ?? RETRYABLE_STATUSES.has(options.status),
       cause: options.cause,
       committed: options.committed ?? false,
     });
     this.name = 'BulwarkResponseError';
+    setBrand(this, responseErrorBrand);
     this.status = options.status;
     this.serverMessage = options.serverMessage;
     this.retryAfterMs = options.retryAfterMs;
     this.model = options.model;
   }
+
+  /** True for a ResponseError only, from this copy of the package or another. */
+  static override is(value: unknown): value is ResponseError {
+    return isResponseError(value);
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return isResponseError(value);
+  }
 }
 
 /** The connection failed: `refused`, `reset`, or `closed` before the answer was complete. */
+const connectionErrorBrand = Symbol.for('bulwark.error.connection');
+const isConnectionError = brandCheck(connectionErrorBrand);
+
 export class ConnectionError extends BulwarkError {
+  declare readonly code: typeof ErrorCode.Connection;
   readonly reason: 'refused' | 'reset' | 'closed' | 'other';
 
   constructor(options: {
@@ -279,36 +402,67 @@ export class ConnectionError extends BulwarkError {
       committed: options.committed ?? false,
     });
     this.name = 'BulwarkConnectionError';
+    setBrand(this, connectionErrorBrand);
     this.reason = options.reason;
+  }
+
+  /** True for a ConnectionError only, from this copy of the package or another. */
+  static override is(value: unknown): value is ConnectionError {
+    return isConnectionError(value);
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return isConnectionError(value);
   }
 }
 
 /** The server reported an error in a stream that had already started (an `{"error"}` line). */
+const streamErrorBrand = Symbol.for('bulwark.error.stream');
+const isStreamError = brandCheck(streamErrorBrand);
+
 export class StreamError extends BulwarkError {
+  declare readonly code: typeof ErrorCode.StreamError;
   readonly serverMessage: string;
   readonly model: string | undefined;
 
   constructor(options: {
     serverMessage: string;
     model?: string | undefined;
+    /** The server that sent the stream (never with credentials), for the message. */
+    host?: string | undefined;
     committed: boolean;
     cause?: unknown;
   }) {
     const model = options.model ? ` of model "${options.model}"` : '';
-    super(`The stream${model} failed: ${options.serverMessage}`, {
+    const host = options.host ? ` from ${options.host}` : '';
+    super(`The stream${model}${host} failed: ${options.serverMessage}`, {
       code: ErrorCode.StreamError,
       retryable: !options.committed,
       cause: options.cause,
       committed: options.committed,
     });
     this.name = 'BulwarkStreamError';
+    setBrand(this, streamErrorBrand);
     this.serverMessage = options.serverMessage;
     this.model = options.model;
+  }
+
+  /** True for a StreamError only, from this copy of the package or another. */
+  static override is(value: unknown): value is StreamError {
+    return isStreamError(value);
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return isStreamError(value);
   }
 }
 
 /** The answer broke the protocol. */
+const protocolErrorBrand = Symbol.for('bulwark.error.protocol');
+const isProtocolError = brandCheck(protocolErrorBrand);
+
 export class ProtocolError extends BulwarkError {
+  declare readonly code: typeof ErrorCode.Protocol;
   constructor(message: string, options: { cause?: unknown; committed?: boolean; retryable?: boolean } = {}) {
     super(message, {
       code: ErrorCode.Protocol,
@@ -317,5 +471,59 @@ export class ProtocolError extends BulwarkError {
       committed: options.committed ?? false,
     });
     this.name = 'BulwarkProtocolError';
+    setBrand(this, protocolErrorBrand);
   }
+
+  /** True for a ProtocolError only, from this copy of the package or another. */
+  static override is(value: unknown): value is ProtocolError {
+    return isProtocolError(value);
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return isProtocolError(value);
+  }
+}
+
+/** Every error class Bulwark throws; `code` tells them apart. */
+export type AnyBulwarkError =
+  | TimeoutError
+  | CircuitOpenError
+  | BulkheadRejectedError
+  | RetryBudgetExhaustedError
+  | InvalidOptionError
+  | ResponseError
+  | ConnectionError
+  | StreamError
+  | ProtocolError;
+
+/**
+ * True for any timeout: a Bulwark {@link TimeoutError} (any phase, from any installed copy) or the
+ * `TimeoutError` `DOMException` that a caller's own `AbortSignal.timeout()` rethrows.
+ *
+ * @example
+ * try {
+ *   await ollama.chat({ model, messages }, { signal: AbortSignal.timeout(30_000) });
+ * } catch (error) {
+ *   if (isTimeout(error)) console.error('The model took too long');
+ *   else throw error;
+ * }
+ */
+export function isTimeout(value: unknown): value is TimeoutError | DOMException {
+  if (TimeoutError.is(value)) return true;
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as { name?: unknown }).name === 'TimeoutError' &&
+    typeof DOMException === 'function' &&
+    value instanceof DOMException
+  );
+}
+
+/**
+ * The server and model a transport error names: `http://127.0.0.1:11434, model "llama3.2"`. `host`
+ * must already be free of credentials (transports pass the origin they resolved).
+ */
+export function targetText(host: unknown, model: unknown): string | undefined {
+  if (typeof host !== 'string' || host === '') return undefined;
+  return typeof model === 'string' && model !== '' ? `${host}, model "${model}"` : host;
 }

@@ -4,6 +4,7 @@ export type { CockatielLikePolicy } from './cockatiel-adapter.js';
 export { fromCockatiel } from './cockatiel-adapter.js';
 export { createContext } from './context.js';
 export type {
+  AnyBulwarkError,
   BulwarkErrorOptions,
   ModelLoadProgress,
   NotRetriedReason,
@@ -17,12 +18,14 @@ export {
   ConnectionError,
   ErrorCode,
   InvalidOptionError,
+  isTimeout,
   ProtocolError,
   RETRYABLE_STATUSES,
   ResponseError,
   RetryBudgetExhaustedError,
   StreamError,
   TimeoutError,
+  targetText,
 } from './errors.js';
 export { Emitter } from './events.js';
 export { DEFAULT_KEY, LruMap, resolveKey } from './keyed.js';
@@ -31,10 +34,12 @@ export type { OptionCheck } from './options.js';
 export {
   anyOf,
   boolean,
+  budget,
   duration,
   func,
   integer,
   keyOption,
+  MAX_TIMER_MS,
   numberIn,
   object,
   oneOf,
@@ -48,6 +53,7 @@ export type { LinkedController } from './signal.js';
 export { assertSignal, describe, linkSignal, raceSignal, sleep } from './signal.js';
 export type {
   Attributes,
+  CallTimeout,
   Clock,
   Context,
   ContextPatch,
@@ -61,7 +67,9 @@ export type {
   Operation,
   PhaseBudgets,
   Policy,
+  PolicyLimits,
   TimeoutPhase,
   TimerHandle,
 } from './types.js';
-export { wrap } from './wrap.js';
+export type { PipelineLimits } from './wrap.js';
+export { pipelineLimits, wrap } from './wrap.js';

@@ -36,9 +36,12 @@ export function classifyRequestFailure(
     elapsedMs: number;
     attempt: number;
     maxAttempts: number | undefined;
+    /** The server and model, for the message ({@link targetText}). */
+    target?: string | undefined;
   },
 ): Error {
   const { code, error: cause } = networkCause(error);
+  const at = options.target ? `: ${options.target}` : '';
   switch (code) {
     case 'UND_ERR_CONNECT_TIMEOUT':
       return new TimeoutError({
@@ -49,6 +52,7 @@ export function classifyRequestFailure(
         maxAttempts: options.maxAttempts,
         cause,
         retryable: true,
+        target: options.target,
       });
     case 'ECONNREFUSED':
     case 'ENOTFOUND':
@@ -57,7 +61,7 @@ export function classifyRequestFailure(
     case 'ENETUNREACH':
       return new ConnectionError({
         reason: code === 'ECONNREFUSED' ? 'refused' : 'other',
-        message: `Could not connect (${code})`,
+        message: `Could not connect (${code})${at}`,
         cause,
         retryable: true,
       });
@@ -65,7 +69,7 @@ export function classifyRequestFailure(
     case 'EPIPE':
       return new ConnectionError({
         reason: 'reset',
-        message: `The connection was reset before the response (${code})`,
+        message: `The connection was reset before the response (${code})${at}`,
         cause,
         retryable: options.replaySafe,
       });
@@ -73,14 +77,14 @@ export function classifyRequestFailure(
     case 'UND_ERR_CLOSED':
       return new ConnectionError({
         reason: 'closed',
-        message: 'The server closed the connection before the response',
+        message: `The server closed the connection before the response${at}`,
         cause,
         retryable: options.replaySafe,
       });
     default:
       return new ConnectionError({
         reason: 'other',
-        message: `The request failed${code ? ` (${code})` : ''}`,
+        message: `The request failed${code ? ` (${code})` : ''}${at}`,
         cause,
         retryable: false,
       });
@@ -88,11 +92,16 @@ export function classifyRequestFailure(
 }
 
 /** Maps a failure while the body streams. */
-export function classifyBodyFailure(error: unknown, committed: boolean, replaySafe: boolean): Error {
+export function classifyBodyFailure(
+  error: unknown,
+  committed: boolean,
+  replaySafe: boolean,
+  target?: string,
+): Error {
   const { code, error: cause } = networkCause(error);
   return new ConnectionError({
     reason: code === 'ECONNRESET' ? 'reset' : 'closed',
-    message: `The response body ended early${code ? ` (${code})` : ''}`,
+    message: `The response body ended early${code ? ` (${code})` : ''}${target ? `: ${target}` : ''}`,
     cause,
     committed,
     retryable: !committed && replaySafe,

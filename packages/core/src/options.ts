@@ -12,6 +12,24 @@ export const duration =
       ? undefined
       : `must be a finite number of milliseconds >= ${min}`;
 
+/**
+ * The longest delay a Node timer holds: 2,147,483,647 ms (about 24.8 days). A longer one fires
+ * after 1 ms with a `TimeoutOverflowWarning`, so budgets above it are refused.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * A time budget: milliseconds from `min` (default 1) to {@link MAX_TIMER_MS}, or `Infinity` for
+ * "no limit". Every Bulwark budget (`…Ms`) is checked with this.
+ */
+export const budget =
+  (min = 1): OptionCheck =>
+  (value) =>
+    value === Number.POSITIVE_INFINITY ||
+    (typeof value === 'number' && Number.isFinite(value) && value >= min && value <= MAX_TIMER_MS)
+      ? undefined
+      : `must be a number of milliseconds from ${min} to ${MAX_TIMER_MS}, or Infinity for no limit`;
+
 /** A whole number, at least `min`. */
 export const integer =
   (min: number): OptionCheck =>

@@ -26,6 +26,36 @@ export interface PhaseBudgets {
   idleMs?: number;
 }
 
+/**
+ * A caller's budgets for one call (`ollama.chat(request, { timeout })`). They win over the budgets
+ * of the client's policy: a `timeout()` uses `totalMs` or `attemptMs` instead of its own limit, and
+ * the transport uses the phase budgets instead of the ones in force. Each is milliseconds from 1 to
+ * 2,147,483,647, or `Infinity` for no limit.
+ */
+export interface CallTimeout extends PhaseBudgets {
+  /** The whole call: queue, every attempt and the waits between them. */
+  totalMs?: number;
+  /** One attempt. */
+  attemptMs?: number;
+}
+
+/**
+ * What a policy says about the time it allows, so a client can report its effective budgets and
+ * worst case (`ollama.timeouts()`). `timeout()` and `retry()` give theirs; `wrap()` combines them.
+ */
+export interface PolicyLimits {
+  /** A limit over what the policy wraps. */
+  limitMs?: number | undefined;
+  /** Which budget `limitMs` is; `undefined` follows placement (inside a retry: `attempt`, else `total`). */
+  phase?: 'attempt' | 'total' | undefined;
+  /** Phase budgets handed to each attempt beneath. */
+  budgets?: Readonly<PhaseBudgets> | undefined;
+  /** Attempts in total, when the policy retries. */
+  maxAttempts?: number | undefined;
+  /** The longest wait between two attempts. */
+  maxDelayMs?: number | undefined;
+}
+
 /** Which budget fired. */
 export type TimeoutPhase =
   | 'queue'
@@ -161,6 +191,8 @@ export interface Context {
   readonly budgets: Readonly<PhaseBudgets>;
   /** The clock of this call. */
   readonly clock: Clock;
+  /** The caller's own budgets for this call, which win over the policies' (see {@link CallTimeout}). */
+  readonly callTimeout?: Readonly<CallTimeout> | undefined;
   /** True once the operation delivered output to the caller: the attempt can no longer be replayed. */
   readonly committed: boolean;
   /** Marks the current attempt committed. Idempotent. */
@@ -183,6 +215,8 @@ export interface ExecuteOptions {
   attributes?: Attributes;
   /** The clock of the call. @default the real clock */
   clock?: Clock;
+  /** The caller's budgets for this call, winning over the policies'. @default undefined (the policies' own) */
+  timeout?: CallTimeout;
 }
 
 /** The operation a policy runs. */
@@ -194,6 +228,8 @@ export type Operation<T> = (context: Context) => Promise<T> | T;
  */
 export interface Policy {
   execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T>;
+  /** The limits this policy applies, when it has any (see {@link PolicyLimits}). */
+  limits?(): PolicyLimits;
   run<T>(context: Context, next: (context: Context) => Promise<T>): Promise<T>;
 }
 

@@ -281,6 +281,9 @@ describe('createFetch()', () => {
     const error = await fetch(closedUrl, { method: 'POST', body: 'x' }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ConnectionError);
     expect((error as ConnectionError).reason).toBe('refused');
+    expect((error as ConnectionError).message).toBe(
+      `Could not connect (ECONNREFUSED): ${new URL(closedUrl).origin}`,
+    );
     expect(outcomes).toHaveLength(3);
   });
 
@@ -339,7 +342,9 @@ describe('createFetch()', () => {
   it('rejects bad options at construction, naming them', () => {
     expect(() => createFetch({ headersMs: -1 })).toThrowError(InvalidOptionError);
     expect(() => createFetch({ headersMs: Number.NaN })).toThrowError(/option "headersMs" .* got NaN/);
-    expect(() => createFetch({ idleMs: Number.POSITIVE_INFINITY })).toThrowError(/"idleMs"/);
+    expect(() => createFetch({ idleMs: 2_147_483_648 })).toThrowError(
+      /"idleMs" must be a number of milliseconds from 1 to 2147483647, or Infinity/,
+    );
     expect(() => createFetch({ retryNonIdempotent: 'yes' as never })).toThrowError(/"retryNonIdempotent"/);
     expect(() => createFetch({ timeout: 5 } as never)).toThrowError(/unknown option "timeout"/);
   });

@@ -2,10 +2,10 @@ import {
   AttemptGuard,
   type Attributes,
   anyOf,
+  budget,
   type Context,
   classifyBodyFailure,
   classifyRequestFailure,
-  duration,
   func,
   InvalidOptionError,
   integer,
@@ -16,6 +16,7 @@ import {
   parseRetryAfter,
   ResponseError,
   TimeoutError,
+  targetText,
   validateOptions,
 } from '@bulwark/core';
 import { Agent, type Dispatcher, Response as UndiciResponse, fetch as undiciFetch } from 'undici';
@@ -230,10 +231,10 @@ function guardFailure(guard: AttemptGuard, replaySafe: boolean, context: Context
 export function createFetch(options: CreateFetchOptions = {}): BulwarkFetch {
   validateOptions('createFetch()', options, {
     policy: object,
-    connectMs: duration(1),
-    headersMs: duration(1),
-    firstTokenMs: duration(1),
-    idleMs: duration(1),
+    connectMs: budget(1),
+    headersMs: budget(1),
+    firstTokenMs: budget(1),
+    idleMs: budget(1),
     retryNonIdempotent: anyOf(oneOf(true, false), func),
     attributes: func,
     connections: integer(1),
@@ -254,7 +255,14 @@ export function createFetch(options: CreateFetchOptions = {}): BulwarkFetch {
     let agent = agents.get(connectMs);
     if (!agent) {
       // Bulwark's own timers enforce the headers and body budgets; undici's are set, not left implicit.
-      agent = new Agent({ connect: { timeout: connectMs }, connections, headersTimeout: 0, bodyTimeout: 0 });
+      // `Infinity` (no limit) is undici's 0.
+      const connectTimeout = connectMs === Number.POSITIVE_INFINITY ? 0 : connectMs;
+      agent = new Agent({
+        connect: { timeout: connectTimeout },
+        connections,
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      });
       agents.set(connectMs, agent);
     }
     return agent;
@@ -273,6 +281,8 @@ export function createFetch(options: CreateFetchOptions = {}): BulwarkFetch {
     replaySafe: boolean,
     handOut: (response: Response) => void,
   ): Promise<void> {
+    // The origin never carries credentials; errors name it and the model.
+    const target = targetText(prepared.url.origin, prepared.info.model);
     const budgets = context.budgets;
     const connectMs = budgets.connectMs ?? options.connectMs ?? DEFAULTS.connectMs;
     const guard = new AttemptGuard(context);
@@ -303,6 +313,7 @@ export function createFetch(options: CreateFetchOptions = {}): BulwarkFetch {
         elapsedMs: guard.elapsedMs(),
         attempt: context.attempt,
         maxAttempts: context.maxAttempts,
+        target,
       });
     }
     guard.clear('headers');
@@ -318,7 +329,7 @@ export function createFetch(options: CreateFetchOptions = {}): BulwarkFetch {
       } catch (error) {
         if (guard.failure !== undefined) throw guardFailure(guard, replaySafe, context);
         guard.dispose();
-        throw classifyBodyFailure(error, false, replaySafe);
+        throw classifyBodyFailure(error, false, replaySafe, target);
       }
       guard.dispose();
       const headers = new Headers(response.headers as unknown as Headers);
@@ -386,7 +397,7 @@ export function createFetch(options: CreateFetchOptions = {}): BulwarkFetch {
             const failure =
               guard.failure !== undefined
                 ? guardFailure(guard, replaySafe, context)
-                : classifyBodyFailure(error, true, replaySafe);
+                : classifyBodyFailure(error, true, replaySafe, target);
             guard.dispose();
             reader.cancel().catch(() => {});
             controller.error(failure);

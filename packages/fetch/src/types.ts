@@ -10,7 +10,10 @@ export interface RequestInfo {
   readonly model: string | undefined;
 }
 
-/** Options of {@link createFetch}. */
+/**
+ * Options of {@link createFetch}. Every budget (`…Ms`) is a number of milliseconds from 1 to
+ * 2,147,483,647, or `Infinity` for no limit.
+ */
 export interface CreateFetchOptions {
   /** The policy every request runs through. @default `noop()` */
   policy?: Policy;

@@ -9,6 +9,7 @@ import {
   parseRetryAfter,
   ResponseError,
   StreamError,
+  targetText,
 } from '@bulwark/core';
 import type { Dispatcher } from 'undici';
 import { LineReader } from './line-reader.js';
@@ -115,10 +116,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #first = true;
   #final: Json | undefined;
   readonly #onRecord = (record: unknown) => this.#deliver(record as Json);
+  /** The server and model every error of this exchange names. */
+  readonly #target: string | undefined;
 
   constructor(options: ExchangeOptions) {
     this.#options = options;
     this.#handlers = options.reading.kind === 'records' ? options.reading.handlers : undefined;
+    this.#target = targetText(options.context.attributes.host, options.model);
     this.promise = new Promise((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -208,7 +212,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
       }
       const text = this.#text as TextBody;
       if (!text.add(chunk)) {
-        if (this.#body === 'json') throw new ProtocolError(`The answer exceeded ${text.limit} bytes`);
+        if (this.#body === 'json')
+          throw new ProtocolError(`The answer exceeded ${text.limit} bytes${this.#at()}`);
         // An error page is kept only in part: stop reading it.
         this.#bodyEnded();
       }
@@ -223,6 +228,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       throw new StreamError({
         serverMessage: record.error,
         model: this.#options.model,
+        host: this.#options.context.attributes.host,
         committed: this.#options.context.committed,
       });
     }
@@ -277,14 +283,20 @@ export class Exchange implements Dispatcher.DispatchHandler {
         if (text.trim() === '') {
           // Only copy and delete answer with an empty body.
           if (method === 'DELETE' || path === '/api/copy') this.#settle(undefined, false);
-          else this.#settle(new ProtocolError(`The server answered ${path} with an empty body`), true);
+          else
+            this.#settle(
+              new ProtocolError(`The server answered ${path} with an empty body${this.#at()}`),
+              true,
+            );
           return;
         }
         try {
           this.#settle(JSON.parse(text), false);
         } catch (cause) {
           this.#settle(
-            new ProtocolError(`The server answered ${path} with a body that is not JSON`, { cause }),
+            new ProtocolError(`The server answered ${path} with a body that is not JSON${this.#at()}`, {
+              cause,
+            }),
             true,
           );
         }
@@ -308,7 +320,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.#settle(
-      new ProtocolError('The stream ended without its final line ("done": true)', {
+      new ProtocolError(`The stream ended without its final line ("done": true)${this.#at()}`, {
         committed: context.committed,
         retryable: !context.committed,
       }),
@@ -322,13 +334,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
       serverMessage: errorText((this.#text as TextBody).text(), this.#contentType),
       retryAfterMs: parseRetryAfter(this.#retryAfter, Date.now()),
       model: this.#options.model,
+      host: this.#options.context.attributes.host,
     });
   }
 
   #notNdjson(text: string): Error {
     const type = this.#contentType;
     return new ProtocolError(
-      `Expected an NDJSON stream but the server sent ${type.split(';')[0]} (status ${this.#status})${text ? `: ${errorText(text, type)}` : ''}`,
+      `Expected an NDJSON stream but the server sent ${type.split(';')[0]} (status ${this.#status})${text ? `: ${errorText(text, type)}` : ''}${this.#at()}`,
     );
   }
 
@@ -345,6 +358,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
           elapsedMs: guard.elapsedMs(),
           attempt: context.attempt,
           maxAttempts: context.maxAttempts,
+          target: this.#target,
         }),
         true,
       );
@@ -363,10 +377,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (error instanceof StreamError) return error;
     if (error instanceof ProtocolError) {
       return this.#body === 'records'
-        ? new ProtocolError(error.message, { cause: error.cause, committed })
+        ? new ProtocolError(`${error.message}${this.#at()}`, { cause: error.cause, committed })
         : error;
     }
-    return classifyBodyFailure(error, this.#body === 'records' && committed, true);
+    return classifyBodyFailure(error, this.#body === 'records' && committed, true, this.#target);
+  }
+
+  /** `: http://host:port, model "name"` for a message. */
+  #at(): string {
+    return this.#target ? `: ${this.#target}` : '';
   }
 
   /** Ends the exchange once: frees the guard, stops the request if it still runs, and settles. */

@@ -56,8 +56,8 @@ describe('resolveHost', () => {
     ['javascript:x', 'http: or https:'],
     ['ftp://gpu-box', 'http: or https:'],
     ['file:///etc/passwd', 'http: or https:'],
-    ['http://gpu-box/path', 'without a path'],
-    ['http://gpu-box?x=1', 'without a path'],
+    ['http://gpu-box?x=1', 'must not have a query or a fragment'],
+    ['http://gpu-box/ollama#top', 'must not have a query or a fragment'],
     ['http://gpu-box\r\nX-Injected: 1', 'control characters'],
     ['http://gpu box', 'control characters'],
     ['http://', 'not a valid URL'],
@@ -66,6 +66,46 @@ describe('resolveHost', () => {
     expect(error.option).toBe('host');
     expect(error.message).toContain(why);
     expect(error.message).toContain(JSON.stringify(input.trim()).slice(0, 10));
+  });
+
+  // Every form ollama-python's _parse_host documents, and its result.
+  it.each([
+    [':56789', 'http://127.0.0.1:56789'],
+    ['http://:56789', 'http://127.0.0.1:56789'],
+    ['1.2.3.4', 'http://1.2.3.4:11434'],
+    ['1.2.3.4:56789', 'http://1.2.3.4:56789'],
+    ['http://1.2.3.4', 'http://1.2.3.4'],
+    ['https://1.2.3.4', 'https://1.2.3.4'],
+    ['https://1.2.3.4:56789', 'https://1.2.3.4:56789'],
+    ['example.com', 'http://example.com:11434'],
+    ['example.com:56789', 'http://example.com:56789'],
+    ['example.com/', 'http://example.com:11434'],
+    ['example.com:56789/', 'http://example.com:56789'],
+    ['example.com/path', 'http://example.com:11434/path'],
+    ['example.com:56789/path', 'http://example.com:56789/path'],
+    ['https://example.com:56789/path', 'https://example.com:56789/path'],
+    ['example.com:56789/path/', 'http://example.com:56789/path'],
+    ['http://gateway:8080/ollama/v1//', 'http://gateway:8080/ollama/v1'],
+    ['[0001:002:003:0004::1]', 'http://[1:2:3:4::1]:11434'],
+    ['[0001:002:003:0004::1]:56789/path', 'http://[1:2:3:4::1]:56789/path'],
+    ['https://[0001:002:003:0004::1]:56789/path/', 'https://[1:2:3:4::1]:56789/path'],
+  ])('takes %s as the Python client does → %s', (input, base) => {
+    vi.stubEnv('OLLAMA_HOST', '');
+    expect(new Ollama({ host: input }).baseUrl).toBe(base);
+    vi.stubEnv('OLLAMA_HOST', input);
+    expect(new Ollama().baseUrl).toBe(base);
+  });
+
+  it('names OLLAMA_HOST, not an option, when the bad value came from it', () => {
+    vi.stubEnv('OLLAMA_HOST', 'ftp://gpu-box');
+    const error = thrown(() => new Ollama());
+    expect(error.message).toBe(
+      'new Ollama(): the environment variable OLLAMA_HOST must be an http: or https: URL, got "ftp://gpu-box"',
+    );
+    expect(error.option).toBe('OLLAMA_HOST');
+    const option = thrown(() => new Ollama({ host: 'ftp://gpu-box' }));
+    expect(option.message).toContain('option "host"');
+    expect(option.message).not.toContain('OLLAMA_HOST');
   });
 
   it.each([
@@ -128,12 +168,12 @@ describe('new Ollama() options', () => {
   it.each([
     ['connectMs', -1],
     ['connectMs', Number.NaN],
-    ['connectMs', Number.POSITIVE_INFINITY],
+    ['connectMs', 2_147_483_648],
     ['connectMs', '10'],
     ['connectMs', 0],
     ['headersMs', -5],
     ['headersMs', Number.NaN],
-    ['firstTokenMs', Number.POSITIVE_INFINITY],
+    ['firstTokenMs', Number.NEGATIVE_INFINITY],
     ['firstTokenMs', null],
     ['idleMs', -1],
     ['idleMs', true],

@@ -3,6 +3,8 @@ import {
   anyOf,
   assertSignal,
   BulwarkError,
+  budget,
+  type CallTimeout,
   type Clock,
   type Context,
   duration,
@@ -18,9 +20,11 @@ import {
   object,
   oneOf,
   type Policy,
+  pipelineLimits,
   realClock,
   validateOptions,
 } from '@bulwark/core';
+import { callDeadline, resolveCallTimeout } from './call-timeout.js';
 import { Channel } from './channel.js';
 import { checkFallbackModels, fallsBack } from './fleet/fallback-models.js';
 import { Fleet, type FleetHost } from './fleet/fleet.js';
@@ -59,6 +63,7 @@ import type {
   ShowRequest,
   ShowResponse,
   StatusResponse,
+  TimeoutReport,
   ToolCall,
   VersionResponse,
 } from './types.js';
@@ -211,6 +216,8 @@ function checkRequest(
 export class Ollama {
   /** The server's origin (the first host's, for a fleet). */
   readonly host: string;
+  /** The base URL of every route: the origin and the path prefix the host had (`http://gateway:8080/ollama`). */
+  readonly baseUrl: string;
   /** Every host's origin (one, unless `hosts` named several). */
   readonly hosts: readonly string[];
   readonly #fleet: Fleet;
@@ -239,12 +246,16 @@ export class Ollama {
       policy: object,
       instrument: func,
       connections: integer(1),
-      connectMs: duration(1),
-      headersMs: duration(1),
-      firstTokenMs: duration(1),
-      idleMs: duration(1),
+      connectMs: budget(1),
+      headersMs: budget(1),
+      firstTokenMs: budget(1),
+      idleMs: budget(1),
       maxLineBytes: integer(1),
-      loadMs: duration(1),
+      loadMs: budget(1),
+      proxy: (value) =>
+        value === false || (typeof value === 'string' && /^https?:\/\/[^\s]+$/i.test(value))
+          ? undefined
+          : 'must be an http: or https: URL, or false for none',
       modelState: anyOf(oneOf(true, false), object),
     });
     const modelState = typeof options.modelState === 'object' ? options.modelState : {};
@@ -282,6 +293,7 @@ export class Ollama {
     }
     this.host = (specs[0] as (typeof specs)[number]).origin.origin;
     this.hosts = Object.freeze(specs.map((spec) => spec.origin.origin));
+    this.baseUrl = (specs[0] as (typeof specs)[number]).origin.href.replace(/\/$/, '');
     const headers = checkHeaders(options.headers);
     const policy = options.policy ?? noop();
     this.#policy = options.instrument ? options.instrument(policy) : policy;
@@ -300,6 +312,7 @@ export class Ollama {
       hosts: specs.map((spec) => {
         const transport = new OllamaTransport({
           origin: spec.origin,
+          proxy: options.proxy,
           headers,
           connections: options.connections ?? 128,
           connectMs: options.connectMs,
@@ -444,8 +457,9 @@ export class Ollama {
   ): Promise<AbortableAsyncIterator<T>> {
     const model = typeof request.model === 'string' ? request.model : undefined;
     const owned = kind.ownsLoad(request);
+    const callTimeout = resolveCallTimeout(`ollama.${operation}()`, options?.timeout);
     const channel = new Channel<T>();
-    const linked = linkSignal(options?.signal);
+    const linked = callDeadline(options?.signal, callTimeout?.totalMs);
     let attempts = 0;
     let abandoned = false;
     const body = { ...request, stream: true };
@@ -492,7 +506,11 @@ export class Ollama {
             throw error;
           }
         }),
-      { signal: linked.signal, attributes: this.#attributes(operation, model, request) },
+      {
+        signal: linked.signal,
+        attributes: this.#attributes(operation, model, request),
+        ...(callTimeout && { timeout: callTimeout }),
+      },
     );
     const stop = (reason: unknown) => {
       abandoned = true;
@@ -512,7 +530,7 @@ export class Ollama {
     );
     void call
       .finally(() => {
-        linked.dispose();
+        linked.clear();
         this.#streams.delete(abortAll);
       })
       .catch(() => {});
@@ -547,7 +565,8 @@ export class Ollama {
     const body = { ...request, stream: true };
     const owned = kind.ownsLoad(request);
     const tried = new Set<FleetHost>();
-    return this.#policy.execute(
+    return this.#execute(
+      operation,
       (context: Context) =>
         this.#onHost(model, tried, options?.signal, pinned, async (host) => {
           try {
@@ -579,8 +598,38 @@ export class Ollama {
             throw error;
           }
         }),
-      { signal: options?.signal, attributes: this.#attributes(operation, model, request) },
+      model,
+      request,
+      options,
     );
+  }
+
+  /** Runs a call through the policy with the caller's signal and budgets. */
+  #execute<T>(
+    operation: string,
+    fn: (context: Context) => Promise<T>,
+    model: string | undefined,
+    request: Json | undefined,
+    options: CallOptions | undefined,
+  ): Promise<T> {
+    let callTimeout: CallTimeout | undefined;
+    try {
+      callTimeout = resolveCallTimeout(`ollama.${operation}()`, options?.timeout);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const attributes = this.#attributes(operation, model, request);
+    if (callTimeout === undefined) return this.#policy.execute(fn, { signal: options?.signal, attributes });
+    const deadline =
+      callTimeout.totalMs === undefined || callTimeout.totalMs === Number.POSITIVE_INFINITY
+        ? undefined
+        : callDeadline(options?.signal, callTimeout.totalMs);
+    const call = this.#policy.execute(fn, {
+      signal: deadline ? deadline.signal : options?.signal,
+      attributes,
+      timeout: callTimeout,
+    });
+    return deadline ? call.finally(() => deadline.clear()) : call;
   }
 
   #json<T>(
@@ -593,7 +642,8 @@ export class Ollama {
   ): Promise<T> {
     const model = typeof request?.model === 'string' ? request.model : undefined;
     const tried = new Set<FleetHost>();
-    return this.#policy.execute(
+    return this.#execute(
+      operation,
       (context: Context) =>
         this.#onHost(
           model,
@@ -602,7 +652,9 @@ export class Ollama {
           pinned,
           (host) => host.transport.json(context, method, path, request, model) as Promise<T>,
         ),
-      { signal: options?.signal, attributes: this.#attributes(operation, model, request) },
+      model,
+      request,
+      options,
     );
   }
 
@@ -616,7 +668,8 @@ export class Ollama {
     if (!this.#states) return this.#json(operation, 'POST', path, request, options);
     const model = request.model as string;
     const tried = new Set<FleetHost>();
-    return this.#policy.execute(
+    return this.#execute(
+      operation,
       (context: Context) =>
         this.#onHost(model, tried, options?.signal, undefined, async (host) => {
           try {
@@ -630,7 +683,9 @@ export class Ollama {
             throw error;
           }
         }),
-      { signal: options?.signal, attributes: this.#attributes(operation, model, request) },
+      model,
+      request,
+      options,
     );
   }
 
@@ -921,6 +976,26 @@ export class Ollama {
   /** The server's version. */
   version(options?: CallOptions): Promise<VersionResponse> {
     return this.#json('version', 'GET', '/api/version', undefined, options);
+  }
+
+  /**
+   * The budgets a generation call gets, and the longest it can take with its retries, so nobody has
+   * to add them up. Give a call's `timeout` to see what that call would get.
+   *
+   * @example
+   * const { worstCaseMs, maxAttempts, idleMs } = ollama.timeouts();
+   */
+  timeouts(options?: Pick<CallOptions, 'timeout'>): TimeoutReport {
+    const call = resolveCallTimeout('ollama.timeouts()', options?.timeout);
+    const limits = pipelineLimits(this.#policy);
+    const transport = (this.#fleet.hosts[0] as FleetHost).transport;
+    const phases = transport.phaseBudgets(limits.budgets, call);
+    const attemptMs = call?.attemptMs ?? limits.attemptMs;
+    const totalMs = call?.totalMs ?? limits.totalMs;
+    const silentAttemptMs = Math.min(phases.headersMs, phases.firstTokenMs, attemptMs);
+    const { maxAttempts, maxDelayMs } = limits;
+    const worstCaseMs = Math.min(totalMs, maxAttempts * silentAttemptMs + (maxAttempts - 1) * maxDelayMs);
+    return { ...phases, attemptMs, totalMs, maxAttempts, maxDelayMs, worstCaseMs };
   }
 
   /** Aborts every open stream of this client, as the official client's `abort()` does. */

@@ -1,4 +1,4 @@
-import type { Clock, Policy } from '@bulwark/core';
+import type { CallTimeout, Clock, Policy } from '@bulwark/core';
 
 /** Model options (`options` of a request), as Ollama's `api.Options`. */
 export interface Options {
@@ -291,9 +291,50 @@ export interface AbortableAsyncIterator<T> extends AsyncIterableIterator<T> {
 export interface CallOptions {
   /** Cancels the call; the call rejects with the signal's own reason. */
   signal?: AbortSignal;
+  /**
+   * This call's budgets, winning over the client's: an object of budgets by name (`totalMs`,
+   * `attemptMs`, `connectMs`, `headersMs`, `firstTokenMs`, `idleMs`; each milliseconds from 1 to
+   * 2,147,483,647, or `Infinity` for no limit), or one number of milliseconds (at least 1,000) for
+   * `connectMs`, `headersMs`, `firstTokenMs` and `idleMs` at once, as the Python client's `timeout=`.
+   * @default undefined (the client's budgets)
+   */
+  timeout?: number | CallTimeout;
 }
 
-/** Options of `new Ollama()`. */
+/**
+ * The budgets a generation call gets, from the call's own `timeout`, the client's policy, the
+ * client's options and the defaults, in that order; `Infinity` means no limit.
+ */
+export interface TimeoutReport {
+  /** DNS + TCP + TLS, per attempt. */
+  connectMs: number;
+  /** Request sent until response headers, per attempt. */
+  headersMs: number;
+  /** Attempt start until the first content, thinking or tool-call chunk. */
+  firstTokenMs: number;
+  /** Silence between two chunks while the reader waits (the Python client's read timeout). */
+  idleMs: number;
+  /** One attempt, start to last byte. */
+  attemptMs: number;
+  /** The whole call: queue, every attempt and the waits between them. */
+  totalMs: number;
+  /** Attempts in total, the first one included. */
+  maxAttempts: number;
+  /** The longest wait between two attempts (backoff or `Retry-After`). */
+  maxDelayMs: number;
+  /**
+   * The longest a call can take against a server that never sends its first chunk: every attempt
+   * running to `min(headersMs, firstTokenMs, attemptMs)`, plus `maxDelayMs` between attempts, capped
+   * by `totalMs`. Once chunks flow, a stream is bounded by `attemptMs` and `totalMs` (and each
+   * silence by `idleMs`).
+   */
+  worstCaseMs: number;
+}
+
+/**
+ * Options of `new Ollama()`. Every budget (`…Ms`) is a number of milliseconds from 1 to
+ * 2,147,483,647, or `Infinity` for no limit.
+ */
 export interface OllamaOptions {
   /**
    * The server: `http://host:port`, `host:port` or `host` (http, port 11434), `https://host` (443).
@@ -331,6 +372,13 @@ export interface OllamaOptions {
   instrument?: (policy: Policy) => Policy;
   /** Sockets kept open to the server. @default 128 */
   connections?: number;
+  /**
+   * A forward proxy for every request (`http://proxy:3128`; credentials in it go to the proxy
+   * only), or `false` for none. By default, as the Python client, `HTTP_PROXY` and `HTTPS_PROXY`
+   * (either case) are honoured, except for hosts `NO_PROXY` names.
+   * @default the environment's proxy
+   */
+  proxy?: string | false;
   /** DNS + TCP + TLS, per attempt. A `timeout()` in the policy overrides it. @default 10_000 */
   connectMs?: number;
   /**

@@ -9,7 +9,8 @@ export function errorType(error: unknown): string {
   if (BulwarkError.is(error)) {
     const status = (error as { status?: unknown }).status;
     if (error.code === ErrorCode.HttpStatus && typeof status === 'number') return String(status);
-    if (typeof error.code === 'string' && error.code !== '') return error.code;
+    const code: unknown = error.code;
+    if (typeof code === 'string' && code !== '') return code;
   }
   return ERROR_TYPE_OTHER;
 }

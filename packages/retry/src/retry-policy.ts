@@ -10,6 +10,7 @@ import {
   type KeyOption,
   LruMap,
   type NotRetriedReason,
+  type PolicyLimits,
   realClock,
   resolveKey,
   sleep,
@@ -116,6 +117,11 @@ export class RetryPolicy extends BasePolicy {
       if (resolved.key === undefined) this.#budget = this.#newBudget();
       else this.#keyedBudgets = new LruMap(resolved.maxKeys);
     }
+  }
+
+  /** The attempts and the longest wait between them, for a client's `timeouts()` report. */
+  limits(): PolicyLimits {
+    return { maxAttempts: this.maxAttempts, maxDelayMs: this.#options.maxDelayMs };
   }
 
   /**

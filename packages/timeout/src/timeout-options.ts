@@ -1,6 +1,6 @@
 import {
+  budget,
   type Clock,
-  duration,
   InvalidOptionError,
   type OptionCheck,
   type PhaseBudgets,
@@ -8,7 +8,7 @@ import {
 } from '@bulwark/core';
 import type { TimeoutOptions } from './types.js';
 
-const positiveDuration = duration(1);
+const positiveDuration = budget(1);
 
 const clockCheck: OptionCheck = (value) =>
   typeof value === 'object' &&
@@ -43,7 +43,7 @@ export interface ResolvedTimeoutOptions {
 export function resolveTimeoutOptions(options: number | TimeoutOptions): ResolvedTimeoutOptions {
   if (typeof options === 'number') {
     validateOptions('timeout()', { ms: options }, { ms: positiveDuration });
-    return { limitMs: options, phase: undefined, budgets: undefined, clock: undefined };
+    return { limitMs: finite(options), phase: undefined, budgets: undefined, clock: undefined };
   }
   if (options === undefined) {
     throw new InvalidOptionError(
@@ -53,7 +53,7 @@ export function resolveTimeoutOptions(options: number | TimeoutOptions): Resolve
   }
   validateOptions('timeout()', options, schema);
   const { attemptMs, totalMs } = options;
-  if (attemptMs !== undefined && totalMs !== undefined) {
+  if (attemptMs !== undefined && totalMs !== undefined && attemptMs !== Infinity && totalMs !== Infinity) {
     throw new InvalidOptionError(
       `timeout(): give "attemptMs" or "totalMs", not both (got attemptMs ${attemptMs} and totalMs ${totalMs}); use two timeout() policies, one outside retry() and one inside`,
       'totalMs',
@@ -66,8 +66,8 @@ export function resolveTimeoutOptions(options: number | TimeoutOptions): Resolve
     budgets ??= {};
     budgets[key] = value;
   }
-  const limitMs = attemptMs ?? totalMs;
-  if (limitMs === undefined && budgets === undefined) {
+  const limitMs = finite(attemptMs) ?? finite(totalMs);
+  if (attemptMs === undefined && totalMs === undefined && budgets === undefined) {
     throw new InvalidOptionError(
       `timeout(): no budget given; set one of attemptMs, totalMs, ${budgetKeys.join(', ')}`,
       '(options)',
@@ -75,8 +75,13 @@ export function resolveTimeoutOptions(options: number | TimeoutOptions): Resolve
   }
   return {
     limitMs,
-    phase: attemptMs !== undefined ? 'attempt' : totalMs !== undefined ? 'total' : undefined,
+    phase: finite(attemptMs) !== undefined ? 'attempt' : finite(totalMs) !== undefined ? 'total' : undefined,
     budgets: budgets && Object.freeze(budgets),
     clock: options.clock,
   };
+}
+
+/** `Infinity` means no limit: no timer and no deadline. */
+function finite(value: number | undefined): number | undefined {
+  return value === Number.POSITIVE_INFINITY ? undefined : value;
 }

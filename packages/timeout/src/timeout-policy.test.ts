@@ -337,15 +337,83 @@ describe('timeout()', () => {
     expect(clock.pending).toBe(0);
   });
 
+  it('takes Infinity as "no limit" for every budget: no timer, no deadline', async () => {
+    const clock = new ManualClock(0);
+    let seen: Context | undefined;
+    const policy = timeout({
+      totalMs: Number.POSITIVE_INFINITY,
+      connectMs: Number.POSITIVE_INFINITY,
+      headersMs: Number.POSITIVE_INFINITY,
+      firstTokenMs: Number.POSITIVE_INFINITY,
+      idleMs: Number.POSITIVE_INFINITY,
+    });
+    expect(policy.limitMs).toBeUndefined();
+    const pending = settle(
+      policy.execute(
+        async (context) => {
+          seen = context;
+          await wait(clock, 40 * 24 * 3_600_000);
+          return 'done';
+        },
+        { clock },
+      ),
+    );
+    await flushMicrotasks();
+    clock.advance(40 * 24 * 3_600_000);
+    expect(await pending).toEqual({ value: 'done' });
+    expect(seen?.deadline).toBeUndefined();
+    expect(seen?.budgets).toMatchObject({
+      connectMs: Number.POSITIVE_INFINITY,
+      idleMs: Number.POSITIVE_INFINITY,
+    });
+    expect(timeout(Number.POSITIVE_INFINITY).limitMs).toBeUndefined();
+    expect(timeout({ attemptMs: Number.POSITIVE_INFINITY }).limitMs).toBeUndefined();
+  });
+
+  it('refuses a budget a timer cannot hold, naming it and the limit', () => {
+    for (const key of ['totalMs', 'attemptMs', 'connectMs', 'headersMs', 'firstTokenMs', 'idleMs']) {
+      expect(() => timeout({ [key]: 2_147_483_648 })).toThrowError(
+        new RegExp(
+          `option "${key}" must be a number of milliseconds from 1 to 2147483647, or Infinity for no limit, got 2147483648`,
+        ),
+      );
+    }
+    expect(timeout({ totalMs: 2_147_483_647 }).limitMs).toBe(2_147_483_647);
+  });
+
+  it("lets a caller's totalMs or attemptMs win over the policy's limit", async () => {
+    const clock = new ManualClock(0);
+    const longer = settle(timeout({ totalMs: 1_000 }).execute(hang, { clock, timeout: { totalMs: 5_000 } }));
+    clock.advance(1_000);
+    await flushMicrotasks();
+    const shorter = settle(timeout({ totalMs: 1_000 }).execute(hang, { clock, timeout: { totalMs: 200 } }));
+    const unlimited = settle(
+      timeout({ totalMs: 1_000 }).execute(() => wait(clock, 10_000).then(() => 'ok'), {
+        clock,
+        timeout: { totalMs: Number.POSITIVE_INFINITY },
+      }),
+    );
+    clock.advance(200);
+    await flushMicrotasks();
+    expect(((await shorter).error as TimeoutError).timeoutMs).toBe(200);
+    clock.advance(3_800);
+    await flushMicrotasks();
+    const error = (await longer).error as TimeoutError;
+    expect(error.timeoutMs).toBe(5_000);
+    expect(error.elapsedMs).toBe(5_000);
+    clock.advance(6_000);
+    expect(await unlimited).toEqual({ value: 'ok' });
+  });
+
   it('rejects bad options with an InvalidOptionError naming the option', () => {
     const cases: Array<[unknown, string]> = [
       [-1, 'ms'],
       [Number.NaN, 'ms'],
-      [Number.POSITIVE_INFINITY, 'ms'],
+      [2_147_483_648, 'ms'],
       [0, 'ms'],
       [{ attemptMs: -5 }, 'attemptMs'],
       [{ totalMs: Number.NaN }, 'totalMs'],
-      [{ connectMs: Number.POSITIVE_INFINITY }, 'connectMs'],
+      [{ connectMs: 2 ** 31 }, 'connectMs'],
       [{ headersMs: '300' }, 'headersMs'],
       [{ firstTokenMs: null }, 'firstTokenMs'],
       [{ idleMs: -1 }, 'idleMs'],

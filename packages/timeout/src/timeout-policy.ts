@@ -7,6 +7,7 @@ import {
   linkSignal,
   type ModelLoadWait,
   type PhaseBudgets,
+  type PolicyLimits,
   TimeoutError,
 } from '@bulwark/core';
 import { resolveTimeoutOptions } from './timeout-options.js';
@@ -56,8 +57,25 @@ export class TimeoutPolicy extends BasePolicy {
     this.#clock = resolved.clock;
   }
 
+  /** The limit and budgets this policy applies, for a client's `timeouts()` report. */
+  limits(): PolicyLimits {
+    return { limitMs: this.limitMs, phase: this.#phase, budgets: this.budgets };
+  }
+
+  /** This policy's limit for the call: the caller's `totalMs` or `attemptMs` wins over its own. */
+  #limitFor(context: Context): number | undefined {
+    const call = context.callTimeout;
+    if (call === undefined) return this.limitMs;
+    const phase = this.#phase ?? (context.maxAttempts === undefined ? 'total' : 'attempt');
+    // A policy that only hands phase budgets inward gets no limit from the caller.
+    const override =
+      this.limitMs === undefined ? undefined : phase === 'total' ? call.totalMs : call.attemptMs;
+    if (override === undefined) return this.limitMs;
+    return override === Number.POSITIVE_INFINITY ? undefined : override;
+  }
+
   run<T>(context: Context, next: (context: Context) => Promise<T>): Promise<T> {
-    const limitMs = this.limitMs;
+    const limitMs = this.#limitFor(context);
     if (limitMs === undefined) {
       return next(this.budgets === undefined ? context : context.with({ budgets: this.budgets }));
     }

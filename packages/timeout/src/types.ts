@@ -3,6 +3,10 @@ import type { Clock, Context, TimeoutError } from '@bulwark/core';
 /**
  * Options of `timeout()`. Give `attemptMs` or `totalMs` (not both) to bound what the policy wraps,
  * and any of the phase budgets to hand them to the transport of each attempt beneath it.
+ *
+ * Every budget is a number of milliseconds from 1 to 2,147,483,647 (the longest a timer holds), or
+ * `Infinity` for no limit. A phase budget of `Infinity` switches that phase's limit off for the
+ * attempts beneath, the transport's default included.
  */
 export interface TimeoutOptions {
   /**
