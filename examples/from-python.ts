@@ -5,7 +5,16 @@ import { createOllama, isTimeout } from 'bulwark';
 
 const sim = process.env.OLLAMA_HOST
   ? undefined
-  : await startOllamaSim({ faults: [{ route: '/api/generate', kind: 'hang' }] });
+  : await startOllamaSim({
+      // Generations hang (but not the empty-prompt request that loads the model before a call).
+      faults: [
+        {
+          route: '/api/generate',
+          kind: 'hang',
+          when: (request) => (request.body as { prompt?: string })?.prompt !== '',
+        },
+      ],
+    });
 const host = process.env.OLLAMA_HOST || sim?.url;
 const messages = [{ role: 'user' as const, content: 'Why is the sky blue?' }];
 

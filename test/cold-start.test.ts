@@ -47,7 +47,7 @@ describe('a cold model is loaded once, by the client', () => {
 
   it('a 1.5 s total deadline fails at about 1.5 s with phase load; a call 2 s later succeeds without a second load', async () => {
     sim = await startOllamaSim({ models: ['llama3.2'], loadMs: 3_000 });
-    client = createOllama({ host: sim.url, timeout: 1_500, telemetry: false });
+    client = createOllama({ host: sim.url, timeout: { totalMs: 1_500 }, telemetry: false });
     const started = Date.now();
     const error = await client.chat(ask()).catch((caught: unknown) => caught);
     const elapsed = Date.now() - started;

@@ -28,7 +28,8 @@ afterEach(() => {
 
 /** Streams one chat answer through `policy`; resolves with the whole content when the stream ends. */
 async function chat(policy?: Policy, model = 'llama3.2', url = sim.url): Promise<string> {
-  const ollama = new Ollama({ host: url, ...(policy ? { policy } : {}) });
+  // No load-only request before a call: the simulator's log holds exactly the attempts.
+  const ollama = new Ollama({ host: url, modelState: false, ...(policy ? { policy } : {}) });
   try {
     let content = '';
     for await (const part of await ollama.chat({
