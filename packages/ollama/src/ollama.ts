@@ -12,7 +12,6 @@ import {
   func,
   InvalidOptionError,
   integer,
-  linkSignal,
   type ModelLoadEndEvent,
   type ModelLoadStartEvent,
   noop,
