@@ -2,7 +2,7 @@
 // `--web.enable-otlp-receiver`) or an OpenTelemetry Collector. Prometheus then names durations with
 // their unit (`gen_ai_client_operation_duration_seconds_bucket`).
 //
-// Run: npx tsx --conditions=source examples/otlp-metrics.ts
+// Run: npx tsx --conditions=bulwark-source examples/otlp-metrics.ts
 
 import { startOllamaSim } from '@bulwark/ollama-sim';
 import { metrics } from '@opentelemetry/api';

@@ -2,7 +2,7 @@
 // exporter, a few chats against the simulator (one of them hangs until its first-token budget
 // fires), then the per-call outcome lines of what Prometheus would scrape.
 //
-// Run: npx tsx --conditions=source examples/prometheus-metrics.ts
+// Run: npx tsx --conditions=bulwark-source examples/prometheus-metrics.ts
 import { wrap } from '@bulwark/core';
 import { Ollama } from '@bulwark/ollama';
 import { startOllamaSim } from '@bulwark/ollama-sim';
