@@ -113,8 +113,9 @@ describe('bulwark-gateway', () => {
       const timer = setTimeout(() => reject(new Error(`no URL printed: ${output}`)), 45_000);
       started.stdout?.on('data', (data: Buffer) => {
         output += data.toString();
+        // Both start-up lines, which may arrive in separate chunks.
         const match = /Bulwark gateway listening on (http:\/\/\S+)/.exec(output);
-        if (match) {
+        if (match && /live page: /.test(output)) {
           clearTimeout(timer);
           resolve(match[1] as string);
         }
