@@ -83,6 +83,7 @@ const CHAT_TAIL_OPEN = '},"done":false';
 export class ChatEncoder implements GenerationEncoder {
   readonly contentType = NDJSON;
   readonly errorBody = OLLAMA_DIALECT.errorBody;
+  readonly streamErrorType = OLLAMA_DIALECT.streamErrorType;
   readonly errorLine = OLLAMA_DIALECT.errorLine;
   readonly errorEvent = OLLAMA_DIALECT.errorEvent;
   private readonly head: string;
@@ -138,6 +139,7 @@ const GENERATE_TAIL = ',"done":false}\n';
 export class GenerateEncoder implements GenerationEncoder {
   readonly contentType = NDJSON;
   readonly errorBody = OLLAMA_DIALECT.errorBody;
+  readonly streamErrorType = OLLAMA_DIALECT.streamErrorType;
   readonly errorLine = OLLAMA_DIALECT.errorLine;
   readonly errorEvent = OLLAMA_DIALECT.errorEvent;
   private readonly head: string;
