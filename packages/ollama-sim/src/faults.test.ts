@@ -387,7 +387,10 @@ describe('breaking faults', () => {
     sim = await startOllamaSim({ faults: [{ route: '/api/chat', kind: 'error-line' }] });
     const streamed = await raw('/api/chat', { model: 'llama3.2', messages });
     expect(streamed.status).toBe(500);
-    expect(streamed.headers['content-type']).toBe('application/json; charset=utf-8');
+    // As streamResponse sends it: application/json, chunked.
+    expect(streamed.headers['content-type']).toBe('application/json');
+    expect(streamed.headers['content-length']).toBeUndefined();
+    expect(streamed.headers['transfer-encoding']).toBe('chunked');
     expect(JSON.parse(streamed.body.toString()).error).toMatch(
       /^an error was encountered while running the model/,
     );

@@ -20,6 +20,7 @@ async function post(path: string, body: string | object | undefined) {
     status: response.status,
     type: response.headers.get('content-type'),
     length: response.headers.get('content-length'),
+    chunked: response.headers.get('transfer-encoding') === 'chunked',
     text,
   };
 }
@@ -200,13 +201,6 @@ describe('errors before output', () => {
       500,
       'option "num_predict" must be of type integer',
     ],
-    [
-      'bad format',
-      '/api/chat',
-      { model: 'llama3.2', messages: user, format: 'xml' },
-      500,
-      'invalid format: "\\"xml\\""; expected "json" or a valid JSON Schema object',
-    ],
   ])('%s', async (_name, path, body, status, message) => {
     const answer = await post(path, body);
     expect(answer.status).toBe(status);
@@ -214,6 +208,39 @@ describe('errors before output', () => {
     expect(JSON.parse(answer.text)).toEqual({ error: message });
     expect(answer.text.endsWith('\n')).toBe(false);
     expect(answer.length).toBe(String(Buffer.byteLength(answer.text)));
+  });
+
+  it.each([
+    ['/api/chat', { model: 'llama3.2', messages: user, format: 'xml' }],
+    ['/api/generate', { model: 'llama3.2', prompt: 'hi', format: 'xml' }],
+  ])(
+    "sends a streaming handler's error before output as application/json, chunked (%s)",
+    async (path, body) => {
+      // Go's streamResponse: c.JSON under the stream's own Content-Type, then a flush.
+      const message = 'invalid format: "\\"xml\\""; expected "json" or a valid JSON Schema object';
+      const streamed = await post(path, body);
+      expect(streamed.status).toBe(500);
+      expect(streamed.type).toBe('application/json');
+      expect(streamed.length).toBeNull();
+      expect(streamed.chunked).toBe(true);
+      expect(streamed.text).toBe(JSON.stringify({ error: message }));
+      // Without streaming the handler answers with c.JSON itself.
+      const single = await post(path, { ...body, stream: false });
+      expect(single.status).toBe(500);
+      expect(single.type).toBe('application/json; charset=utf-8');
+      expect(single.length).toBe(String(Buffer.byteLength(single.text)));
+      expect(single.chunked).toBe(false);
+      expect(JSON.parse(single.text)).toEqual({ error: message });
+    },
+  );
+
+  it('sends a create error before output as application/json, chunked, when streaming', async () => {
+    const streamed = await post('/api/create', { model: 'new-model' });
+    expect(streamed.status).toBe(400);
+    expect(streamed.type).toBe('application/json');
+    expect(streamed.length).toBeNull();
+    expect(streamed.chunked).toBe(true);
+    expect(streamed.text).toBe('{"error":"neither \'from\' or \'files\' was specified"}');
   });
 
   it('ignores what follows a complete JSON object, as Go decoders do', async () => {

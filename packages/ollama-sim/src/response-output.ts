@@ -19,6 +19,12 @@ const RESET_GRACE_MS = 15;
 export interface Dialect {
   /** An error answered before any output: status, content type, body. */
   errorBody(status: number, message: string): { contentType: string; body: string };
+  /**
+   * The content type of an error a streaming handler sends before any output (Go's
+   * `streamResponse`: `c.JSON` under the stream's own `Content-Type`, flushed, so chunked). Without
+   * it such an error is answered like any other ({@link errorBody}).
+   */
+  readonly streamErrorType?: string;
   /** What the server writes when generation fails after output started (then the stream ends). */
   errorLine(message: string): string;
   /** An explicit error event inside a started stream (the `'error-event'` fault). */
@@ -38,6 +44,7 @@ export const OLLAMA_DIALECT: Dialect = {
     contentType: 'application/json; charset=utf-8',
     body: goJson({ error: message }),
   }),
+  streamErrorType: 'application/json',
   errorLine: (message) => `${goJson({ error: message })}\n`,
   errorEvent: (message) => `${goJson({ error: message })}\n`,
   fillerLine: (filler) => `{"status":"${filler}"}\n`,
@@ -345,6 +352,29 @@ export class ResponseOutput {
     return this.body(status, contentType, body);
   }
 
+  /**
+   * An error a streaming handler sends before any output: in the Ollama dialect the JSON error as
+   * `application/json`, chunked (no Content-Length), as `streamResponse` writes it; otherwise
+   * {@link error}.
+   */
+  async streamError(status: number, message: string): Promise<void> {
+    const type = this.dialect.streamErrorType;
+    if (type === undefined || this.headersSent) return this.error(status, message);
+    this.record.error = message;
+    const res = this.res;
+    if (this.signal.aborted || res.writableEnded || res.destroyed) return;
+    res.statusCode = status;
+    res.setHeader('Content-Type', type);
+    res.removeHeader('Content-Encoding');
+    res.removeHeader('Content-Length');
+    this.batch = '';
+    const sink = this.makeSink(true);
+    this.sink = sink;
+    // A write before the end, without Content-Length: Node frames the body chunked.
+    await sink.write(this.dialect.errorBody(status, message).body);
+    await sink.end();
+  }
+
   /** Sets the dialect errors and filler lines are written in. */
   useDialect(dialect: Dialect): void {
     this.dialect = dialect;
@@ -485,7 +515,7 @@ export class ResponseOutput {
       case 'error-line':
       case 'error-event':
         if (!this.headersSent && this.lines === 0) {
-          await this.error(fault.status ?? 500, fault.message ?? RUNNER_ERROR_MESSAGE);
+          await this.streamError(fault.status ?? 500, fault.message ?? RUNNER_ERROR_MESSAGE);
           this.stopped = true;
           return;
         }

@@ -368,3 +368,82 @@ describe('stop sequences', () => {
     expect(none.eval_count).toBe(3);
   });
 });
+
+describe('logprobs', () => {
+  const bytesOf = (token: string) => Array.from(Buffer.from(token, 'utf8'));
+
+  it('puts one api.Logprob per token on each streamed line, none on the final line', async () => {
+    sim = await startOllamaSim();
+    const expected = simulatedReply({ model: 'llama3.2', messages });
+    const { text } = await post('/api/chat', {
+      model: 'llama3.2',
+      messages,
+      logprobs: true,
+      top_logprobs: 3,
+    });
+    // Go's field order (api.ChatResponse): ..., done, done_reason, logprobs, metrics.
+    expect(text.split('\n')[0]).toMatch(
+      /"done":false,"logprobs":\[\{"token":"[^"]*","logprob":-[\d.]+,"bytes":\[/,
+    );
+    const parsed = lines(text);
+    const body = parsed.slice(0, -1);
+    expect(body).toHaveLength(expected.chunks.length);
+    body.forEach((line, index) => {
+      const token = expected.chunks[index] as string;
+      const logprobs = line.logprobs as {
+        token: string;
+        logprob: number;
+        bytes: number[];
+        top_logprobs: unknown[];
+      }[];
+      expect(logprobs).toHaveLength(1);
+      const [entry] = logprobs;
+      expect(entry).toMatchObject({ token, bytes: bytesOf(token) });
+      expect(entry?.logprob).toBeLessThan(0);
+      const top = entry?.top_logprobs as { token: string; logprob: number; bytes: number[] }[];
+      expect(top).toHaveLength(3);
+      // Most likely first, the chosen token among them, probabilities summing below 1.
+      expect(top[0]).toEqual({ token, logprob: entry?.logprob, bytes: bytesOf(token) });
+      for (let rank = 1; rank < top.length; rank++) {
+        expect(top[rank]?.logprob).toBeLessThan(top[rank - 1]?.logprob as number);
+        expect(top[rank]?.bytes).toEqual(bytesOf(top[rank]?.token as string));
+      }
+      expect(top.reduce((sum, item) => sum + Math.exp(item.logprob), 0)).toBeLessThan(1);
+    });
+    expect(parsed.at(-1)).toMatchObject({ done: true });
+    expect(parsed.at(-1)).not.toHaveProperty('logprobs');
+  });
+
+  it('gathers every token on a non-streamed answer, in Go field order, and is deterministic', async () => {
+    sim = await startOllamaSim();
+    const expected = simulatedReply({ model: 'llama3.2', prompt: 'Why?' });
+    const request = { model: 'llama3.2', prompt: 'Why?', logprobs: true, stream: false };
+    const first = await post('/api/generate', request);
+    // api.GenerateResponse: context, metrics, then logprobs last.
+    expect(first.text).toMatch(/"eval_duration":\d+,"logprobs":\[\{"token":/);
+    const body = JSON.parse(first.text) as { logprobs: { token: string; top_logprobs?: unknown }[] };
+    expect(body.logprobs.map((entry) => entry.token)).toEqual(expected.chunks);
+    expect(body.logprobs.every((entry) => entry.top_logprobs === undefined)).toBe(true);
+    const again = JSON.parse((await post('/api/generate', request)).text) as typeof body;
+    expect(again.logprobs).toEqual(body.logprobs);
+    const chat = await post('/api/chat', { model: 'llama3.2', messages, logprobs: true, stream: false });
+    expect(chat.text).toMatch(/"done_reason":"stop","logprobs":\[.*\],"total_duration":/);
+  });
+
+  it('streams generate logprobs, thinking tokens included, and none without logprobs: true', async () => {
+    sim = await startOllamaSim();
+    const expected = simulatedReply({ model: 'qwen3', prompt: 'Why?' });
+    const { text } = await post('/api/generate', {
+      model: 'qwen3',
+      prompt: 'Why?',
+      logprobs: true,
+      top_logprobs: 1,
+    });
+    const tokens = lines(text)
+      .slice(0, -1)
+      .map((line) => (line.logprobs as { token: string }[])[0]?.token);
+    expect(tokens).toEqual([...expected.thinkingChunks, ...expected.chunks]);
+    const without = await post('/api/generate', { model: 'llama3.2', prompt: 'Why?', top_logprobs: 5 });
+    expect(without.text).not.toContain('logprobs');
+  });
+});

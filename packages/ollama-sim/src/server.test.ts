@@ -187,3 +187,69 @@ describe('close()', () => {
     await expect(fetch(`${disposable.url}/api/version`)).rejects.toThrow();
   });
 });
+
+describe('connection handling', () => {
+  /** Sends raw HTTP/1.1 requests one after the other on one socket; returns each response head and body. */
+  async function exchange(url: string, requests: string[]): Promise<string[]> {
+    const { connect } = await import('node:net');
+    const { port, hostname } = new URL(url);
+    const socket = connect(Number(port), hostname);
+    await once(socket, 'connect');
+    const answers: string[] = [];
+    let buffer = '';
+    for (const request of requests) {
+      socket.write(request);
+      // Each answer here carries a Content-Length, or ends with the chunked terminator.
+      for (;;) {
+        const split = buffer.indexOf('\r\n\r\n');
+        if (split >= 0) {
+          const head = buffer.slice(0, split);
+          const length = /\r\ncontent-length: (\d+)/i.exec(head);
+          const end = length ? split + 4 + Number(length[1]) : buffer.indexOf('\r\n0\r\n\r\n', split) + 7;
+          if ((length && buffer.length >= end) || (!length && end >= 7)) {
+            answers.push(buffer.slice(0, end));
+            buffer = buffer.slice(end);
+            break;
+          }
+        }
+        const [data] = (await once(socket, 'data')) as [Buffer];
+        buffer += data.toString('latin1');
+      }
+    }
+    socket.destroy();
+    return answers;
+  }
+
+  it('sends no Connection header, as Go does, and keeps the connection open for the next request', async () => {
+    sim = await startOllamaSim();
+    const host = new URL(sim.url).host;
+    const body = JSON.stringify({ model: 'llama3.2', prompt: 'hi' });
+    const answers = await exchange(sim.url, [
+      `GET /api/version HTTP/1.1\r\nHost: ${host}\r\n\r\n`,
+      `POST /api/generate HTTP/1.1\r\nHost: ${host}\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+      `GET /api/tags HTTP/1.1\r\nHost: ${host}\r\n\r\n`,
+    ]);
+    expect(answers).toHaveLength(3);
+    for (const answer of answers) {
+      expect(answer.startsWith('HTTP/1.1 200 OK\r\n')).toBe(true);
+      expect(answer.slice(0, answer.indexOf('\r\n\r\n'))).not.toMatch(/\r\n(connection|keep-alive):/i);
+    }
+    expect(answers[0]).toContain('{"version":"0.33.0"}');
+    expect(answers[1]).toContain('"done":true');
+    // Both requests after the first travelled on the same socket.
+    expect(sim.requests.map((request) => request.route)).toEqual([
+      '/api/version',
+      '/api/generate',
+      '/api/tags',
+    ]);
+  });
+
+  it('still answers Connection: close with Connection: close and closes', async () => {
+    sim = await startOllamaSim();
+    const host = new URL(sim.url).host;
+    const [answer] = await exchange(sim.url, [
+      `GET /api/version HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+    ]);
+    expect(answer).toMatch(/\r\nConnection: close\r\n/);
+  });
+});

@@ -12,6 +12,7 @@ import { FaultTable, faultKind, validateFault, validateFaults } from './faults.j
 import { type GoDecodeResult, parseGoJson } from './go-decoding/index.js';
 import { FOREVER_MS } from './go-duration.js';
 import { goJson, nowMs } from './go-json.js';
+import { GoServerResponse } from './go-response.js';
 import {
   DEFAULT_MODELS,
   KNOWN_MODEL_NAMES,
@@ -405,7 +406,10 @@ export async function startOllamaSim(options: OllamaSimOptions = {}): Promise<Ol
     }
   };
 
-  const server: Server = createServer({ noDelay: true, keepAliveTimeout: 0, requestTimeout: 0 }, onRequest);
+  const server: Server = createServer(
+    { noDelay: true, keepAliveTimeout: 0, requestTimeout: 0, ServerResponse: GoServerResponse },
+    onRequest,
+  );
   server.keepAliveTimeout = 0;
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);

@@ -2,6 +2,7 @@
 
 import { chatRequest, checkModelOptions } from '../go-decoding/index.js';
 import { rfc3339Nano } from '../go-json.js';
+import { logprobsRequested } from '../logprobs.js';
 import { runnerOptionsOf } from '../runner-options.js';
 import { decodeBody, type RouteContext } from '../sim-state.js';
 import { planReply } from '../simulated-reply.js';
@@ -27,7 +28,8 @@ export async function handleChat(context: RouteContext): Promise<void> {
 export async function chat(
   context: RouteContext,
   body: Record<string, unknown>,
-  encoderFor: (name: string) => GenerationEncoder = (name) => new ChatEncoder(name),
+  encoderFor: (name: string, logprobs: number | undefined) => GenerationEncoder = (name, logprobs) =>
+    new ChatEncoder(name, logprobs),
 ): Promise<void> {
   const { output } = context;
   const topLogprobs = typeof body.top_logprobs === 'number' ? body.top_logprobs : 0;
@@ -86,7 +88,7 @@ export async function chat(
   await runGeneration(context, {
     model,
     plan,
-    encoder: encoderFor(name),
+    encoder: encoderFor(name, logprobsRequested(body)),
     stream: body.stream !== false,
     keepAliveMs: keepAlive,
     runnerOptions,

@@ -2,6 +2,7 @@
 
 import { checkModelOptions, generateRequest } from '../go-decoding/index.js';
 import { rfc3339Nano } from '../go-json.js';
+import { logprobsRequested } from '../logprobs.js';
 import { runnerOptionsOf } from '../runner-options.js';
 import { decodeBody, type RouteContext } from '../sim-state.js';
 import { planReply } from '../simulated-reply.js';
@@ -27,8 +28,11 @@ export async function handleGenerate(context: RouteContext): Promise<void> {
 export async function generate(
   context: RouteContext,
   body: Record<string, unknown>,
-  encoderFor: (name: string, raw: boolean) => GenerationEncoder = (name, raw) =>
-    new GenerateEncoder(name, raw),
+  encoderFor: (name: string, raw: boolean, logprobs: number | undefined) => GenerationEncoder = (
+    name,
+    raw,
+    logprobs,
+  ) => new GenerateEncoder(name, raw, logprobs),
 ): Promise<void> {
   const { output } = context;
   const topLogprobs = typeof body.top_logprobs === 'number' ? body.top_logprobs : 0;
@@ -96,7 +100,7 @@ export async function generate(
   await runGeneration(context, {
     model,
     plan,
-    encoder: encoderFor(name, raw),
+    encoder: encoderFor(name, raw, logprobsRequested(body)),
     stream: body.stream !== false,
     keepAliveMs: keepAlive,
     runnerOptions,

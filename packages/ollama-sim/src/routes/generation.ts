@@ -104,7 +104,12 @@ export async function runGeneration(context: RouteContext, request: GenerationRe
     const slotAt = nowMs();
     if (model.promptEvalMs > 0) await sleep(model.promptEvalMs, signal);
     if (signal.aborted) return;
-    if (request.runnerError !== undefined) return void (await output.error(500, request.runnerError));
+    if (request.runnerError !== undefined) {
+      // Sent through the handler's channel: a stream answers it as streamResponse does.
+      return void (await (stream
+        ? output.streamError(500, request.runnerError)
+        : output.error(500, request.runnerError)));
+    }
     const evalStart = nowMs();
     const tokenDelayMs = context.fault?.tokenDelayMs ?? model.tokenDelayMs;
     if (stream) output.beginStream(encoder.contentType, { batch: tokenDelayMs === 0 });

@@ -1,6 +1,7 @@
 // /api/chat and /api/generate lines, pre-serialised in Go's field order (api.ChatResponse,
 // api.GenerateResponse).
 import { goJson, goString, rfc3339Nano } from '../go-json.js';
+import { logprobEntry, logprobsJson } from '../logprobs.js';
 import { memo } from '../memo.js';
 import { OLLAMA_DIALECT } from '../response-output.js';
 import type { ReplyPlan } from '../simulated-reply.js';
@@ -44,6 +45,21 @@ function chatMessage(plan: ReplyPlan): string {
   return message;
 }
 
+/** Every generated token of a plan, thinking first, in the order they were streamed. */
+function planTokens(plan: ReplyPlan): string[] {
+  return [...plan.thinkingChunks, ...plan.chunks];
+}
+
+/** `,"logprobs":[...]` of one token line, or nothing when none were asked for. */
+function lineLogprobs(piece: string, top: number | undefined): string {
+  return top === undefined ? '' : `,"logprobs":[${logprobEntry(piece, top)}]`;
+}
+
+/** `,"logprobs":[...]` of a whole answer (every token), or nothing when none were asked for. */
+function answerLogprobs(plan: ReplyPlan, top: number | undefined): string {
+  return top === undefined ? '' : `,"logprobs":${logprobsJson(planTokens(plan), top)}`;
+}
+
 /** `api.Metrics`, zero values omitted (omitempty). */
 export function metricsJson(info: FinalInfo): string {
   let out = info.totalNs !== 0 ? `,"total_duration":${info.totalNs}` : '';
@@ -58,23 +74,31 @@ export function metricsJson(info: FinalInfo): string {
 const CHAT_CONTENT = '","message":{"role":"assistant","content":';
 const CHAT_THINKING = '","message":{"role":"assistant","content":"","thinking":';
 const CHAT_TAIL = '},"done":false}\n';
+const CHAT_TAIL_OPEN = '},"done":false';
 
-/** `/api/chat` NDJSON. `model` is the name as the client sent it. */
+/**
+ * `/api/chat` NDJSON. `model` is the name as the client sent it; `logprobs` the number of top
+ * entries when the request asked for logprobs.
+ */
 export class ChatEncoder implements GenerationEncoder {
   readonly contentType = NDJSON;
   readonly errorBody = OLLAMA_DIALECT.errorBody;
+  readonly streamErrorType = OLLAMA_DIALECT.streamErrorType;
   readonly errorLine = OLLAMA_DIALECT.errorLine;
   readonly errorEvent = OLLAMA_DIALECT.errorEvent;
   private readonly head: string;
 
-  constructor(model: string) {
+  constructor(
+    model: string,
+    private readonly logprobs?: number | undefined,
+  ) {
     this.head = lineHead(model);
   }
 
   token(piece: string, thinking: boolean): string {
-    return (
-      this.head + rfc3339Nano() + (thinking ? CHAT_THINKING : CHAT_CONTENT) + escapeToken(piece) + CHAT_TAIL
-    );
+    const start = this.head + rfc3339Nano() + (thinking ? CHAT_THINKING : CHAT_CONTENT) + escapeToken(piece);
+    if (this.logprobs === undefined) return start + CHAT_TAIL;
+    return `${start}${CHAT_TAIL_OPEN}${lineLogprobs(piece, this.logprobs)}}\n`;
   }
 
   fillerLine(filler: string): string {
@@ -95,9 +119,11 @@ export class ChatEncoder implements GenerationEncoder {
 
   single(info: FinalInfo, partial: boolean): { contentType: string; body: string } {
     const plan = info.plan;
+    // api.ChatResponse: done, done_reason, logprobs, then the metrics.
+    const logprobs = answerLogprobs(plan, this.logprobs);
     const end = partial
-      ? '"done":false}'
-      : `"done":true,"done_reason":"${plan.doneReason}",${metricsJson(info)}}`;
+      ? `"done":false${logprobs}}`
+      : `"done":true,"done_reason":"${plan.doneReason}"${logprobs},${metricsJson(info)}}`;
     return {
       contentType: JSON_TYPE,
       body: `${this.head}${rfc3339Nano()}","message":${chatMessage(plan)},${end}`,
@@ -113,6 +139,7 @@ const GENERATE_TAIL = ',"done":false}\n';
 export class GenerateEncoder implements GenerationEncoder {
   readonly contentType = NDJSON;
   readonly errorBody = OLLAMA_DIALECT.errorBody;
+  readonly streamErrorType = OLLAMA_DIALECT.streamErrorType;
   readonly errorLine = OLLAMA_DIALECT.errorLine;
   readonly errorEvent = OLLAMA_DIALECT.errorEvent;
   private readonly head: string;
@@ -120,18 +147,16 @@ export class GenerateEncoder implements GenerationEncoder {
   constructor(
     model: string,
     private readonly raw: boolean,
+    private readonly logprobs?: number | undefined,
   ) {
     this.head = lineHead(model);
   }
 
   token(piece: string, thinking: boolean): string {
-    return (
-      this.head +
-      rfc3339Nano() +
-      (thinking ? GENERATE_THINKING : GENERATE_CONTENT) +
-      escapeToken(piece) +
-      GENERATE_TAIL
-    );
+    const start =
+      this.head + rfc3339Nano() + (thinking ? GENERATE_THINKING : GENERATE_CONTENT) + escapeToken(piece);
+    if (this.logprobs === undefined) return start + GENERATE_TAIL;
+    return `${start},"done":false${lineLogprobs(piece, this.logprobs)}}\n`;
   }
 
   fillerLine(filler: string): string {
@@ -158,9 +183,11 @@ export class GenerateEncoder implements GenerationEncoder {
     const plan = info.plan;
     let body = `${this.head}${rfc3339Nano()}","response":${goString(plan.content)}`;
     if (plan.thinking) body += `,"thinking":${goString(plan.thinking)}`;
+    // api.GenerateResponse: ..., context, the metrics, tool_calls, then logprobs.
+    const logprobs = answerLogprobs(plan, this.logprobs);
     body += partial
-      ? ',"done":false}'
-      : `,"done":true,"done_reason":"${plan.doneReason}"${this.context(info)},${metricsJson(info)}}`;
+      ? `,"done":false${logprobs}}`
+      : `,"done":true,"done_reason":"${plan.doneReason}"${this.context(info)},${metricsJson(info)}${logprobs}}`;
     return { contentType: JSON_TYPE, body };
   }
 }

@@ -59,6 +59,7 @@ export async function runProgress(
     if (signal.aborted || output.stopped) return false;
     if ('error' in step) {
       if (stream && output.lines > 0) await output.fail(500, step.error);
+      else if (stream) await output.streamError(step.httpStatus ?? 500, step.error);
       else await output.error(step.httpStatus ?? 500, step.error);
       return false;
     }
