@@ -344,6 +344,44 @@ export class Ollama {
    * model that is loading), also to a second host where it is warm when no record arrived within
    * the hedge delay.
    */
+  /**
+   * One attempt of a generation on `host`, streamed or collected: waits for the model when the
+   * client owns its load, sends (hedged when asked), and learns the model's state from the answer.
+   */
+  async #generationAttempt(
+    host: FleetHost,
+    context: Context,
+    operation: string,
+    request: Json,
+    kind: StreamKind<unknown, unknown>,
+    owned: boolean,
+    send: { path: string; body: Json; callerSignal: AbortSignal | undefined; handlers: StreamHandlers },
+  ): Promise<Json> {
+    const model = send.handlers.model;
+    try {
+      let warm = false;
+      if (owned) {
+        const waiting = this.#ready(host, context, operation, model, request);
+        if (waiting) await waiting;
+        else warm = true;
+      }
+      const final = await this.#send(
+        context,
+        host,
+        warm ? model : undefined,
+        send.path,
+        send.body,
+        send.callerSignal,
+        send.handlers,
+      );
+      if (model !== undefined && kind.generation) host.loads?.learn(model, final, request.keep_alive);
+      return final;
+    } catch (error) {
+      if (model !== undefined && kind.generation) host.loads?.failed(model, error);
+      throw error;
+    }
+  }
+
   #send(
     context: Context,
     host: FleetHost,
@@ -468,21 +506,12 @@ export class Ollama {
         this.#onHost(model, tried, linked.signal, undefined, async (host) => {
           const attempt = attempts++;
           try {
-            let warm = false;
-            if (owned) {
-              const waiting = this.#ready(host, context, operation, model, request);
-              if (waiting) await waiting;
-              else warm = true;
-            }
             const whole = kind.assemble();
-            const final = await this.#send(
-              context,
-              host,
-              warm ? model : undefined,
+            const final = await this.#generationAttempt(host, context, operation, request, kind, owned, {
               path,
               body,
-              linked.signal,
-              {
+              callerSignal: linked.signal,
+              handlers: {
                 model,
                 isFirst: kind.isFirst,
                 isFinal: kind.isFinal,
@@ -492,13 +521,11 @@ export class Ollama {
                 },
                 backlog: () => channel.space(),
               },
-            );
-            if (model !== undefined && kind.generation) host.loads?.learn(model, final, request.keep_alive);
+            });
             // The attempt (and a bulkhead slot, a span) lasts until the caller has read the last chunk.
             await channel.drained();
             return whole.result(final);
           } catch (error) {
-            if (model !== undefined && kind.generation) host.loads?.failed(model, error);
             // The caller may have taken a record between the failure and here: then it is committed.
             if (!context.committed) channel.drop(attempt);
             else if (BulwarkError.is(error)) error.committed = true;
@@ -568,34 +595,14 @@ export class Ollama {
       operation,
       (context: Context) =>
         this.#onHost(model, tried, options?.signal, pinned, async (host) => {
-          try {
-            let warm = false;
-            if (owned) {
-              const waiting = this.#ready(host, context, operation, model, request);
-              if (waiting) await waiting;
-              else warm = true;
-            }
-            const whole = kind.assemble();
-            const final = await this.#send(
-              context,
-              host,
-              warm ? model : undefined,
-              path,
-              body,
-              options?.signal,
-              {
-                model,
-                isFirst: kind.isFirst,
-                isFinal: kind.isFinal,
-                deliver: whole.add,
-              },
-            );
-            if (model !== undefined && kind.generation) host.loads?.learn(model, final, request.keep_alive);
-            return whole.result(final);
-          } catch (error) {
-            if (model !== undefined && kind.generation) host.loads?.failed(model, error);
-            throw error;
-          }
+          const whole = kind.assemble();
+          const final = await this.#generationAttempt(host, context, operation, request, kind, owned, {
+            path,
+            body,
+            callerSignal: options?.signal,
+            handlers: { model, isFirst: kind.isFirst, isFinal: kind.isFinal, deliver: whole.add },
+          });
+          return whole.result(final);
         }),
       model,
       request,
