@@ -51,6 +51,8 @@ export { BasePolicy, definePolicy, invoke, noop } from './policy.js';
 export { parseRetryAfter } from './retry-after.js';
 export type { LinkedController } from './signal.js';
 export { assertSignal, describe, linkSignal, raceSignal, sleep } from './signal.js';
+export type { StreamLifetimeState } from './stream-lifetime.js';
+export { StreamLifetime } from './stream-lifetime.js';
 export type {
   Attributes,
   CallTimeout,

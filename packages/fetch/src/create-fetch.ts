@@ -15,6 +15,7 @@ import {
   oneOf,
   parseRetryAfter,
   ResponseError,
+  StreamLifetime,
   TimeoutError,
   targetText,
   validateOptions,
@@ -370,9 +371,10 @@ export function createFetch(options: CreateFetchOptions = {}): BulwarkFetch {
     }
 
     const reader = source.getReader();
-    let settle!: (error?: unknown) => void;
-    const bodyDone = new Promise<void>((resolve, reject) => {
-      settle = (error) => (error === undefined ? resolve() : reject(error));
+    // The attempt lasts until the caller has read the body to its end, failed reading it, or let go.
+    const lifetime = new StreamLifetime(context, (reason) => {
+      guard.abandon();
+      reader.cancel(reason).catch(() => {});
     });
     let first = true;
     const stream = new ReadableStream<Uint8Array>(
@@ -385,7 +387,7 @@ export function createFetch(options: CreateFetchOptions = {}): BulwarkFetch {
             if (done) {
               guard.dispose();
               controller.close();
-              settle();
+              lifetime.end();
               return;
             }
             if (first) {
@@ -401,18 +403,17 @@ export function createFetch(options: CreateFetchOptions = {}): BulwarkFetch {
             guard.dispose();
             reader.cancel().catch(() => {});
             controller.error(failure);
-            settle(failure);
+            lifetime.fail(failure);
           }
         },
         cancel(reason) {
-          guard.abandon();
-          reader.cancel(reason).catch(() => {});
-          settle();
+          lifetime.cancel(reason);
         },
       },
       { highWaterMark: 0 },
     );
-    context.commit();
+    // The response reaching the caller commits the attempt: its body is never replayed.
+    lifetime.delivered();
     handOut(
       rebuild(
         response.status,
@@ -422,7 +423,7 @@ export function createFetch(options: CreateFetchOptions = {}): BulwarkFetch {
         response.url,
       ),
     );
-    return bodyDone;
+    return lifetime.done;
   }
 
   const bulwarkFetch = async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {

@@ -1,9 +1,12 @@
-import type { Context } from '@bulwark/core';
+import type { StreamLifetime } from '@bulwark/core';
 
 /**
  * Hands a stream's records from the attempt that reads them to the caller that iterates them.
- * The attempt commits when the caller receives its first record; records of an attempt that failed
- * before the caller saw any are dropped, so a retry never delivers a record twice.
+ * Each attempt's records come with its {@link StreamLifetime}: the first record the caller
+ * receives commits that attempt, the lifetime ends once the caller has taken the attempt's last
+ * record ({@link Channel.finish}), and it is cancelled when the caller lets go ({@link Channel.abandon}).
+ * Records of an attempt that failed before the caller saw any are dropped, so a retry never
+ * delivers a record twice.
  *
  * Attempts run one after another: a failed attempt's records are dropped (or, once committed, the
  * call ends) before the next attempt pushes, so the records waiting here are all of one attempt.
@@ -12,17 +15,16 @@ export class Channel<T> {
   #items: T[] = [];
   #head = 0;
   readonly #highWaterMark: number;
-  #context: Context | undefined;
-  #attempt = -1;
+  /** The lifetime of the attempt whose records are waiting here (or were last). */
+  #lifetime: StreamLifetime | undefined;
+  /** The attempt has pushed its last record: its lifetime ends when the caller has taken them all. */
+  #finishing = false;
   #waiter: ((result: IteratorResult<T>) => void) | undefined;
   #waiterReject: ((error: unknown) => void) | undefined;
   #space: (() => void) | undefined;
-  #drainWaiters: Array<() => void> = [];
   #ended = false;
   #error: { error: unknown } | undefined;
   #started = false;
-  /** A record reached the caller: the attempt is committed, and no later attempt runs. */
-  #committed = false;
   #readyResolve!: () => void;
   #readyReject!: (error: unknown) => void;
   /** Settles when the first record is available, or when the stream ended or failed first. */
@@ -41,25 +43,36 @@ export class Channel<T> {
     return this.#items.length - this.#head;
   }
 
-  /** Adds a record of `attempt`. See {@link Channel.space} for holding the reader back. */
-  push(value: T, context: Context, attempt: number): void {
+  /** Adds a record of the attempt `lifetime`. See {@link Channel.space} for holding the reader back. */
+  push(value: T, lifetime: StreamLifetime): void {
     if (this.#ended) return;
     if (!this.#started) {
       this.#started = true;
       this.#readyResolve();
     }
-    this.#context = context;
-    this.#attempt = attempt;
+    if (this.#lifetime !== lifetime) {
+      this.#lifetime = lifetime;
+      this.#finishing = false;
+    }
     const waiter = this.#waiter;
     if (waiter) {
       this.#waiter = undefined;
       this.#waiterReject = undefined;
-      this.#committed = true;
-      context.commit();
+      lifetime.delivered();
       waiter({ value, done: false });
       return;
     }
     this.#items.push(value);
+  }
+
+  /**
+   * The attempt `lifetime` pushed its last record: its lifetime ends once the caller has taken
+   * every record handed over (at once when none is waiting), so the attempt of a stream lasts until
+   * its last record was read, not just received.
+   */
+  finish(lifetime: StreamLifetime): void {
+    if (this.#size === 0 || this.#lifetime !== lifetime) lifetime.end();
+    else this.#finishing = true;
   }
 
   /** A promise that settles once the caller has caught up, when it is behind; else `undefined`. */
@@ -71,8 +84,8 @@ export class Channel<T> {
   }
 
   /** Drops the records of a failed attempt that the caller has not received. */
-  drop(attempt: number): void {
-    if (attempt !== this.#attempt) return;
+  drop(lifetime: StreamLifetime): void {
+    if (lifetime !== this.#lifetime) return;
     this.#clear();
     this.#releaseSpace();
   }
@@ -95,11 +108,12 @@ export class Channel<T> {
     this.#releaseSpace();
   }
 
-  /** Ends the channel for the caller at once, dropping what is left. */
+  /** Ends the channel for the caller at once, dropping what is left: the attempt reading is cancelled. */
   abandon(error?: unknown): void {
     this.#clear();
     this.#ended = true;
     if (error !== undefined) this.#error = { error };
+    this.#lifetime?.cancel(error);
     this.#releaseSpace();
     this.#settleWaiter();
   }
@@ -114,11 +128,8 @@ export class Channel<T> {
         items[head] = undefined as T;
         this.#head = head + 1;
       }
-      if (!this.#committed) {
-        this.#committed = true;
-        this.#context?.commit();
-      }
-      if (this.#space !== undefined || this.#drainWaiters.length > 0) this.#releaseSpace();
+      (this.#lifetime as StreamLifetime).delivered();
+      if (this.#space !== undefined || this.#finishing) this.#releaseSpace();
       return Promise.resolve({ value, done: false });
     }
     if (this.#error) return Promise.reject(this.#error.error);
@@ -129,17 +140,6 @@ export class Channel<T> {
     });
   }
 
-  /**
-   * Settles once the caller has taken every record handed over (or let go of the stream): the
-   * attempt of a stream lasts until its last chunk was read, not just received.
-   */
-  drained(): Promise<void> {
-    if (this.#size === 0) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      this.#drainWaiters.push(resolve);
-    });
-  }
-
   #clear(): void {
     this.#items = [];
     this.#head = 0;
@@ -147,10 +147,9 @@ export class Channel<T> {
 
   #releaseSpace(): void {
     const size = this.#size;
-    if (size === 0 && this.#drainWaiters.length > 0) {
-      const waiters = this.#drainWaiters;
-      this.#drainWaiters = [];
-      for (const resolve of waiters) resolve();
+    if (size === 0 && this.#finishing) {
+      this.#finishing = false;
+      this.#lifetime?.end();
     }
     // Half empty before the reader goes on: fewer pauses of the socket than one per record.
     if (this.#space && (size <= this.#highWaterMark >> 1 || this.#ended)) {

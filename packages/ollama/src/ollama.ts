@@ -21,6 +21,7 @@ import {
   type Policy,
   pipelineLimits,
   realClock,
+  StreamLifetime,
   validateOptions,
 } from '@bulwark/core';
 import { callDeadline, resolveCallTimeout } from './call-timeout.js';
@@ -497,14 +498,13 @@ export class Ollama {
     const callTimeout = resolveCallTimeout(`ollama.${operation}()`, options?.timeout);
     const channel = new Channel<T>();
     const linked = callDeadline(options?.signal, callTimeout?.totalMs);
-    let attempts = 0;
     let abandoned = false;
     const body = { ...request, stream: true };
     const tried = new Set<FleetHost>();
     const call = this.#policy.execute(
       (context: Context) =>
         this.#onHost(model, tried, linked.signal, undefined, async (host) => {
-          const attempt = attempts++;
+          const lifetime = new StreamLifetime(context);
           try {
             const whole = kind.assemble();
             const final = await this.#generationAttempt(host, context, operation, request, kind, owned, {
@@ -517,18 +517,20 @@ export class Ollama {
                 isFinal: kind.isFinal,
                 deliver: (record) => {
                   whole.add(record);
-                  channel.push(record as T, context, attempt);
+                  channel.push(record as T, lifetime);
                 },
                 backlog: () => channel.space(),
               },
             });
             // The attempt (and a bulkhead slot, a span) lasts until the caller has read the last chunk.
-            await channel.drained();
+            channel.finish(lifetime);
+            await lifetime.done;
             return whole.result(final);
           } catch (error) {
             // The caller may have taken a record between the failure and here: then it is committed.
-            if (!context.committed) channel.drop(attempt);
+            if (!lifetime.committed) channel.drop(lifetime);
             else if (BulwarkError.is(error)) error.committed = true;
+            lifetime.fail(error);
             throw error;
           }
         }),
