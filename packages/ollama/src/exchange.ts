@@ -1,3 +1,4 @@
+import { AssertionError } from 'node:assert';
 import { constants } from 'node:buffer';
 import { createGunzip, type Gunzip } from 'node:zlib';
 import {
@@ -89,17 +90,88 @@ class TextBody {
   }
 }
 
+/** Where an exchange stands. */
+type State = 'waiting' | 'reading' | 'succeeded' | 'failed';
+
+/** What can happen to an exchange: undici's callbacks, the decoder's, the guard's and the reader's. */
+type ExchangeEvent =
+  | 'request-start'
+  | 'response-start'
+  | 'data'
+  | 'end'
+  | 'error'
+  | 'decoded'
+  | 'guard-failed'
+  | 'caught-up';
+
+/** `run`: handle the event; `ignore`: an expected echo of an ending (see the table in the header). */
+type Action = 'run' | 'ignore';
+
+/** The state table of {@link Exchange}, as code: an event missing from its row is a bug. */
+const ACCEPTS: Readonly<Record<ExchangeEvent, Partial<Readonly<Record<State, Action>>>>> = {
+  'request-start': { waiting: 'run', failed: 'run' },
+  'response-start': { waiting: 'run' },
+  data: { reading: 'run' },
+  end: { reading: 'run' },
+  error: { waiting: 'run', reading: 'run', failed: 'ignore' },
+  decoded: { reading: 'run', failed: 'ignore' },
+  'guard-failed': { waiting: 'run', reading: 'run' },
+  'caught-up': { reading: 'run', succeeded: 'ignore', failed: 'ignore' },
+};
+
+/** Why an exchange failed; {@link Exchange} turns each into the error the attempt rejects with, in one place. */
+type Failure =
+  /** A budget fired or the caller's signal aborted: the guard's own error. */
+  | { kind: 'guard' }
+  /** undici or the decoder failed (connection refused or reset, a bad gzip body…). */
+  | { kind: 'transport'; error: unknown }
+  /** The body broke a rule while it was read: a line too long or not JSON, an error record, a JSON answer too large. */
+  | { kind: 'body'; error: unknown }
+  /** The status was 400 or more: the error names it with the server's text. */
+  | { kind: 'status' }
+  /** A stream was asked for and another type came. */
+  | { kind: 'not-ndjson' }
+  /** A JSON answer was empty where one is required. */
+  | { kind: 'empty' }
+  /** A JSON answer did not parse. */
+  | { kind: 'not-json'; error: unknown }
+  /** A stream ended without its final record. */
+  | { kind: 'no-final' };
+
 /**
  * One attempt as an undici dispatch handler: the response is read as it arrives, without a
  * Readable stream in between. NDJSON records reach `deliver` in the same turn as their bytes; a
  * caller who is behind pauses the socket. The guard's timers and the caller's abort end the
  * exchange at once, even while the request waits in the pool for a connection.
+ *
+ * Its lifecycle, every transition in {@link Exchange.#accept} (the table `ACCEPTS`),
+ * {@link Exchange.#read} and {@link Exchange.#settle}:
+ *
+ * | state     | event                                   | next      | what happens                                   |
+ * | --------- | --------------------------------------- | --------- | ---------------------------------------------- |
+ * | waiting   | request-start (undici took the request) | waiting   | keep its controller                            |
+ * | waiting   | response-start, 1xx                     | waiting   | informational: wait for the final head         |
+ * | waiting   | response-start, final                   | reading   | pick the body: records, json, status-error or not-ndjson; headers budget off, idle on |
+ * | waiting   | error                                   | failed    | the request never got an answer (connect, reset) |
+ * | waiting   | guard-failed                            | failed    | a budget or the caller's abort; the request, once undici takes it, is aborted |
+ * | reading   | data, decoded                           | reading   | records to `deliver`, text to its bounded buffer; a caller behind pauses the socket |
+ * | reading   | caught-up                               | reading   | the caller caught up: resume the socket        |
+ * | reading   | end (or the decoder's end)              | succeeded | the final record, or the parsed JSON           |
+ * | reading   | end, bad answer                         | failed    | status-error, not-ndjson, empty or bad JSON, no final record |
+ * | reading   | error, guard-failed, a bad record       | failed    |                                                |
+ * | failed    | request-start                           | failed    | failed while waiting for a connection: abort the request unsent |
+ * | failed    | error, decoded                          | failed    | ignored: the echo of the abort (undici) or of the destroyed decoder |
+ * | succeeded, failed | caught-up                       | same      | ignored: the caller caught up after the end    |
+ *
+ * Any other event in a state is a bug: it throws an `AssertionError` (undici reports it as the
+ * request's error). `succeeded` and `failed` are final: the promise settles once, the guard is
+ * disposed, and a failure aborts the request and destroys the decoder.
  */
 export class Exchange implements Dispatcher.DispatchHandler {
   readonly promise: Promise<unknown>;
   #resolve!: (value: unknown) => void;
   #reject!: (error: unknown) => void;
-  #done = false;
+  #state: State = 'waiting';
   readonly #options: ExchangeOptions;
   readonly #handlers: StreamHandlers | undefined;
   #controller: Dispatcher.DispatchController | undefined;
@@ -127,13 +199,34 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.#resolve = resolve;
       this.#reject = reject;
     });
-    options.guard.onFail((error) => this.#settle(error, true));
+    options.guard.onFail(() => {
+      if (this.#accept('guard-failed')) this.#fail({ kind: 'guard' });
+    });
+  }
+
+  /** The state, for tests of the table. */
+  get state(): State {
+    return this.#state;
+  }
+
+  /**
+   * Whether `event` is handled in the current state (`false`: an expected echo, ignored). An event
+   * the table does not allow is a bug, and throws.
+   */
+  #accept(event: ExchangeEvent): boolean {
+    const action = ACCEPTS[event][this.#state];
+    if (action === undefined)
+      throw new AssertionError({
+        message: `Exchange: event "${event}" cannot happen in state "${this.#state}"`,
+      });
+    return action === 'run';
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
+    if (!this.#accept('request-start')) return;
     this.#controller = controller;
     // Failed while the request waited for a connection: it is never sent.
-    if (this.#done) controller.abort(new Error(ABORTED));
+    if (this.#state === 'failed') controller.abort(new Error(ABORTED));
   }
 
   onResponseStart(
@@ -141,8 +234,42 @@ export class Exchange implements Dispatcher.DispatchHandler {
     statusCode: number,
     headers: ResponseHeaders,
   ): void {
-    if (this.#done || statusCode < 200) return;
+    if (!this.#accept('response-start') || statusCode < 200) return;
+    this.#read(statusCode, headers);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.#accept('data')) return;
+    // The server's silence counts from the last byte it sent (not while the caller is behind).
+    if (!this.#behind) this.#options.guard.start('idle', this.#options.budgets.idleMs);
+    const gunzip = this.#gunzip;
+    if (!gunzip) {
+      this.#take(chunk);
+    } else if (!gunzip.write(chunk)) {
+      this.#zlibFull = true;
+      controller.pause();
+      gunzip.once('drain', () => {
+        this.#zlibFull = false;
+        this.#resumeSocket();
+      });
+    }
+  }
+
+  onResponseEnd(): void {
+    if (!this.#accept('end')) return;
+    if (this.#gunzip) this.#gunzip.end();
+    else this.#bodyEnded();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    if (!this.#accept('error')) return;
+    this.#fail({ kind: 'transport', error });
+  }
+
+  /** waiting → reading: the final response head decides what the body is read as. */
+  #read(statusCode: number, headers: ResponseHeaders): void {
     const { guard, budgets, reading } = this.#options;
+    this.#state = 'reading';
     guard.clear('headers');
     this.#status = statusCode;
     this.#contentType = first(headers['content-type']) ?? '';
@@ -165,49 +292,26 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (encoding === 'gzip' || encoding === 'x-gzip') this.#startGunzip();
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.#done) return;
-    // The server's silence counts from the last byte it sent (not while the caller is behind).
-    if (!this.#behind) this.#options.guard.start('idle', this.#options.budgets.idleMs);
-    const gunzip = this.#gunzip;
-    if (!gunzip) {
-      this.#take(chunk);
-    } else if (!gunzip.write(chunk)) {
-      this.#zlibFull = true;
-      controller.pause();
-      gunzip.once('drain', () => {
-        this.#zlibFull = false;
-        this.#resumeSocket();
-      });
-    }
-  }
-
-  onResponseEnd(): void {
-    if (this.#done) return;
-    if (this.#gunzip) this.#gunzip.end();
-    else this.#bodyEnded();
-  }
-
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
-    if (this.#done) return;
-    this.#failed(error);
-  }
-
   #startGunzip(): void {
     const gunzip = createGunzip();
     this.#gunzip = gunzip;
-    gunzip.on('data', (chunk: Buffer) => this.#take(chunk));
-    gunzip.on('end', () => this.#bodyEnded());
-    gunzip.on('error', (error) => this.#failed(error));
+    gunzip.on('data', (chunk: Buffer) => {
+      if (this.#accept('decoded')) this.#take(chunk);
+    });
+    gunzip.on('end', () => {
+      if (this.#accept('decoded')) this.#bodyEnded();
+    });
+    gunzip.on('error', (error) => {
+      if (this.#accept('decoded')) this.#fail({ kind: 'transport', error });
+    });
   }
 
-  /** Decoded bytes of the body. */
+  /** Decoded bytes of the body (state `reading`). */
   #take(chunk: Buffer): void {
-    if (this.#done) return;
     try {
       if (this.#reader) {
         this.#reader.push(chunk, this.#onRecord);
-        if (!this.#behind) this.#holdIfBehind();
+        if (!this.#behind && this.#state === 'reading') this.#holdIfBehind();
         return;
       }
       const text = this.#text as TextBody;
@@ -218,11 +322,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
         this.#bodyEnded();
       }
     } catch (error) {
-      this.#settle(this.#mapBodyError(error), true);
+      this.#fail({ kind: 'body', error });
     }
   }
 
   #deliver(record: Json): void {
+    // A record the line reader had split off before the exchange failed goes nowhere.
+    if (this.#state !== 'reading') return;
     const handlers = this.#handlers as StreamHandlers;
     if (typeof record.error === 'string') {
       throw new StreamError({
@@ -255,87 +361,127 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** The caller caught up: read on. */
   #catchUp(): void {
     this.#behind = false;
-    if (this.#done) return;
+    if (!this.#accept('caught-up')) return;
     this.#options.guard.start('idle', this.#options.budgets.idleMs);
     this.#gunzip?.resume();
     this.#resumeSocket();
   }
 
   #resumeSocket(): void {
-    if (!this.#done && !this.#behind && !this.#zlibFull) this.#controller?.resume();
+    if (this.#state === 'reading' && !this.#behind && !this.#zlibFull) this.#controller?.resume();
   }
 
-  /** The whole body was read (or all of it that is kept). */
+  /** reading → succeeded or failed: the whole body was read (or all of it that is kept). */
   #bodyEnded(): void {
-    if (this.#done) return;
     const { guard, reading } = this.#options;
     guard.clear('idle');
     switch (this.#body) {
       case 'status-error':
-        this.#settle(this.#statusError(), true);
+        this.#fail({ kind: 'status' });
         return;
       case 'not-ndjson':
-        this.#settle(this.#notNdjson((this.#text as TextBody).text()), true);
+        this.#fail({ kind: 'not-ndjson' });
         return;
       case 'json': {
         const { method, path } = reading as { method: string; path: string };
         const text = (this.#text as TextBody).text();
         if (text.trim() === '') {
           // Only copy and delete answer with an empty body.
-          if (method === 'DELETE' || path === '/api/copy') this.#settle(undefined, false);
-          else
-            this.#settle(
-              new ProtocolError(`The server answered ${path} with an empty body${this.#at()}`),
-              true,
-            );
+          if (method === 'DELETE' || path === '/api/copy') this.#settle('succeeded', undefined);
+          else this.#fail({ kind: 'empty' });
           return;
         }
+        let answer: unknown;
         try {
-          this.#settle(JSON.parse(text), false);
-        } catch (cause) {
-          this.#settle(
-            new ProtocolError(`The server answered ${path} with a body that is not JSON${this.#at()}`, {
-              cause,
-            }),
-            true,
-          );
+          answer = JSON.parse(text);
+        } catch (error) {
+          this.#fail({ kind: 'not-json', error });
+          return;
         }
+        this.#settle('succeeded', answer);
         return;
       }
       default:
         try {
           (this.#reader as LineReader).end(this.#onRecord);
         } catch (error) {
-          this.#settle(this.#mapBodyError(error), true);
+          this.#fail({ kind: 'body', error });
           return;
         }
-        this.#complete();
+        if (this.#state !== 'reading') return;
+        if (this.#final) this.#settle('succeeded', this.#final);
+        else this.#fail({ kind: 'no-final' });
     }
   }
 
-  #complete(): void {
-    const { context } = this.#options;
-    if (this.#final) {
-      this.#settle(this.#final, false);
-      return;
-    }
-    this.#settle(
-      new ProtocolError(`The stream ended without its final line ("done": true)${this.#at()}`, {
-        committed: context.committed,
-        retryable: !context.committed,
-      }),
-      true,
-    );
+  #fail(failure: Failure): void {
+    this.#settle('failed', this.#error(failure));
   }
 
-  #statusError(): Error {
-    return new ResponseError({
-      status: this.#status,
-      serverMessage: errorText((this.#text as TextBody).text(), this.#contentType),
-      retryAfterMs: parseRetryAfter(this.#retryAfter, Date.now()),
-      model: this.#options.model,
-      host: this.#options.context.attributes.host,
-    });
+  /** The error the attempt rejects with, for every way an exchange fails. */
+  #error(failure: Failure): unknown {
+    const { guard, context, budgets, reading } = this.#options;
+    const committed = context.committed;
+    switch (failure.kind) {
+      case 'guard':
+        return guard.failure;
+      case 'transport': {
+        // A budget that fired first names the phase, whatever undici made of the abort.
+        if (guard.failure !== undefined) return guard.failure;
+        switch (this.#body) {
+          case undefined:
+            return classifyRequestFailure(failure.error, {
+              replaySafe: true,
+              connectMs: budgets.connectMs,
+              elapsedMs: guard.elapsedMs(),
+              attempt: context.attempt,
+              maxAttempts: context.maxAttempts,
+              target: this.#target,
+            });
+          // The status says what went wrong; keep what arrived of its body.
+          case 'status-error':
+            return this.#error({ kind: 'status' });
+          case 'not-ndjson':
+            return this.#notNdjson('');
+          default:
+            return this.#error({ kind: 'body', error: failure.error });
+        }
+      }
+      case 'body': {
+        const { error } = failure;
+        if (error instanceof StreamError) return error;
+        if (error instanceof ProtocolError) {
+          return this.#body === 'records'
+            ? new ProtocolError(`${error.message}${this.#at()}`, { cause: error.cause, committed })
+            : error;
+        }
+        return classifyBodyFailure(error, this.#body === 'records' && committed, true, this.#target);
+      }
+      case 'status':
+        return new ResponseError({
+          status: this.#status,
+          serverMessage: errorText((this.#text as TextBody).text(), this.#contentType),
+          retryAfterMs: parseRetryAfter(this.#retryAfter, Date.now()),
+          model: this.#options.model,
+          host: context.attributes.host,
+        });
+      case 'not-ndjson':
+        return this.#notNdjson((this.#text as TextBody).text());
+      case 'empty':
+        return new ProtocolError(
+          `The server answered ${(reading as { path: string }).path} with an empty body${this.#at()}`,
+        );
+      case 'not-json':
+        return new ProtocolError(
+          `The server answered ${(reading as { path: string }).path} with a body that is not JSON${this.#at()}`,
+          { cause: failure.error },
+        );
+      case 'no-final':
+        return new ProtocolError(`The stream ended without its final line ("done": true)${this.#at()}`, {
+          committed,
+          retryable: !committed,
+        });
+    }
   }
 
   #notNdjson(text: string): Error {
@@ -345,55 +491,24 @@ export class Exchange implements Dispatcher.DispatchHandler {
     );
   }
 
-  /** undici or zlib failed. */
-  #failed(error: unknown): void {
-    const { guard, context, budgets } = this.#options;
-    if (guard.failure !== undefined) {
-      this.#settle(guard.failure, true);
-    } else if (this.#body === undefined) {
-      this.#settle(
-        classifyRequestFailure(error, {
-          replaySafe: true,
-          connectMs: budgets.connectMs,
-          elapsedMs: guard.elapsedMs(),
-          attempt: context.attempt,
-          maxAttempts: context.maxAttempts,
-          target: this.#target,
-        }),
-        true,
-      );
-    } else if (this.#body === 'status-error') {
-      // The status says what went wrong; keep what arrived of its body.
-      this.#settle(this.#statusError(), true);
-    } else if (this.#body === 'not-ndjson') {
-      this.#settle(this.#notNdjson(''), true);
-    } else {
-      this.#settle(this.#mapBodyError(error), true);
-    }
-  }
-
-  #mapBodyError(error: unknown): unknown {
-    const committed = this.#options.context.committed;
-    if (error instanceof StreamError) return error;
-    if (error instanceof ProtocolError) {
-      return this.#body === 'records'
-        ? new ProtocolError(`${error.message}${this.#at()}`, { cause: error.cause, committed })
-        : error;
-    }
-    return classifyBodyFailure(error, this.#body === 'records' && committed, true, this.#target);
-  }
-
   /** `: http://host:port, model "name"` for a message. */
   #at(): string {
     return this.#target ? `: ${this.#target}` : '';
   }
 
-  /** Ends the exchange once: frees the guard, stops the request if it still runs, and settles. */
-  #settle(value: unknown, failed: boolean): void {
-    if (this.#done) return;
-    this.#done = true;
+  /**
+   * waiting or reading → succeeded or failed, once: frees the guard, stops the request if it still
+   * runs, and settles.
+   */
+  #settle(to: 'succeeded' | 'failed', value: unknown): void {
+    const from = this.#state;
+    if (from !== 'waiting' && from !== 'reading')
+      throw new AssertionError({ message: `Exchange: cannot become "${to}" from "${from}"` });
+    if (to === 'succeeded' && from !== 'reading')
+      throw new AssertionError({ message: 'Exchange: succeeded before the response was read' });
+    this.#state = to;
     this.#options.guard.dispose();
-    if (failed) {
+    if (to === 'failed') {
       this.#controller?.abort(new Error(ABORTED));
       this.#gunzip?.destroy();
       this.#reject(value);
