@@ -67,7 +67,7 @@ describe('Exchange lifecycle', () => {
     expect(ex.state).toBe('reading');
     ex.onResponseData(c.value, line({ message: { content: 'a' }, done: false }));
     ex.onResponseData(c.value, line({ done: true }));
-    ex.onResponseEnd(c.value, {});
+    ex.onResponseEnd();
     expect(ex.state).toBe('succeeded');
     await expect(ex.promise).resolves.toEqual({ done: true });
     expect(delivered).toHaveLength(2);
@@ -80,7 +80,7 @@ describe('Exchange lifecycle', () => {
     ex.onRequestStart(c.value);
     ex.onResponseStart(c.value, 200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
     ex.onResponseData(c.value, gzipSync(Buffer.from('{"models":[]}')));
-    ex.onResponseEnd(c.value, {});
+    ex.onResponseEnd();
     await expect(ex.promise).resolves.toEqual({ models: [] });
     expect(ex.state).toBe('succeeded');
   });
@@ -90,7 +90,7 @@ describe('Exchange lifecycle', () => {
     const c = controller();
     early.onRequestStart(c.value);
     expect(() => early.onResponseData(c.value, line({ done: true }))).toThrow(AssertionError);
-    expect(() => early.onResponseEnd(c.value, {})).toThrow(/"end" cannot happen in state "waiting"/);
+    expect(() => early.onResponseEnd()).toThrow(/"end" cannot happen in state "waiting"/);
 
     const { exchange: twice } = exchange();
     twice.onRequestStart(c.value);
@@ -104,7 +104,7 @@ describe('Exchange lifecycle', () => {
     done.onRequestStart(c.value);
     done.onResponseStart(c.value, 200, ndjson);
     done.onResponseData(c.value, line({ done: true }));
-    done.onResponseEnd(c.value, {});
+    done.onResponseEnd();
     expect(done.state).toBe('succeeded');
     expect(() => done.onResponseData(c.value, line({ done: true }))).toThrow(AssertionError);
     expect(() => done.onResponseError(c.value, new Error('late'))).toThrow(
@@ -142,7 +142,7 @@ describe('Exchange lifecycle', () => {
     const status = await failing((ex) => {
       ex.onResponseStart(c.value, 503, { 'content-type': 'application/json', 'retry-after': '2' });
       ex.onResponseData(c.value, Buffer.from('{"error":"server busy"}'));
-      ex.onResponseEnd(c.value, {});
+      ex.onResponseEnd();
     });
     expect(status).toBeInstanceOf(ResponseError);
     expect((status as ResponseError).status).toBe(503);
@@ -158,7 +158,7 @@ describe('Exchange lifecycle', () => {
     const html = await failing((ex) => {
       ex.onResponseStart(c.value, 200, { 'content-type': 'text/html' });
       ex.onResponseData(c.value, Buffer.from('<p>login</p>'));
-      ex.onResponseEnd(c.value, {});
+      ex.onResponseEnd();
     });
     expect(html).toBeInstanceOf(ProtocolError);
     expect((html as Error).message).toMatch(/Expected an NDJSON stream but the server sent text\/html/);
@@ -166,7 +166,7 @@ describe('Exchange lifecycle', () => {
     const noFinal = await failing((ex) => {
       ex.onResponseStart(c.value, 200, ndjson);
       ex.onResponseData(c.value, line({ message: { content: 'a' }, done: false }));
-      ex.onResponseEnd(c.value, {});
+      ex.onResponseEnd();
     });
     expect((noFinal as Error).message).toMatch(/without its final line/);
 
@@ -180,7 +180,7 @@ describe('Exchange lifecycle', () => {
       (ex) => {
         ex.onResponseStart(c.value, 200, { 'content-type': 'application/json' });
         ex.onResponseData(c.value, Buffer.from('{"models": ['));
-        ex.onResponseEnd(c.value, {});
+        ex.onResponseEnd();
       },
       { kind: 'json', method: 'GET', path: '/api/tags' },
     );
@@ -189,7 +189,7 @@ describe('Exchange lifecycle', () => {
     const empty = await failing(
       (ex) => {
         ex.onResponseStart(c.value, 200, { 'content-type': 'application/json' });
-        ex.onResponseEnd(c.value, {});
+        ex.onResponseEnd();
       },
       { kind: 'json', method: 'POST', path: '/api/show' },
     );
