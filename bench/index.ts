@@ -114,7 +114,7 @@ try {
     target(
       `c=${row.concurrency} full pipeline / raw undici`,
       ratio(c['bulwark, full pipeline'], c['raw undici.request']),
-      0.8,
+      row.concurrency >= 256 ? 0.8 : 0.9,
       true,
     );
     target(
@@ -154,7 +154,7 @@ try {
       Object.entries(st).map(([name, summary]) => [name, show(summary)]),
     ),
   );
-  target('streaming bulwark / raw undici', ratio(st.bulwark, st['raw undici line reader']), 0.9, true);
+  target('streaming bulwark / raw undici', ratio(st.bulwark, st['raw undici line reader']), 0.95, true);
 
   const ov = await overhead({ rounds: config.rounds, timeMs: config.benchMs });
   results.overhead = ov;
