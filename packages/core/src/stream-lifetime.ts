@@ -28,6 +28,8 @@ export class StreamLifetime {
   readonly #context: Context;
   readonly #onCancel: ((reason: unknown) => void) | undefined;
   #state: StreamLifetimeState = 'open';
+  /** A piece reached the caller (the context was told once; every record of a stream passes here). */
+  #delivered = false;
   #resolve!: () => void;
   #reject!: (error: unknown) => void;
 
@@ -57,6 +59,8 @@ export class StreamLifetime {
     if (this.#state === 'ended' || this.#state === 'cancelled') {
       throw new AssertionError({ message: `a stream delivered a piece after it was ${this.#state}` });
     }
+    if (this.#delivered) return;
+    this.#delivered = true;
     this.#context.commit();
   }
 
