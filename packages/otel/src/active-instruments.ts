@@ -116,7 +116,9 @@ export const DEFINITIONS: Readonly<Record<string, Definition>> = {
   },
   [METRIC_BULWARK_CALL_ATTEMPTS]: perCall('{attempt}', 'Attempts per call, rejected ones included.'),
   [METRIC_BULWARK_CALL_TIMEOUTS]: perCall('{timeout}', 'Timeouts per call, each timeout counted once.'),
-  [METRIC_BULWARK_MODEL_LOAD_DURATION]: seconds('Model load time reported by the server (load_duration).'),
+  [METRIC_BULWARK_MODEL_LOAD_DURATION]: seconds(
+    "Model load time: one point per load the client owned, else the answer's load_duration.",
+  ),
   [METRIC_BULWARK_EVENTS]: {
     kind: 'counter',
     unit: '{event}',

@@ -6,6 +6,7 @@ import {
   ATTR_BULWARK_CALL_OUTCOME,
   ATTR_BULWARK_MODEL,
   ATTR_BULWARK_MODEL_LOAD_OUTCOME,
+  ATTR_BULWARK_MODEL_LOAD_SOURCE,
   ATTR_BULWARK_OPERATION,
   ATTR_BULWARK_PIPELINE_NAME,
   ATTR_BULWARK_TIMEOUT_PHASE,
@@ -21,6 +22,7 @@ import {
   GEN_AI_OPERATION_GENERATE_CONTENT,
   GEN_AI_OPERATION_TEXT_COMPLETION,
   GEN_AI_PROVIDER_OLLAMA,
+  ModelLoadSource,
   SPAN_BULWARK_CALL,
   SPAN_BULWARK_OLLAMA_PREFIX,
 } from './semconv.js';
@@ -67,7 +69,7 @@ export interface CallDescription {
   readonly callMetricAttributes: Attributes;
   /** Attributes of `bulwark.events` and `bulwark.attempt.duration`. */
   readonly policyMetricAttributes: Attributes;
-  /** Attributes of `bulwark.model.load.duration`. */
+  /** Attributes of `bulwark.model.load.duration` for an answer's `load_duration`. */
   readonly loadAttributes: Attributes;
   /** Attributes of the per-call outcome metrics, made once per outcome, error type and phase. */
   outcomeAttributes(outcome: string, type: string | undefined, phase: string | undefined): OutcomeAttributes;
@@ -195,6 +197,7 @@ function makeDescription(attributes: Readonly<CallAttributes>, options: Resolved
         ...modelAttributes,
         ...serverAttributes,
         [ATTR_BULWARK_MODEL_LOAD_OUTCOME]: CallOutcome.Success,
+        [ATTR_BULWARK_MODEL_LOAD_SOURCE]: ModelLoadSource.Server,
       },
       outcomeAttributes: outcomeCache({
         [ATTR_BULWARK_PIPELINE_NAME]: options.name,
@@ -227,6 +230,7 @@ function makeDescription(attributes: Readonly<CallAttributes>, options: Resolved
       ...modelAttributes,
       ...serverAttributes,
       [ATTR_BULWARK_MODEL_LOAD_OUTCOME]: CallOutcome.Success,
+      [ATTR_BULWARK_MODEL_LOAD_SOURCE]: ModelLoadSource.Server,
     },
     outcomeAttributes: outcomeCache({
       [ATTR_BULWARK_PIPELINE_NAME]: options.name,

@@ -14,6 +14,7 @@ import type { Instruments } from './active-instruments.js';
 import { type CallDescription, isStreamCall } from './call-description.js';
 import { inputMessages, outputMessages, systemInstructions } from './content.js';
 import { errorType, isRejection, timeoutLimitSeconds, timeoutPhase } from './error-type.js';
+import { recordModelLoadWait } from './model-load.js';
 import type { ResolvedOptions } from './resolve-options.js';
 import { summarizeResponse } from './response-attributes.js';
 import {
@@ -140,6 +141,8 @@ export class CallState {
   attempts = 0;
   /** Timeouts during the call, each timeout error counted once. */
   timeouts = 0;
+  /** The call waited on a model load its client owns (recorded from the wait, not the answer). */
+  waitedOnLoad = false;
   readonly #tracer: Tracer | undefined;
   readonly #signal: AbortSignal;
   /** Attempt numbers seen: bits for 0 to 30, a set beyond (made on first use). */
@@ -324,6 +327,10 @@ export class CallState {
           span.setAttribute(ATTR_BULWARK_ATTEMPT_TIME_TO_FIRST_CHUNK, (at - startAt) / 1000);
           span.addEvent(EVENT_BULWARK_STREAM_COMMITTED, at);
         }
+      },
+      onModelLoad: (wait) => {
+        this.waitedOnLoad = true;
+        recordModelLoadWait(wait, this.description, this.instruments, span, attempt);
       },
     });
     let promise: Promise<T>;
@@ -644,7 +651,7 @@ export class CallState {
       }
     }
 
-    if (summary?.loadSeconds !== undefined)
+    if (summary?.loadSeconds !== undefined && !this.waitedOnLoad)
       instruments.record(METRIC_BULWARK_MODEL_LOAD_DURATION, summary.loadSeconds, description.loadAttributes);
 
     if (firstChunkAt !== undefined) {
