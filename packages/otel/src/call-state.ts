@@ -41,8 +41,6 @@ import {
   ATTR_GEN_AI_RESPONSE_MODEL,
   ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
   ATTR_GEN_AI_SYSTEM_INSTRUCTIONS,
-  ATTR_GEN_AI_TOKEN_MODALITY,
-  ATTR_GEN_AI_TOKEN_TYPE,
   ATTR_GEN_AI_USAGE_INPUT_TOKENS,
   ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
   BulwarkEventName,
@@ -231,13 +229,12 @@ export class CallState {
   countEvent(name: string, extra?: Attributes): void {
     const instruments = this.instruments;
     if (!instruments) return;
-    const base = this.description.policyMetricAttributes;
     instruments.record(
       METRIC_BULWARK_EVENTS,
       1,
       extra === undefined
-        ? this.description.derive(`event\u0000${name}`, () => ({ ...base, [ATTR_BULWARK_EVENT_NAME]: name }))
-        : { ...base, [ATTR_BULWARK_EVENT_NAME]: name, ...extra },
+        ? this.description.eventAttributes(name)
+        : { ...this.description.policyMetricAttributes, [ATTR_BULWARK_EVENT_NAME]: name, ...extra },
     );
   }
 
@@ -384,12 +381,14 @@ export class CallState {
     const instruments = this.instruments;
     if (instruments) {
       const number = Math.min(attempt, MAX_ATTEMPT_ATTRIBUTE);
-      const base = this.description.policyMetricAttributes;
-      const attributes = this.description.derive(`attempt\u0000${number}\u0000${type ?? ''}`, () =>
+      const attributes =
         type === undefined
-          ? { ...base, [ATTR_BULWARK_ATTEMPT_NUMBER]: number }
-          : { ...base, [ATTR_BULWARK_ATTEMPT_NUMBER]: number, [ATTR_ERROR_TYPE]: type },
-      );
+          ? this.description.attemptAttributes(number)
+          : this.description.derive(`attempt\u0000${number}\u0000${type}`, () => ({
+              ...this.description.policyMetricAttributes,
+              [ATTR_BULWARK_ATTEMPT_NUMBER]: number,
+              [ATTR_ERROR_TYPE]: type,
+            }));
       instruments.record(METRIC_BULWARK_ATTEMPT_DURATION, (endAt - startAt) / 1000, attributes);
     }
   }
@@ -583,27 +582,9 @@ export class CallState {
       );
       return;
     }
-    const responseModel = summary?.model;
-    const responseKey = responseModel ?? '';
-    const attributes =
-      responseModel === undefined
-        ? description.callMetricAttributes
-        : description.derive(`response\u0000${responseKey}`, () => ({
-            ...description.callMetricAttributes,
-            [ATTR_GEN_AI_RESPONSE_MODEL]: responseModel,
-          }));
-    const withError =
-      type === undefined
-        ? attributes
-        : description.derive(`response\u0000${responseKey}\u0000${type}`, () => ({
-            ...attributes,
-            [ATTR_ERROR_TYPE]: type,
-          }));
-    const tokens = (name: string, value: string) =>
-      description.derive(`response\u0000${responseKey}\u0000${name}\u0000${value}`, () => ({
-        ...attributes,
-        [name]: value,
-      }));
+    const response = description.responseAttributes(summary?.model);
+    const attributes = response.call;
+    const withError = type === undefined ? attributes : response.withError(type);
     if (options.emitV1)
       instruments.record(METRIC_GEN_AI_CLIENT_OPERATION_DURATION, durationSeconds, withError);
     if (options.emitLatest)
@@ -619,13 +600,9 @@ export class CallState {
     const output = description.embeddings ? undefined : summary?.outputTokens;
     if (options.emitV1) {
       if (input !== undefined)
-        instruments.record(METRIC_GEN_AI_CLIENT_TOKEN_USAGE, input, tokens(ATTR_GEN_AI_TOKEN_TYPE, 'input'));
+        instruments.record(METRIC_GEN_AI_CLIENT_TOKEN_USAGE, input, response.inputTokens);
       if (output !== undefined)
-        instruments.record(
-          METRIC_GEN_AI_CLIENT_TOKEN_USAGE,
-          output,
-          tokens(ATTR_GEN_AI_TOKEN_TYPE, 'output'),
-        );
+        instruments.record(METRIC_GEN_AI_CLIENT_TOKEN_USAGE, output, response.outputTokens);
     }
     if (options.emitLatest) {
       if (description.embeddings) {
@@ -637,12 +614,12 @@ export class CallState {
         instruments.record(
           METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS,
           input ?? 0,
-          tokens(ATTR_GEN_AI_TOKEN_MODALITY, modality),
+          response.modality(modality),
         );
         instruments.record(
           METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS,
           output ?? 0,
-          tokens(ATTR_GEN_AI_TOKEN_MODALITY, output === undefined ? 'unknown' : 'text'),
+          response.modality(output === undefined ? 'unknown' : 'text'),
         );
         if (input !== undefined)
           instruments.record(METRIC_GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS, input, withError);
