@@ -85,6 +85,13 @@ export const CALL_KEY = createContextKey('bulwark.otel.call');
 /** Attempt numbers on metrics stop here: 5 means "5 or later". */
 const MAX_ATTEMPT_ATTRIBUTE = 5;
 
+/** The start attributes of attempt spans 0 to 7, made once. */
+const ATTEMPT_START_ATTRIBUTES: readonly Attributes[] = Array.from({ length: 8 }, (_, number) =>
+  Object.freeze({ [ATTR_BULWARK_ATTEMPT_NUMBER]: number }),
+);
+const attemptStartAttributes = (attempt: number): Attributes =>
+  ATTEMPT_START_ATTRIBUTES[attempt] ?? { [ATTR_BULWARK_ATTEMPT_NUMBER]: attempt };
+
 /** SeverityNumber.WARN of the Logs API (a number, so no logs package is needed). */
 const SEVERITY_WARN = 13;
 
@@ -300,15 +307,16 @@ export class CallState {
     const clock = context.clock;
     const startAt = clock.now();
     let span: Span | undefined;
-    let active = this.otelContext.setValue(ATTEMPT_KEY, attempt);
+    // Attempt 0 needs no key (the hook reads "no key" as 0) unless an enclosing attempt set one.
+    const inherited = attempt === 0 ? this.otelContext.getValue(ATTEMPT_KEY) : undefined;
+    let active =
+      attempt === 0 && (inherited === undefined || inherited === 0)
+        ? this.otelContext
+        : this.otelContext.setValue(ATTEMPT_KEY, attempt);
     if (this.recording && this.#tracer) {
       span = this.#tracer.startSpan(
         SPAN_BULWARK_ATTEMPT,
-        {
-          kind: SpanKind.INTERNAL,
-          startTime: startAt,
-          attributes: { [ATTR_BULWARK_ATTEMPT_NUMBER]: attempt },
-        },
+        { kind: SpanKind.INTERNAL, startTime: startAt, attributes: attemptStartAttributes(attempt) },
         this.otelContext,
       );
       this.#openAttemptSpan(attempt, span);
@@ -336,16 +344,26 @@ export class CallState {
     } catch (error) {
       promise = Promise.reject(error);
     }
-    return promise.then(
-      (value) => {
-        this.#endAttempt(attempt, startAt, clock, span, undefined, false);
-        return value;
-      },
-      (error: unknown) => {
-        this.#endAttempt(attempt, startAt, clock, span, error, true);
-        throw error;
-      },
-    );
+    return this.#settleAttempt(promise, attempt, startAt, clock, span);
+  }
+
+  /** Ends the attempt when its promise settles (a method, not two closures per attempt). */
+  async #settleAttempt<T>(
+    promise: Promise<T>,
+    attempt: number,
+    startAt: number,
+    clock: Clock,
+    span: Span | undefined,
+  ): Promise<T> {
+    let value: T;
+    try {
+      value = await promise;
+    } catch (error) {
+      this.#endAttempt(attempt, startAt, clock, span, error, true);
+      throw error;
+    }
+    this.#endAttempt(attempt, startAt, clock, span, undefined, false);
+    return value;
   }
 
   #endAttempt(
