@@ -51,6 +51,7 @@ export function telemetryFloor(options: { model: string; host: string }): (polic
     'gen_ai.request.model': options.model,
     ...server,
     'bulwark.model.load.outcome': 'success',
+    'bulwark.model.load.source': 'server',
   };
   const tracer = trace.getTracer('telemetry-floor');
   let provider: MeterProvider | undefined;

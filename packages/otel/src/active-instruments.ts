@@ -116,7 +116,9 @@ export const DEFINITIONS: Readonly<Record<string, Definition>> = {
   },
   [METRIC_BULWARK_CALL_ATTEMPTS]: perCall('{attempt}', 'Attempts per call, rejected ones included.'),
   [METRIC_BULWARK_CALL_TIMEOUTS]: perCall('{timeout}', 'Timeouts per call, each timeout counted once.'),
-  [METRIC_BULWARK_MODEL_LOAD_DURATION]: seconds('Model load time reported by the server (load_duration).'),
+  [METRIC_BULWARK_MODEL_LOAD_DURATION]: seconds(
+    "Model load time: one point per load the client owned, else the answer's load_duration.",
+  ),
   [METRIC_BULWARK_EVENTS]: {
     kind: 'counter',
     unit: '{event}',
@@ -126,18 +128,19 @@ export const DEFINITIONS: Readonly<Record<string, Definition>> = {
   },
 };
 
+/** Records one value: a histogram's `record` or a counter's `add`, bound to its instrument. */
+type Recorder = (value: number, attributes: Attributes) => void;
+
 /** The instruments of one meter, each created on first use. */
 export class Instruments {
   readonly meter: Meter;
-  readonly #created = new Map<string, Histogram | Counter>();
+  readonly #recorders = new Map<string, Recorder>();
 
   constructor(meter: Meter) {
     this.meter = meter;
   }
 
-  #instrument(name: string): Histogram | Counter {
-    let instrument = this.#created.get(name);
-    if (instrument) return instrument;
+  #create(name: string): Recorder {
     const definition = DEFINITIONS[name];
     if (!definition) throw new Error(`unknown instrument ${name}`);
     const options = {
@@ -146,19 +149,21 @@ export class Instruments {
       valueType: definition.integer ? ValueType.INT : ValueType.DOUBLE,
       ...(definition.buckets ? { advice: { explicitBucketBoundaries: [...definition.buckets] } } : {}),
     };
-    instrument =
-      definition.kind === 'histogram'
-        ? this.meter.createHistogram(name, options)
-        : this.meter.createCounter(name, options);
-    this.#created.set(name, instrument);
-    return instrument;
+    let recorder: Recorder;
+    if (definition.kind === 'histogram') {
+      const histogram: Histogram = this.meter.createHistogram(name, options);
+      recorder = histogram.record.bind(histogram);
+    } else {
+      const counter: Counter = this.meter.createCounter(name, options);
+      recorder = counter.add.bind(counter);
+    }
+    this.#recorders.set(name, recorder);
+    return recorder;
   }
 
   /** Records a value on a histogram, or adds it to a counter. */
   record(name: string, value: number, attributes: Attributes): void {
-    const instrument = this.#instrument(name);
-    if ('record' in instrument) instrument.record(value, attributes);
-    else instrument.add(value, attributes);
+    (this.#recorders.get(name) ?? this.#create(name))(value, attributes);
   }
 }
 

@@ -3,9 +3,12 @@ import { type Attributes, SpanKind } from '@opentelemetry/api';
 import { isStreamRequest, requestAttributes } from './request-attributes.js';
 import type { ResolvedOptions } from './resolve-options.js';
 import {
+  ATTR_BULWARK_ATTEMPT_NUMBER,
   ATTR_BULWARK_CALL_OUTCOME,
+  ATTR_BULWARK_EVENT_NAME,
   ATTR_BULWARK_MODEL,
   ATTR_BULWARK_MODEL_LOAD_OUTCOME,
+  ATTR_BULWARK_MODEL_LOAD_SOURCE,
   ATTR_BULWARK_OPERATION,
   ATTR_BULWARK_PIPELINE_NAME,
   ATTR_BULWARK_TIMEOUT_PHASE,
@@ -13,6 +16,9 @@ import {
   ATTR_GEN_AI_OPERATION_NAME,
   ATTR_GEN_AI_PROVIDER_NAME,
   ATTR_GEN_AI_REQUEST_MODEL,
+  ATTR_GEN_AI_RESPONSE_MODEL,
+  ATTR_GEN_AI_TOKEN_MODALITY,
+  ATTR_GEN_AI_TOKEN_TYPE,
   ATTR_SERVER_ADDRESS,
   ATTR_SERVER_PORT,
   CallOutcome,
@@ -21,6 +27,7 @@ import {
   GEN_AI_OPERATION_GENERATE_CONTENT,
   GEN_AI_OPERATION_TEXT_COMPLETION,
   GEN_AI_PROVIDER_OLLAMA,
+  ModelLoadSource,
   SPAN_BULWARK_CALL,
   SPAN_BULWARK_OLLAMA_PREFIX,
 } from './semconv.js';
@@ -47,6 +54,20 @@ export interface OutcomeAttributes {
   readonly counts: Attributes;
 }
 
+/** The GenAI metric attributes of a call with a given response model, made once per model. */
+export interface ResponseAttributes {
+  /** The call's GenAI metric attributes with `gen_ai.response.model` when the answer names one. */
+  readonly call: Attributes;
+  /** `gen_ai.client.token.usage` with `gen_ai.token.type` `input`. */
+  readonly inputTokens: Attributes;
+  /** `gen_ai.client.token.usage` with `gen_ai.token.type` `output`. */
+  readonly outputTokens: Attributes;
+  /** {@link ResponseAttributes.call} with `error.type`. */
+  withError(type: string): Attributes;
+  /** {@link ResponseAttributes.call} with `gen_ai.token.modality`. */
+  modality(modality: string): Attributes;
+}
+
 /**
  * What telemetry knows about a call before it runs, from its `operation`, `model`, `host` and
  * `provider`. Calls alike share one description (and its attribute objects), so recording a call
@@ -67,7 +88,7 @@ export interface CallDescription {
   readonly callMetricAttributes: Attributes;
   /** Attributes of `bulwark.events` and `bulwark.attempt.duration`. */
   readonly policyMetricAttributes: Attributes;
-  /** Attributes of `bulwark.model.load.duration`. */
+  /** Attributes of `bulwark.model.load.duration` for an answer's `load_duration`. */
   readonly loadAttributes: Attributes;
   /** Attributes of the per-call outcome metrics, made once per outcome, error type and phase. */
   outcomeAttributes(outcome: string, type: string | undefined, phase: string | undefined): OutcomeAttributes;
@@ -76,6 +97,12 @@ export interface CallDescription {
    * for and shared afterwards (response model, error type, attempt number, event name...).
    */
   derive(key: string, make: () => Attributes): Attributes;
+  /** The GenAI metric attributes for an answer from `responseModel` (no string key, no closure per call). */
+  responseAttributes(responseModel: string | undefined): ResponseAttributes;
+  /** `bulwark.attempt.duration` of a successful attempt: the policy attributes with the attempt number. */
+  attemptAttributes(number: number): Attributes;
+  /** `bulwark.events` of a policy event without extra attributes. */
+  eventAttributes(name: string): Attributes;
 }
 
 const text = (value: unknown): string | undefined =>
@@ -116,9 +143,75 @@ function deriveCache(): CallDescription['derive'] {
   };
 }
 
+/** Response models and event names kept per description; beyond this many, they are made again. */
+const MAX_KEYED = 64;
+
+function keyed<T>(make: (key: string) => T): (key: string) => T {
+  const cache = new Map<string, T>();
+  return (key) => {
+    let value = cache.get(key);
+    if (value !== undefined) return value;
+    value = make(key);
+    if (cache.size >= MAX_KEYED) cache.clear();
+    cache.set(key, value);
+    return value;
+  };
+}
+
+function makeResponseAttributes(base: Attributes, responseModel: string | undefined): ResponseAttributes {
+  const call: Attributes =
+    responseModel === undefined ? base : { ...base, [ATTR_GEN_AI_RESPONSE_MODEL]: responseModel };
+  return {
+    call,
+    inputTokens: { ...call, [ATTR_GEN_AI_TOKEN_TYPE]: 'input' },
+    outputTokens: { ...call, [ATTR_GEN_AI_TOKEN_TYPE]: 'output' },
+    withError: keyed((type) => ({ ...call, [ATTR_ERROR_TYPE]: type })),
+    modality: keyed((modality) => ({ ...call, [ATTR_GEN_AI_TOKEN_MODALITY]: modality })),
+  };
+}
+
+function responseCache(base: Attributes): CallDescription['responseAttributes'] {
+  let unnamed: ResponseAttributes | undefined;
+  const named = keyed((model) => makeResponseAttributes(base, model));
+  return (responseModel) => {
+    if (responseModel !== undefined) return named(responseModel);
+    unnamed ??= makeResponseAttributes(base, undefined);
+    return unnamed;
+  };
+}
+
+/** Attempt numbers on `bulwark.attempt.duration` stop at 5 ("5 or later"). */
+const MAX_ATTEMPT_NUMBER = 5;
+
+function attemptCache(base: Attributes): CallDescription['attemptAttributes'] {
+  const byNumber: Attributes[] = [];
+  return (number) => {
+    const index = Math.min(number, MAX_ATTEMPT_NUMBER);
+    let attributes = byNumber[index];
+    if (attributes === undefined) {
+      attributes = { ...base, [ATTR_BULWARK_ATTEMPT_NUMBER]: index };
+      byNumber[index] = attributes;
+    }
+    return attributes;
+  };
+}
+
 /** Descriptions kept per set of options; beyond this many kinds of call, the oldest is made again. */
 const MAX_DESCRIPTIONS = 256;
-const descriptions = new WeakMap<ResolvedOptions, LruMap<string, CallDescription>>();
+interface DescriptionCache {
+  /** The last call's identity and description. */
+  last:
+    | {
+        operation: unknown;
+        model: unknown;
+        host: unknown;
+        provider: unknown;
+        description: CallDescription;
+      }
+    | undefined;
+  byKey: LruMap<string, CallDescription>;
+}
+const descriptions = new WeakMap<ResolvedOptions, DescriptionCache>();
 
 /**
  * The description of a call with these attributes (`operation`, `model`, `host`, `provider`),
@@ -138,15 +231,26 @@ export function describeCall(
     return makeDescription(attributes, options);
   let cache = descriptions.get(options);
   if (!cache) {
-    cache = new LruMap(MAX_DESCRIPTIONS);
+    cache = { last: undefined, byKey: new LruMap(MAX_DESCRIPTIONS) };
     descriptions.set(options, cache);
   }
+  // Calls in a row are mostly alike: the last description is checked first, without a key.
+  const last = cache.last;
+  if (
+    last !== undefined &&
+    last.operation === operation &&
+    last.model === model &&
+    last.host === host &&
+    last.provider === provider
+  )
+    return last.description;
   const key = `${operation ?? ''}\u0000${model ?? ''}\u0000${host ?? ''}\u0000${provider ?? ''}`;
-  let description = cache.peek(key);
+  let description = cache.byKey.peek(key);
   if (!description) {
     description = makeDescription(attributes, options);
-    cache.set(key, description);
+    cache.byKey.set(key, description);
   }
+  cache.last = { operation, model, host, provider, description };
   return description;
 }
 
@@ -175,6 +279,11 @@ function makeDescription(attributes: Readonly<CallAttributes>, options: Resolved
       ...modelAttributes,
       ...serverAttributes,
     };
+    const policyMetricAttributes: Attributes = {
+      [ATTR_BULWARK_PIPELINE_NAME]: options.name,
+      [ATTR_GEN_AI_OPERATION_NAME]: genAiOperation,
+      ...modelAttributes,
+    };
     return {
       genAi,
       operationName: genAiOperation,
@@ -185,22 +294,22 @@ function makeDescription(attributes: Readonly<CallAttributes>, options: Resolved
       spanName: model === undefined ? genAiOperation : `${genAiOperation} ${model}`,
       spanKind: SpanKind.CLIENT,
       callMetricAttributes,
-      policyMetricAttributes: {
-        [ATTR_BULWARK_PIPELINE_NAME]: options.name,
-        [ATTR_GEN_AI_OPERATION_NAME]: genAiOperation,
-        ...modelAttributes,
-      },
+      policyMetricAttributes,
       loadAttributes: {
         [ATTR_GEN_AI_PROVIDER_NAME]: provider,
         ...modelAttributes,
         ...serverAttributes,
         [ATTR_BULWARK_MODEL_LOAD_OUTCOME]: CallOutcome.Success,
+        [ATTR_BULWARK_MODEL_LOAD_SOURCE]: ModelLoadSource.Server,
       },
       outcomeAttributes: outcomeCache({
         [ATTR_BULWARK_PIPELINE_NAME]: options.name,
         ...callMetricAttributes,
       }),
       derive: deriveCache(),
+      responseAttributes: responseCache(callMetricAttributes),
+      attemptAttributes: attemptCache(policyMetricAttributes),
+      eventAttributes: keyed((name) => ({ ...policyMetricAttributes, [ATTR_BULWARK_EVENT_NAME]: name })),
     };
   }
 
@@ -208,6 +317,15 @@ function makeDescription(attributes: Readonly<CallAttributes>, options: Resolved
   const operationAttributes: Attributes =
     operation === undefined ? {} : { [ATTR_BULWARK_OPERATION]: operation };
   const modelAttributes: Attributes = model === undefined ? {} : { [ATTR_BULWARK_MODEL]: model };
+  const callMetricAttributes: Attributes = {
+    [ATTR_BULWARK_PIPELINE_NAME]: options.name,
+    ...operationAttributes,
+    ...serverAttributes,
+  };
+  const policyMetricAttributes: Attributes = {
+    [ATTR_BULWARK_PIPELINE_NAME]: options.name,
+    ...operationAttributes,
+  };
   return {
     genAi,
     operationName: operation,
@@ -217,16 +335,13 @@ function makeDescription(attributes: Readonly<CallAttributes>, options: Resolved
     server,
     spanName: ollama ? `${SPAN_BULWARK_OLLAMA_PREFIX}${operation}` : (operation ?? SPAN_BULWARK_CALL),
     spanKind: server.address === '' ? SpanKind.INTERNAL : SpanKind.CLIENT,
-    callMetricAttributes: {
-      [ATTR_BULWARK_PIPELINE_NAME]: options.name,
-      ...operationAttributes,
-      ...serverAttributes,
-    },
-    policyMetricAttributes: { [ATTR_BULWARK_PIPELINE_NAME]: options.name, ...operationAttributes },
+    callMetricAttributes,
+    policyMetricAttributes,
     loadAttributes: {
       ...modelAttributes,
       ...serverAttributes,
       [ATTR_BULWARK_MODEL_LOAD_OUTCOME]: CallOutcome.Success,
+      [ATTR_BULWARK_MODEL_LOAD_SOURCE]: ModelLoadSource.Server,
     },
     outcomeAttributes: outcomeCache({
       [ATTR_BULWARK_PIPELINE_NAME]: options.name,
@@ -235,6 +350,9 @@ function makeDescription(attributes: Readonly<CallAttributes>, options: Resolved
       ...serverAttributes,
     }),
     derive: deriveCache(),
+    responseAttributes: responseCache(callMetricAttributes),
+    attemptAttributes: attemptCache(policyMetricAttributes),
+    eventAttributes: keyed((name) => ({ ...policyMetricAttributes, [ATTR_BULWARK_EVENT_NAME]: name })),
   };
 }
 

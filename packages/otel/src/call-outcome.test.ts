@@ -202,6 +202,7 @@ describe('the per-call outcome', () => {
       'server.address': '127.0.0.1',
       'server.port': 11434,
       'bulwark.model.load.outcome': 'success',
+      'bulwark.model.load.source': 'server',
     });
     expect([histogram(load).count, histogram(load).sum]).toEqual([1, 2.5]);
     expect(histogram(load).boundaries).toEqual([...DURATION_BUCKETS]);

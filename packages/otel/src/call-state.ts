@@ -14,6 +14,7 @@ import type { Instruments } from './active-instruments.js';
 import { type CallDescription, isStreamCall } from './call-description.js';
 import { inputMessages, outputMessages, systemInstructions } from './content.js';
 import { errorType, isRejection, timeoutLimitSeconds, timeoutPhase } from './error-type.js';
+import { recordModelLoadWait } from './model-load.js';
 import type { ResolvedOptions } from './resolve-options.js';
 import { summarizeResponse } from './response-attributes.js';
 import {
@@ -40,8 +41,6 @@ import {
   ATTR_GEN_AI_RESPONSE_MODEL,
   ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
   ATTR_GEN_AI_SYSTEM_INSTRUCTIONS,
-  ATTR_GEN_AI_TOKEN_MODALITY,
-  ATTR_GEN_AI_TOKEN_TYPE,
   ATTR_GEN_AI_USAGE_INPUT_TOKENS,
   ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
   BulwarkEventName,
@@ -85,6 +84,13 @@ export const CALL_KEY = createContextKey('bulwark.otel.call');
 
 /** Attempt numbers on metrics stop here: 5 means "5 or later". */
 const MAX_ATTEMPT_ATTRIBUTE = 5;
+
+/** The start attributes of attempt spans 0 to 7, made once. */
+const ATTEMPT_START_ATTRIBUTES: readonly Attributes[] = Array.from({ length: 8 }, (_, number) =>
+  Object.freeze({ [ATTR_BULWARK_ATTEMPT_NUMBER]: number }),
+);
+const attemptStartAttributes = (attempt: number): Attributes =>
+  ATTEMPT_START_ATTRIBUTES[attempt] ?? { [ATTR_BULWARK_ATTEMPT_NUMBER]: attempt };
 
 /** SeverityNumber.WARN of the Logs API (a number, so no logs package is needed). */
 const SEVERITY_WARN = 13;
@@ -140,6 +146,8 @@ export class CallState {
   attempts = 0;
   /** Timeouts during the call, each timeout error counted once. */
   timeouts = 0;
+  /** The call waited on a model load its client owns (recorded from the wait, not the answer). */
+  waitedOnLoad = false;
   readonly #tracer: Tracer | undefined;
   readonly #signal: AbortSignal;
   /** Attempt numbers seen: bits for 0 to 30, a set beyond (made on first use). */
@@ -228,13 +236,12 @@ export class CallState {
   countEvent(name: string, extra?: Attributes): void {
     const instruments = this.instruments;
     if (!instruments) return;
-    const base = this.description.policyMetricAttributes;
     instruments.record(
       METRIC_BULWARK_EVENTS,
       1,
       extra === undefined
-        ? this.description.derive(`event\u0000${name}`, () => ({ ...base, [ATTR_BULWARK_EVENT_NAME]: name }))
-        : { ...base, [ATTR_BULWARK_EVENT_NAME]: name, ...extra },
+        ? this.description.eventAttributes(name)
+        : { ...this.description.policyMetricAttributes, [ATTR_BULWARK_EVENT_NAME]: name, ...extra },
     );
   }
 
@@ -300,15 +307,16 @@ export class CallState {
     const clock = context.clock;
     const startAt = clock.now();
     let span: Span | undefined;
-    let active = this.otelContext.setValue(ATTEMPT_KEY, attempt);
+    // Attempt 0 needs no key (the hook reads "no key" as 0) unless an enclosing attempt set one.
+    const inherited = attempt === 0 ? this.otelContext.getValue(ATTEMPT_KEY) : undefined;
+    let active =
+      attempt === 0 && (inherited === undefined || inherited === 0)
+        ? this.otelContext
+        : this.otelContext.setValue(ATTEMPT_KEY, attempt);
     if (this.recording && this.#tracer) {
       span = this.#tracer.startSpan(
         SPAN_BULWARK_ATTEMPT,
-        {
-          kind: SpanKind.INTERNAL,
-          startTime: startAt,
-          attributes: { [ATTR_BULWARK_ATTEMPT_NUMBER]: attempt },
-        },
+        { kind: SpanKind.INTERNAL, startTime: startAt, attributes: attemptStartAttributes(attempt) },
         this.otelContext,
       );
       this.#openAttemptSpan(attempt, span);
@@ -325,6 +333,10 @@ export class CallState {
           span.addEvent(EVENT_BULWARK_STREAM_COMMITTED, at);
         }
       },
+      onModelLoad: (wait) => {
+        this.waitedOnLoad = true;
+        recordModelLoadWait(wait, this.description, this.instruments, span, attempt);
+      },
     });
     let promise: Promise<T>;
     try {
@@ -332,16 +344,26 @@ export class CallState {
     } catch (error) {
       promise = Promise.reject(error);
     }
-    return promise.then(
-      (value) => {
-        this.#endAttempt(attempt, startAt, clock, span, undefined, false);
-        return value;
-      },
-      (error: unknown) => {
-        this.#endAttempt(attempt, startAt, clock, span, error, true);
-        throw error;
-      },
-    );
+    return this.#settleAttempt(promise, attempt, startAt, clock, span);
+  }
+
+  /** Ends the attempt when its promise settles (a method, not two closures per attempt). */
+  async #settleAttempt<T>(
+    promise: Promise<T>,
+    attempt: number,
+    startAt: number,
+    clock: Clock,
+    span: Span | undefined,
+  ): Promise<T> {
+    let value: T;
+    try {
+      value = await promise;
+    } catch (error) {
+      this.#endAttempt(attempt, startAt, clock, span, error, true);
+      throw error;
+    }
+    this.#endAttempt(attempt, startAt, clock, span, undefined, false);
+    return value;
   }
 
   #endAttempt(
@@ -377,12 +399,14 @@ export class CallState {
     const instruments = this.instruments;
     if (instruments) {
       const number = Math.min(attempt, MAX_ATTEMPT_ATTRIBUTE);
-      const base = this.description.policyMetricAttributes;
-      const attributes = this.description.derive(`attempt\u0000${number}\u0000${type ?? ''}`, () =>
+      const attributes =
         type === undefined
-          ? { ...base, [ATTR_BULWARK_ATTEMPT_NUMBER]: number }
-          : { ...base, [ATTR_BULWARK_ATTEMPT_NUMBER]: number, [ATTR_ERROR_TYPE]: type },
-      );
+          ? this.description.attemptAttributes(number)
+          : this.description.derive(`attempt\u0000${number}\u0000${type}`, () => ({
+              ...this.description.policyMetricAttributes,
+              [ATTR_BULWARK_ATTEMPT_NUMBER]: number,
+              [ATTR_ERROR_TYPE]: type,
+            }));
       instruments.record(METRIC_BULWARK_ATTEMPT_DURATION, (endAt - startAt) / 1000, attributes);
     }
   }
@@ -576,27 +600,9 @@ export class CallState {
       );
       return;
     }
-    const responseModel = summary?.model;
-    const responseKey = responseModel ?? '';
-    const attributes =
-      responseModel === undefined
-        ? description.callMetricAttributes
-        : description.derive(`response\u0000${responseKey}`, () => ({
-            ...description.callMetricAttributes,
-            [ATTR_GEN_AI_RESPONSE_MODEL]: responseModel,
-          }));
-    const withError =
-      type === undefined
-        ? attributes
-        : description.derive(`response\u0000${responseKey}\u0000${type}`, () => ({
-            ...attributes,
-            [ATTR_ERROR_TYPE]: type,
-          }));
-    const tokens = (name: string, value: string) =>
-      description.derive(`response\u0000${responseKey}\u0000${name}\u0000${value}`, () => ({
-        ...attributes,
-        [name]: value,
-      }));
+    const response = description.responseAttributes(summary?.model);
+    const attributes = response.call;
+    const withError = type === undefined ? attributes : response.withError(type);
     if (options.emitV1)
       instruments.record(METRIC_GEN_AI_CLIENT_OPERATION_DURATION, durationSeconds, withError);
     if (options.emitLatest)
@@ -612,13 +618,9 @@ export class CallState {
     const output = description.embeddings ? undefined : summary?.outputTokens;
     if (options.emitV1) {
       if (input !== undefined)
-        instruments.record(METRIC_GEN_AI_CLIENT_TOKEN_USAGE, input, tokens(ATTR_GEN_AI_TOKEN_TYPE, 'input'));
+        instruments.record(METRIC_GEN_AI_CLIENT_TOKEN_USAGE, input, response.inputTokens);
       if (output !== undefined)
-        instruments.record(
-          METRIC_GEN_AI_CLIENT_TOKEN_USAGE,
-          output,
-          tokens(ATTR_GEN_AI_TOKEN_TYPE, 'output'),
-        );
+        instruments.record(METRIC_GEN_AI_CLIENT_TOKEN_USAGE, output, response.outputTokens);
     }
     if (options.emitLatest) {
       if (description.embeddings) {
@@ -630,12 +632,12 @@ export class CallState {
         instruments.record(
           METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS,
           input ?? 0,
-          tokens(ATTR_GEN_AI_TOKEN_MODALITY, modality),
+          response.modality(modality),
         );
         instruments.record(
           METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS,
           output ?? 0,
-          tokens(ATTR_GEN_AI_TOKEN_MODALITY, output === undefined ? 'unknown' : 'text'),
+          response.modality(output === undefined ? 'unknown' : 'text'),
         );
         if (input !== undefined)
           instruments.record(METRIC_GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS, input, withError);
@@ -644,7 +646,7 @@ export class CallState {
       }
     }
 
-    if (summary?.loadSeconds !== undefined)
+    if (summary?.loadSeconds !== undefined && !this.waitedOnLoad)
       instruments.record(METRIC_BULWARK_MODEL_LOAD_DURATION, summary.loadSeconds, description.loadAttributes);
 
     if (firstChunkAt !== undefined) {

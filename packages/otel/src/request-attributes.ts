@@ -18,6 +18,13 @@ type Fields = Record<string, unknown>;
 const isObject = (value: unknown): value is Fields => typeof value === 'object' && value !== null;
 const finite = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
 
+const NO_OPTIONS: Fields = Object.freeze({});
+
+/** A parameter from Ollama's `options`, else from the request itself (OpenAI's shape). */
+function read(options: Fields, request: Fields, name: string): unknown {
+  return options[name] ?? request[name];
+}
+
 /** True when the request object asks for a stream (`stream: true`). */
 export function isStreamRequest(request: unknown): boolean {
   return isObject(request) && request.stream === true;
@@ -30,25 +37,24 @@ export function isStreamRequest(request: unknown): boolean {
  */
 export function requestAttributes(request: unknown, into: Attributes): void {
   if (!isObject(request)) return;
-  const options: Fields = isObject(request.options) ? request.options : {};
-  const read = (name: string): unknown => options[name] ?? request[name];
+  const options: Fields = isObject(request.options) ? request.options : NO_OPTIONS;
 
-  const temperature = read('temperature');
+  const temperature = read(options, request, 'temperature');
   if (finite(temperature)) into[ATTR_GEN_AI_REQUEST_TEMPERATURE] = temperature;
-  const topP = read('top_p');
+  const topP = read(options, request, 'top_p');
   if (finite(topP)) into[ATTR_GEN_AI_REQUEST_TOP_P] = topP;
-  const topK = read('top_k');
+  const topK = read(options, request, 'top_k');
   if (finite(topK)) into[ATTR_GEN_AI_REQUEST_TOP_K] = topK;
   const maxTokens = options.num_predict ?? request.max_completion_tokens ?? request.max_tokens;
   // Ollama: -1 means no limit, -2 fill the context; neither is a token count.
   if (finite(maxTokens) && maxTokens > 0) into[ATTR_GEN_AI_REQUEST_MAX_TOKENS] = maxTokens;
-  const seed = read('seed');
+  const seed = read(options, request, 'seed');
   if (finite(seed)) into[ATTR_GEN_AI_REQUEST_SEED] = seed;
-  const frequencyPenalty = read('frequency_penalty');
+  const frequencyPenalty = read(options, request, 'frequency_penalty');
   if (finite(frequencyPenalty)) into[ATTR_GEN_AI_REQUEST_FREQUENCY_PENALTY] = frequencyPenalty;
-  const presencePenalty = read('presence_penalty');
+  const presencePenalty = read(options, request, 'presence_penalty');
   if (finite(presencePenalty)) into[ATTR_GEN_AI_REQUEST_PRESENCE_PENALTY] = presencePenalty;
-  const stop = read('stop');
+  const stop = read(options, request, 'stop');
   if (typeof stop === 'string') into[ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = [stop];
   else if (Array.isArray(stop) && stop.every((entry) => typeof entry === 'string'))
     into[ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = stop as string[];

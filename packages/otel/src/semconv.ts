@@ -206,8 +206,24 @@ export const ATTR_BULWARK_CALL_OUTCOME = 'bulwark.call.outcome';
 export const ATTR_BULWARK_RETRY_COUNT = 'bulwark.retry.count';
 /** `bulwark`: timeouts during the call, each timeout error counted once. */
 export const ATTR_BULWARK_TIMEOUT_COUNT = 'bulwark.timeout.count';
-/** `bulwark`: how a model load ended: `success` for a load the final answer reported. */
+/**
+ * `bulwark`: how a model load ended, on `bulwark.model.load.duration`: `success`, or `error` for a
+ * load the client owned that failed (the server's error, a broken connection, its `loadMs` budget).
+ */
 export const ATTR_BULWARK_MODEL_LOAD_OUTCOME = 'bulwark.model.load.outcome';
+/**
+ * `bulwark`: where a `bulwark.model.load.duration` point comes from: `client`, a load the client
+ * owned (one point per load); `server`, the `load_duration` of an answer (near 0 for a warm model).
+ */
+export const ATTR_BULWARK_MODEL_LOAD_SOURCE = 'bulwark.model.load.source';
+/** `bulwark` values of `bulwark.model.load.source`. */
+export const ModelLoadSource = { Client: 'client', Server: 'server' } as const;
+/** `bulwark`: how a call's wait on a load ended: `loaded`, `failed`, or `left` (the call stopped waiting). */
+export const ATTR_BULWARK_MODEL_LOAD_WAIT_OUTCOME = 'bulwark.model.load.wait.outcome';
+/** `bulwark`: seconds the call waited on the load. */
+export const ATTR_BULWARK_MODEL_LOAD_WAIT_DURATION = 'bulwark.model.load.wait.duration';
+/** `bulwark`: seconds from the load's start to the wait's end: the load's time when it loaded or failed. */
+export const ATTR_BULWARK_MODEL_LOAD_ELAPSED = 'bulwark.model.load.elapsed';
 /** `bulwark`: the budget that fired, in seconds. */
 export const ATTR_BULWARK_TIMEOUT_LIMIT = 'bulwark.timeout.limit';
 /** `bulwark`: the backoff before the next attempt, in seconds. */
@@ -247,6 +263,8 @@ export const EVENT_BULWARK_BULKHEAD_ACQUIRED = 'bulwark.bulkhead.acquired';
 export const EVENT_BULWARK_BULKHEAD_REJECTED = 'bulwark.bulkhead.rejected';
 export const EVENT_BULWARK_STREAM_COMMITTED = 'bulwark.stream.committed';
 export const EVENT_BULWARK_CANCELLED = 'bulwark.cancelled';
+/** `bulwark`: a call's wait on a model load its client owns ended (on the attempt's span). */
+export const EVENT_BULWARK_MODEL_LOAD = 'bulwark.model.load';
 /** `bulwark`: the log event for a failed call outside the GenAI conventions. */
 export const EVENT_BULWARK_OPERATION_EXCEPTION = 'bulwark.operation.exception';
 
@@ -279,7 +297,10 @@ export const METRIC_BULWARK_CALLS = 'bulwark.calls';
 export const METRIC_BULWARK_CALL_ATTEMPTS = 'bulwark.call.attempts';
 /** histogram, {timeout}: timeouts per call, each timeout error counted once. */
 export const METRIC_BULWARK_CALL_TIMEOUTS = 'bulwark.call.timeouts';
-/** histogram, s: model load time, from the final answer's `load_duration`, per host and model. */
+/**
+ * histogram, s: model load time, per host and model: one point per load the client owned (from
+ * the calls that waited on it), else the final answer's `load_duration`.
+ */
 export const METRIC_BULWARK_MODEL_LOAD_DURATION = 'bulwark.model.load.duration';
 /** histogram, s: one point per attempt, rejected ones included. */
 export const METRIC_BULWARK_ATTEMPT_DURATION = 'bulwark.attempt.duration';
