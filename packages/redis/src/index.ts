@@ -14,6 +14,12 @@ export {
 } from './redis-guard.js';
 export type { RedisRetryBudgetStoreOptions } from './redis-retry-budget-store.js';
 export { RedisRetryBudgetStore, redisRetryBudgetStore } from './redis-retry-budget-store.js';
+export type {
+  RedisSharedHostState,
+  RedisSharedLoadClaim,
+  RedisSharedStateOptions,
+} from './redis-shared-state.js';
+export { RedisSharedState, redisSharedState } from './redis-shared-state.js';
 export type { RedisTokenStoreOptions } from './redis-token-store.js';
 export { RedisTokenStore, redisTokenStore } from './redis-token-store.js';
 export { STORE_UNAVAILABLE, StoreUnavailableError } from './store-unavailable-error.js';
