@@ -3,7 +3,14 @@
 // model one replica loaded is warm for the other, and one load serves both.
 import type { SharedStateStore } from '@bulwark/ollama';
 import { type OllamaSim, startOllamaSim } from '@bulwark/ollama-sim';
-import type { RedisSharedState } from '@bulwark/redis';
+import type { ObservableStore } from '@bulwark/otel';
+import type {
+  RedisBreakerStore,
+  RedisBulkheadStore,
+  RedisRetryBudgetStore,
+  RedisSharedState,
+  RedisTokenStore,
+} from '@bulwark/redis';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { type RedisServer, redisServerAvailable, startRedisServer } from '../support/redis-server.js';
 import { type Replica, startReplica } from './fleet.js';
@@ -62,6 +69,14 @@ describe.skipIf(!available)('replicas sharing model and host state on Redis', { 
 
   it('fits the store seam of @bulwark/ollama', () => {
     expectTypeOf<RedisSharedState>().toMatchTypeOf<SharedStateStore>();
+  });
+
+  it('every Redis store reports its fallback and return to instrumentStores() of @bulwark/otel', () => {
+    expectTypeOf<RedisBulkheadStore>().toMatchTypeOf<ObservableStore>();
+    expectTypeOf<RedisBreakerStore>().toMatchTypeOf<ObservableStore>();
+    expectTypeOf<RedisRetryBudgetStore>().toMatchTypeOf<ObservableStore>();
+    expectTypeOf<RedisTokenStore>().toMatchTypeOf<ObservableStore>();
+    expectTypeOf<RedisSharedState>().toMatchTypeOf<ObservableStore>();
   });
 
   // First, while neither replica knows a model anywhere: every host ties, so routing would pick the
