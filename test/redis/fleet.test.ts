@@ -69,6 +69,10 @@ describe.skipIf(!available)('a fleet of replicas sharing Redis', { timeout: 40_0
 
   it('a breaker opened in one replica fails the others fast; one probe fleet-wide closes it', async () => {
     const [a, ...others] = replicas as [Replica, ...Replica[]];
+    // Every replica has seen the breaker closed (and keeps that, listening for it to open).
+    expect((await Promise.all(replicas.map((replica) => replica.run(1, 'broken')))).flat()).toEqual(
+      Array(4).fill('ok'),
+    );
     sim.setFaults([{ model: 'broken', status: 500 }]);
     // One after another: calls that wait on one failed model load count as one failure (the load's),
     // so three concurrent calls would be one failure, not three.

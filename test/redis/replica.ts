@@ -43,7 +43,10 @@ redis.on('error', () => {});
 // loaded test machine from looking like a slow Redis.
 const storeOptions = { client: redis, prefix: 'fleet', commandTimeoutMs: 2_000, retryUnavailableMs: 200 };
 const slots = redisBulkheadStore({ ...storeOptions, leaseMs: config.leaseMs, pollMs: 10 });
-const states = redisBreakerStore(storeOptions);
+// Hears breakers opened elsewhere, so a breaker seen closed costs no round trip per call.
+const subscriber = redis.duplicate();
+subscriber.on('error', () => {});
+const states = redisBreakerStore({ ...storeOptions, subscriber });
 const shared = config.sharedState ? redisSharedState(storeOptions) : undefined;
 for (const store of [slots, states, ...(shared ? [shared] : [])]) {
   store.onUnavailable(({ store: name }) => send({ type: 'event', event: `unavailable ${name}` }));
@@ -81,6 +84,7 @@ process.on('message', async (message: Message) => {
   if (message.type === 'exit') {
     await ollama.close();
     redis.disconnect();
+    subscriber.disconnect();
     process.exit(0);
   }
   if (message.type === 'state') {

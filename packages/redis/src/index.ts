@@ -1,5 +1,10 @@
 export type { RedisBreakerStoreOptions } from './redis-breaker-store.js';
-export { DEFAULT_PROBE_LEASE_MS, RedisBreakerStore, redisBreakerStore } from './redis-breaker-store.js';
+export {
+  CLOSED_REUSE_MS,
+  DEFAULT_PROBE_LEASE_MS,
+  RedisBreakerStore,
+  redisBreakerStore,
+} from './redis-breaker-store.js';
 export type { RedisBulkheadStoreOptions } from './redis-bulkhead-store.js';
 export {
   DEFAULT_LEASE_MS,
@@ -26,6 +31,7 @@ export { STORE_UNAVAILABLE, StoreUnavailableError } from './store-unavailable-er
 export type {
   RedisScriptClient,
   RedisStoreOptions,
+  RedisSubscriberClient,
   StoreAvailableEvent,
   StoreUnavailableEvent,
   WhenUnavailable,

@@ -203,6 +203,64 @@ describe.skipIf(!available)('Redis stores', () => {
     expect(b.getState('m').state).toBe('closed');
   });
 
+  it('with a subscriber, reuses a closed state without asking Redis and hears at once when another opens it', async () => {
+    const p = prefix();
+    const make = async () => {
+      const redis = await client();
+      const subscriber = redis.duplicate();
+      clients.push(subscriber);
+      subscriber.on('error', () => {});
+      await subscriber.connect();
+      const commands: string[] = [];
+      const counted: RedisScriptClient = {
+        evalsha: (...args) => {
+          commands.push('evalsha');
+          return redis.evalsha(...args);
+        },
+        eval: (...args) => {
+          commands.push('eval');
+          return redis.eval(...args);
+        },
+      };
+      const store = redisBreakerStore({ client: counted, prefix: p, subscriber });
+      const policy = circuitBreaker({ key: 'model', breaker: () => new ConsecutiveBreaker(2), store });
+      return { policy, commands, subscriber };
+    };
+    const [a, b] = [await make(), await make()];
+    expect(() => redisBreakerStore({ client: a.subscriber, subscriber: {} as never })).toThrowError(
+      /"subscriber"/,
+    );
+    const attributes = { model: 'm' };
+    // Subscribed once the connection confirms it; from then on a closed breaker costs no round trip.
+    await until(async () => {
+      await b.policy.execute(() => 'ok', { attributes });
+      const before = b.commands.length;
+      await b.policy.execute(() => 'ok', { attributes });
+      return b.commands.length === before;
+    }, 2_000);
+    const asked = b.commands.length;
+    for (let i = 0; i < 20; i++) await b.policy.execute(() => 'ok', { attributes });
+    expect(b.commands.length).toBe(asked);
+    const failure = () => Promise.reject(new ResponseError({ status: 500, serverMessage: 'boom' }));
+    for (let i = 0; i < 2; i++)
+      await expect(a.policy.execute(failure, { attributes })).rejects.toMatchObject({ status: 500 });
+    // B's next call asks Redis again (the message dropped its closed state) and is refused.
+    let ran = 0;
+    await until(async () => {
+      const outcome = await b.policy.execute(() => ran++, { attributes }).catch((error: unknown) => error);
+      return outcome instanceof CircuitOpenError;
+    }, 2_000);
+    expect(ran).toBeLessThanOrEqual(1);
+    expect(b.commands.length).toBeGreaterThan(asked);
+    // A dropped subscription: every call asks Redis again.
+    const now = b.commands.length;
+    b.subscriber.disconnect();
+    await sleep(50);
+    await b.policy.execute(() => 'ok', { attributes: { model: 'other' } });
+    await b.policy.execute(() => 'ok', { attributes: { model: 'other' } });
+    expect(b.commands.length).toBe(now + 2);
+  });
+
   it('shares one retry budget per key between two replicas', async () => {
     const p = prefix();
     const make = async () =>
