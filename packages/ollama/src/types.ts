@@ -424,7 +424,8 @@ export interface OllamaOptions {
  * Where clients share model and host state ({@link OllamaOptions.sharedState}). Durations are
  * milliseconds from now as the store measures them, never clock times: processes do not share a
  * clock. Model names come with their tag (`llama3.2:latest`). A store that cannot answer resolves
- * `undefined` (reads and claims) or quietly does nothing (writes); it never rejects.
+ * `undefined` (reads and claims) or quietly does nothing (writes), within its own timeout: the
+ * client awaits `read` and `claimLoad` before a call goes on.
  */
 export interface SharedStateStore {
   /** What is shared now of `model` (when given) on each of `hosts`, and of their ejections. */
