@@ -479,11 +479,14 @@ export interface ModelStatus {
   readonly host: string;
   /** The model's name as first written by a caller (`llama3.2` and `llama3.2:latest` are one model). */
   readonly model: string;
-  /** `warm` until `expiresAt`; `loading` while a load the client owns runs; otherwise `cold`. */
+  /**
+   * `warm` until `expiresAt`; `loading` while a load the client owns runs (or, with `sharedState`,
+   * while another process holds the load's claim, as of the last read); otherwise `cold`.
+   */
   readonly state: 'warm' | 'cold' | 'loading';
   /** Clock time the model is expected to unload, while warm (`Infinity`: never). */
   readonly expiresAt: number | undefined;
-  /** Clock time the running load started, while loading. */
+  /** Clock time the running load started, while the client's own load runs. */
   readonly loadingSince: number | undefined;
   /** How long the last load the client owned took, ms. */
   readonly lastLoadMs: number | undefined;
@@ -539,7 +542,7 @@ export interface FleetHostStatus {
   readonly consecutiveFailures: number;
   /** Models known warm on it. */
   readonly warmModels: readonly string[];
-  /** Models the client is loading on it. */
+  /** Models the client is loading on it (with `sharedState`, or another process is). */
   readonly loadingModels: readonly string[];
 }
 
