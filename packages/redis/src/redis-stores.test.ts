@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ConsecutiveBreaker, circuitBreaker } from '@bulwark/breaker';
 import { bulkhead } from '@bulwark/bulkhead';
-import { CircuitOpenError, InvalidOptionError, ResponseError } from '@bulwark/core';
+import { CircuitOpenError, InvalidOptionError, ResponseError, wrap } from '@bulwark/core';
 import { Ollama } from '@bulwark/ollama';
 import { startOllamaSim } from '@bulwark/ollama-sim';
 import { TokenLimitError, tokenRateLimit } from '@bulwark/rate-limit';
@@ -259,6 +259,47 @@ describe.skipIf(!available)('Redis stores', () => {
     await b.policy.execute(() => 'ok', { attributes: { model: 'other' } });
     await b.policy.execute(() => 'ok', { attributes: { model: 'other' } });
     expect(b.commands.length).toBe(now + 2);
+  });
+
+  it('a call through a shared breaker (with a subscriber) and bulkhead costs one script before it and one after', async () => {
+    const p = prefix();
+    const redis = await client();
+    const subscriber = redis.duplicate();
+    clients.push(subscriber);
+    subscriber.on('error', () => {});
+    await subscriber.connect();
+    const scripts: string[] = [];
+    const counted: RedisScriptClient = {
+      evalsha: (...args) => {
+        scripts.push(String(args[0]));
+        return redis.evalsha(...args);
+      },
+      eval: (...args) => {
+        scripts.push(String(args[0]));
+        return redis.eval(...args);
+      },
+    };
+    const slots = redisBulkheadStore({ client: counted, prefix: p });
+    const policy = wrap(
+      circuitBreaker({ key: 'model', store: redisBreakerStore({ client: counted, prefix: p, subscriber }) }),
+      bulkhead({ key: 'model', limit: 4, store: slots }),
+    );
+    const attributes = { model: 'm' };
+    // Until the subscription is confirmed the breaker asks too.
+    await until(async () => {
+      const before = scripts.length;
+      await policy.execute(() => 'ok', { attributes });
+      await until(() => slots.held('m') === 0 && scripts.length >= before + 2, 1_000);
+      return scripts.length === before + 2;
+    }, 2_000);
+    const before = scripts.length;
+    for (let i = 0; i < 10; i++) {
+      const during = await policy.execute(() => scripts.length, { attributes });
+      // Before the operation ran: exactly one script (the slot).
+      expect(during - (before + i * 2)).toBe(1);
+    }
+    await until(() => scripts.length === before + 20, 1_000);
+    expect(scripts.length).toBe(before + 20);
   });
 
   it('shares one retry budget per key between two replicas', async () => {
