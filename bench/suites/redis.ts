@@ -25,11 +25,16 @@ export interface RedisResult {
 
 const value = { ok: true };
 
-function pipelines(redis: Redis): { local: Policy; shared: Policy } {
+// The breaker listens on a second connection for breakers opening elsewhere, so a closed breaker
+// costs no round trip: a call makes one round trip before it (the slot) and one after (its release).
+function pipelines(redis: Redis, subscriber: Redis): { local: Policy; shared: Policy } {
   return {
     local: wrap(circuitBreaker({ key: 'model' }), bulkhead({ key: 'model', limit: 64, queue: 1_000 })),
     shared: wrap(
-      circuitBreaker({ key: 'model', store: redisBreakerStore({ client: redis, prefix: 'bench' }) }),
+      circuitBreaker({
+        key: 'model',
+        store: redisBreakerStore({ client: redis, prefix: 'bench', subscriber }),
+      }),
       bulkhead({
         key: 'model',
         limit: 64,
@@ -59,7 +64,10 @@ export async function redisOverhead(
   const redis = new Redis(server.port, '127.0.0.1', { enableOfflineQueue: false, lazyConnect: true });
   redis.on('error', () => {});
   await redis.connect();
-  const { local, shared } = pipelines(redis);
+  const subscriber = redis.duplicate();
+  subscriber.on('error', () => {});
+  await subscriber.connect();
+  const { local, shared } = pipelines(redis, subscriber);
   const p50 = { local: [] as number[], shared: [] as number[] };
   const p99 = { local: [] as number[], shared: [] as number[] };
   const perSecond = { local: [] as number[], shared: [] as number[] };
@@ -87,6 +95,7 @@ export async function redisOverhead(
     await clients.local.close();
     await clients.shared.close();
     redis.disconnect();
+    subscriber.disconnect();
     await server.close();
   }
   return {

@@ -1,5 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { FleetSnapshot, ModelStatus } from '@bulwark/ollama';
 
 /** A replica process driven over IPC. */
 export interface Replica {
@@ -10,7 +11,15 @@ export interface Replica {
   run(calls: number, model: string): Promise<string[]>;
   /** Starts `calls` calls and resolves once all hold their slots. */
   hold(calls: number, model: string): Promise<void>;
+  /** The client's fleet snapshot, model states, and how many loads it sent. */
+  state(): Promise<ReplicaState>;
   close(): Promise<void>;
+}
+
+export interface ReplicaState {
+  fleet: FleetSnapshot;
+  models: ModelStatus[];
+  loadStarts: number;
 }
 
 export interface ReplicaConfig {
@@ -20,6 +29,10 @@ export interface ReplicaConfig {
   limit: number;
   leaseMs: number;
   halfOpenAfterMs: number;
+  hosts?: string[];
+  sharedState?: boolean;
+  policy?: boolean;
+  consecutiveFailures?: number;
 }
 
 export async function startReplica(config: ReplicaConfig): Promise<Replica> {
@@ -66,6 +79,7 @@ export async function startReplica(config: ReplicaConfig): Promise<Replica> {
     events,
     run: (calls, model) => request<string[]>('run', calls, model),
     hold: (calls, model) => request<void>('hold', calls, model),
+    state: () => request<ReplicaState>('state', 0, ''),
     async close() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));

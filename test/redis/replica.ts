@@ -4,7 +4,7 @@ import { ConsecutiveBreaker, circuitBreaker } from '@bulwark/breaker';
 import { bulkhead } from '@bulwark/bulkhead';
 import { BulwarkError, wrap } from '@bulwark/core';
 import { Ollama } from '@bulwark/ollama';
-import { redisBreakerStore, redisBulkheadStore } from '@bulwark/redis';
+import { redisBreakerStore, redisBulkheadStore, redisSharedState } from '@bulwark/redis';
 import { Redis } from 'ioredis';
 
 interface Config {
@@ -14,11 +14,20 @@ interface Config {
   limit: number;
   leaseMs: number;
   halfOpenAfterMs: number;
+  /** A fleet of these hosts instead of `simUrl` alone. */
+  hosts?: string[];
+  /** Model and host state shared through Redis. */
+  sharedState?: boolean;
+  /** Without the shared breaker (and bulkhead): only the fleet and its state. */
+  policy?: boolean;
+  /** Failures in a row that eject a host. */
+  consecutiveFailures?: number;
 }
 
 type Message =
   | { type: 'run'; id: number; calls: number; model: string }
   | { type: 'hold'; id: number; calls: number; model: string }
+  | { type: 'state'; id: number }
   | { type: 'exit' };
 
 const config = JSON.parse(process.argv[2] as string) as Config;
@@ -34,8 +43,12 @@ redis.on('error', () => {});
 // loaded test machine from looking like a slow Redis.
 const storeOptions = { client: redis, prefix: 'fleet', commandTimeoutMs: 2_000, retryUnavailableMs: 200 };
 const slots = redisBulkheadStore({ ...storeOptions, leaseMs: config.leaseMs, pollMs: 10 });
-const states = redisBreakerStore(storeOptions);
-for (const store of [slots, states]) {
+// Hears breakers opened elsewhere, so a breaker seen closed costs no round trip per call.
+const subscriber = redis.duplicate();
+subscriber.on('error', () => {});
+const states = redisBreakerStore({ ...storeOptions, subscriber });
+const shared = config.sharedState ? redisSharedState(storeOptions) : undefined;
+for (const store of [slots, states, ...(shared ? [shared] : [])]) {
   store.onUnavailable(({ store: name }) => send({ type: 'event', event: `unavailable ${name}` }));
   store.onAvailable(({ store: name }) => send({ type: 'event', event: `available ${name}` }));
 }
@@ -46,8 +59,15 @@ const breaker = circuitBreaker({
   halfOpenAfterMs: config.halfOpenAfterMs,
   store: states,
 });
-// The replicas share limits; cold starts are not what they test, so no load-only requests.
-const ollama = new Ollama({ host: config.simUrl, policy: wrap(breaker, limit), modelState: false });
+// With the defaults a user has: owned model loads on.
+const ollama = new Ollama({
+  ...(config.hosts ? { hosts: config.hosts } : { host: config.simUrl }),
+  policy: config.policy === false ? undefined : wrap(breaker, limit),
+  sharedState: shared,
+  fleet: { consecutiveFailures: config.consecutiveFailures },
+});
+let loadStarts = 0;
+ollama.onLoadStart(() => loadStarts++);
 
 async function call(model: string): Promise<string> {
   try {
@@ -64,7 +84,16 @@ process.on('message', async (message: Message) => {
   if (message.type === 'exit') {
     await ollama.close();
     redis.disconnect();
+    subscriber.disconnect();
     process.exit(0);
+  }
+  if (message.type === 'state') {
+    send({
+      type: 'done',
+      id: message.id,
+      outcomes: { fleet: ollama.fleet(), models: ollama.modelStates(), loadStarts },
+    });
+    return;
   }
   if (message.type === 'hold') {
     const acquired = limit.onAcquired(() => {

@@ -10,6 +10,7 @@ import {
 } from '@bulwark/core';
 import { keepAliveMs } from './keep-alive.js';
 import type { ModelEntry, ModelStates, OwnedLoad } from './model-states.js';
+import type { SharedState } from './shared-state.js';
 import type { OllamaTransport } from './transport.js';
 
 type Json = Record<string, unknown>;
@@ -59,6 +60,8 @@ export class ModelLoads {
   readonly #start = new Emitter<ModelLoadStartEvent>();
   readonly #end = new Emitter<ModelLoadEndEvent>();
   readonly #running = new Set<OwnedLoad>();
+  /** Set once the client has shared state: each load is claimed there first. */
+  shared: SharedState | undefined;
   /** A load Bulwark owns was sent. */
   readonly onLoadStart: Event<ModelLoadStartEvent> = this.#start.event;
   /** A load Bulwark owns ended: loaded, failed, timed out or aborted. */
@@ -150,13 +153,37 @@ export class ModelLoads {
       controller,
       promise: undefined as unknown as Promise<void>,
     };
+    // Without shared state the load is sent at once; with it, once claimed (another process may
+    // load the model meanwhile, and then nothing is sent).
+    let sent = false;
+    let endClaim: ((warmMs: number) => void) | undefined;
+    let sharedWarmMs: number | undefined;
+    const send = (announce: boolean) => {
+      sent = true;
+      if (announce && this.#start.size > 0) this.#start.emit({ host, model, startedAt });
+      return this.#send(context, entry, request);
+    };
+    const shared = this.shared;
+    const run = shared
+      ? shared.turn(entry, controller.signal).then((turn) => {
+          if (turn.state === 'warm') sharedWarmMs = turn.warmMs;
+          else {
+            if (turn.state === 'claimed') endClaim = turn.end;
+            return send(true);
+          }
+        })
+      : send(false);
     const finish = (outcome: ModelLoadEndEvent['outcome'], error: unknown) => {
       timer.clear();
       this.#running.delete(load);
       const durationMs = clock.now() - startedAt;
       if (entry.load === load) {
         entry.load = undefined;
-        if (outcome === 'loaded') {
+        if (sharedWarmMs !== undefined) {
+          entry.warmUntil =
+            sharedWarmMs === Number.POSITIVE_INFINITY ? sharedWarmMs : clock.now() + sharedWarmMs;
+          entry.sharedUntil = entry.warmUntil;
+        } else if (outcome === 'loaded') {
           entry.lastLoadMs = durationMs;
           const ms = keepAliveMs(request.keepAlive);
           this.states.warmFor(entry, ms === 0 ? undefined : ms);
@@ -164,9 +191,10 @@ export class ModelLoads {
           this.states.cold(entry);
         }
       }
-      if (this.#end.size > 0) this.#end.emit({ host, model, startedAt, durationMs, outcome, error });
+      endClaim?.(outcome === 'loaded' ? Math.max(0, entry.warmUntil - clock.now()) : 0);
+      if (sent && this.#end.size > 0) this.#end.emit({ host, model, startedAt, durationMs, outcome, error });
     };
-    (load as { promise: Promise<void> }).promise = this.#send(context, entry, request).then(
+    (load as { promise: Promise<void> }).promise = run.then(
       () => finish('loaded', undefined),
       (error: unknown) => {
         const reason = controller.signal.reason;
@@ -183,7 +211,7 @@ export class ModelLoads {
     load.promise.catch(() => {});
     entry.load = load;
     this.#running.add(load);
-    if (this.#start.size > 0) this.#start.emit({ host, model, startedAt });
+    if (!shared && this.#start.size > 0) this.#start.emit({ host, model, startedAt });
     return load;
   }
 

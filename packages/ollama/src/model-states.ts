@@ -28,6 +28,10 @@ export interface ModelEntry {
   kind: 'generate' | 'embed' | undefined;
   /** How long the last load Bulwark owned took, ms. */
   lastLoadMs: number | undefined;
+  /** With shared state: another process holds the claim to load it (as of the last read). */
+  loadingElsewhere: boolean;
+  /** With shared state: the `warmUntil` last written to or read from the store. */
+  sharedUntil: number;
 }
 
 /**
@@ -49,6 +53,8 @@ export class ModelStates {
   readonly clock: Clock;
   /** The server's own keep-alive (`OLLAMA_KEEP_ALIVE`), for calls that set none. */
   readonly serverKeepAliveMs: number;
+  /** Told when a model's warmth changed (it answered, went cold): shared state publishes it. */
+  onChange: ((entry: ModelEntry) => void) | undefined;
 
   constructor(options: { maxModels: number; clock: Clock; serverKeepAliveMs: number }) {
     this.#entries = new LruMap(options.maxModels, { canEvict: (entry) => entry.load === undefined });
@@ -67,12 +73,19 @@ export class ModelStates {
       load: undefined,
       kind: undefined,
       lastLoadMs: undefined,
+      loadingElsewhere: false,
+      sharedUntil: Number.NEGATIVE_INFINITY,
     }));
   }
 
   /** The entry of (host, model) if known, without touching its recency. */
   peek(host: string, model: string): ModelEntry | undefined {
     return this.#entries.peek(`${host} ${normalizeModel(model)}`);
+  }
+
+  /** A load of it runs: this client's own, or (with shared state) another process's. */
+  isLoading(entry: ModelEntry): boolean {
+    return entry.load !== undefined || entry.loadingElsewhere;
   }
 
   isWarm(entry: ModelEntry): boolean {
@@ -86,10 +99,12 @@ export class ModelStates {
   warmFor(entry: ModelEntry, keepAliveMs: number | undefined): void {
     const ms = keepAliveMs ?? this.serverKeepAliveMs;
     entry.warmUntil = ms === Number.POSITIVE_INFINITY ? ms : this.clock.now() + ms - Math.min(1_000, ms / 10);
+    this.onChange?.(entry);
   }
 
   cold(entry: ModelEntry): void {
     entry.warmUntil = Number.NEGATIVE_INFINITY;
+    this.onChange?.(entry);
   }
 
   /** Forgets a model (the server does not have it). */
@@ -114,7 +129,10 @@ export class ModelStates {
       const entry = this.entry(host, name);
       listed.add(entry);
       const expires = typeof model.expires_at === 'string' ? Date.parse(model.expires_at) : Number.NaN;
-      if (entry.load === undefined && !Number.isNaN(expires)) entry.warmUntil = now + (expires - wallNow);
+      if (entry.load === undefined && !Number.isNaN(expires)) {
+        entry.warmUntil = now + (expires - wallNow);
+        this.onChange?.(entry);
+      }
     }
     for (const [, entry] of this.#entries.entries()) {
       if (entry.host === host && entry.load === undefined && !listed.has(entry)) this.cold(entry);
@@ -126,7 +144,7 @@ export class ModelStates {
     const now = this.clock.now();
     const out: ModelStatus[] = [];
     for (const [, entry] of this.#entries.entries()) {
-      const state = entry.load ? 'loading' : now < entry.warmUntil ? 'warm' : 'cold';
+      const state = this.isLoading(entry) ? 'loading' : now < entry.warmUntil ? 'warm' : 'cold';
       out.push(
         Object.freeze({
           host: entry.host,

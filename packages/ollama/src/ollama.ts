@@ -36,6 +36,7 @@ import { encodeRequestImages } from './images.js';
 import { checkKeepAlive } from './keep-alive.js';
 import { type LoadRequest, ModelLoads } from './model-loads.js';
 import { ModelStates } from './model-states.js';
+import { SharedState } from './shared-state.js';
 import { OllamaTransport, type StreamHandlers } from './transport.js';
 import type {
   AbortableAsyncIterator,
@@ -227,6 +228,7 @@ export class Ollama {
   readonly #fallbacks: ReadonlyMap<string, readonly string[]>;
   readonly #hedging: Hedging | undefined;
   readonly #clock: Clock;
+  readonly #shared: SharedState | undefined;
   /** A load the client owns was sent (see "Cold starts"). */
   readonly onLoadStart: Event<ModelLoadStartEvent>;
   /** A load the client owns ended, with its duration and outcome. */
@@ -257,6 +259,14 @@ export class Ollama {
           ? undefined
           : 'must be an http: or https: URL, or false for none',
       modelState: anyOf(oneOf(true, false), object),
+      sharedState: (value) =>
+        value !== null &&
+        typeof value === 'object' &&
+        ['read', 'setWarm', 'claimLoad', 'endLoad', 'setEjected'].every(
+          (method) => typeof (value as unknown as Record<string, unknown>)[method] === 'function',
+        )
+          ? undefined
+          : 'must be a shared state store (read, setWarm, claimLoad, endLoad, setEjected), e.g. redisSharedState()',
     });
     const modelState = typeof options.modelState === 'object' ? options.modelState : {};
     validateOptions('new Ollama(): option "modelState"', modelState, {
@@ -336,6 +346,16 @@ export class Ollama {
       outlierDetection: { ...DEFAULT_OUTLIER_DETECTION, ...withoutUndefined(fleetOptions) },
     });
     const all = this.#fleet.hosts.flatMap((host) => (host.loads ? [host.loads] : []));
+    if (options.sharedState) {
+      const shared = new SharedState({
+        store: options.sharedState,
+        states,
+        fleet: this.#fleet,
+        fleetClock: fleetOptions.clock ?? clock,
+      });
+      this.#shared = shared;
+      for (const loads of all) loads.shared = shared;
+    }
     this.onLoadStart = merged(all.map((loads) => loads.onLoadStart));
     this.onLoadEnd = merged(all.map((loads) => loads.onLoadEnd));
   }
@@ -441,6 +461,8 @@ export class Ollama {
     pinned: FleetHost | undefined,
     run: (host: FleetHost) => Promise<T>,
   ): Promise<T> {
+    // What other processes saw of the model and the hosts, before routing (a pinned host is not routed).
+    if (this.#shared && pinned === undefined) await this.#shared.sync(model);
     const lease = this.#fleet.acquire(model, tried, pinned);
     try {
       const result = await run(lease.host);

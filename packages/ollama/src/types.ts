@@ -407,7 +407,58 @@ export interface OllamaOptions {
    * @default true
    */
   modelState?: boolean | ModelStateOptions;
+  /**
+   * Model and host state shared with the other processes of a service (its replicas), e.g.
+   * `redisSharedState()` from `@bulwark/redis`: which model is warm or loading on which host, and
+   * which hosts are ejected. Before each attempt the client reads it for the call's model and
+   * merges it into its own state, so a model another replica loaded is routed as warm, a load
+   * another replica runs is waited for instead of repeated, and an ejected host is avoided without
+   * failures of this process's own. When the store does not answer, the client goes on with its
+   * own state.
+   * @default none: each client knows only what it saw itself
+   */
+  sharedState?: SharedStateStore;
 }
+
+/**
+ * Where clients share model and host state ({@link OllamaOptions.sharedState}). Durations are
+ * milliseconds from now as the store measures them, never clock times: processes do not share a
+ * clock. Model names come with their tag (`llama3.2:latest`). A store that cannot answer resolves
+ * `undefined` (reads and claims) or quietly does nothing (writes), within its own timeout: the
+ * client awaits `read` and `claimLoad` before a call goes on.
+ */
+export interface SharedStateStore {
+  /** What is shared now of `model` (when given) on each of `hosts`, and of their ejections. */
+  read(hosts: readonly string[], model: string | undefined): Promise<SharedHostState[] | undefined>;
+  /** `model` answered on `host`: warm for `warmMs` more (`Infinity`: until unloaded; 0: cold). */
+  setWarm(host: string, model: string, warmMs: number): Promise<void>;
+  /**
+   * Before loading `model` on `host`: claims the one load of it for `leaseMs` under `id`, unless it
+   * is warm there already or another process holds the claim.
+   */
+  claimLoad(host: string, model: string, id: string, leaseMs: number): Promise<SharedLoadClaim | undefined>;
+  /** The load claimed under `id` ended: the claim goes; the model is warm for `warmMs` (0: failed). */
+  endLoad(host: string, model: string, id: string, warmMs: number): Promise<void>;
+  /** `host` was ejected for `ejectedMs` (0: it is back). */
+  setEjected(host: string, ejectedMs: number): Promise<void>;
+}
+
+/** One host in what {@link SharedStateStore.read} returns, in the order of the hosts asked. */
+export interface SharedHostState {
+  readonly host: string;
+  /** How long the model stays warm there: 0 when not known warm, `Infinity` until unloaded. */
+  readonly warmMs: number;
+  /** Whether a process holds the claim to load the model there. */
+  readonly loading: boolean;
+  /** How long the host stays ejected; 0 when it is not. */
+  readonly ejectedMs: number;
+}
+
+/** What {@link SharedStateStore.claimLoad} found. */
+export type SharedLoadClaim =
+  | { readonly state: 'claimed' }
+  | { readonly state: 'warm'; readonly warmMs: number }
+  | { readonly state: 'loading' };
 
 /** Options of the model states (`modelState` of `new Ollama()`). */
 export interface ModelStateOptions {
@@ -428,11 +479,14 @@ export interface ModelStatus {
   readonly host: string;
   /** The model's name as first written by a caller (`llama3.2` and `llama3.2:latest` are one model). */
   readonly model: string;
-  /** `warm` until `expiresAt`; `loading` while a load the client owns runs; otherwise `cold`. */
+  /**
+   * `warm` until `expiresAt`; `loading` while a load the client owns runs (or, with `sharedState`,
+   * while another process holds the load's claim, as of the last read); otherwise `cold`.
+   */
   readonly state: 'warm' | 'cold' | 'loading';
   /** Clock time the model is expected to unload, while warm (`Infinity`: never). */
   readonly expiresAt: number | undefined;
-  /** Clock time the running load started, while loading. */
+  /** Clock time the running load started, while the client's own load runs. */
   readonly loadingSince: number | undefined;
   /** How long the last load the client owned took, ms. */
   readonly lastLoadMs: number | undefined;
@@ -488,7 +542,7 @@ export interface FleetHostStatus {
   readonly consecutiveFailures: number;
   /** Models known warm on it. */
   readonly warmModels: readonly string[];
-  /** Models the client is loading on it. */
+  /** Models the client is loading on it (with `sharedState`, or another process is). */
   readonly loadingModels: readonly string[];
 }
 

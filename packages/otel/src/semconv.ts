@@ -238,6 +238,14 @@ export const ATTR_BULWARK_CIRCUIT_BREAKER_STATE = 'bulwark.circuit_breaker.state
 export const ATTR_BULWARK_CIRCUIT_BREAKER_PREVIOUS_STATE = 'bulwark.circuit_breaker.previous_state';
 /** `bulwark`: the retry budget's key (`default` when the retry policy is not keyed). */
 export const ATTR_BULWARK_RETRY_KEY = 'bulwark.retry.key';
+/** `bulwark`: a shared store (`bulkhead`, `breaker`, `retry_budget`, `token_limit`, `shared_state`). */
+export const ATTR_BULWARK_STORE_NAME = 'bulwark.store.name';
+/** `bulwark`: seconds a store ran on local state before its backend answered again. */
+export const ATTR_BULWARK_STORE_UNAVAILABLE_DURATION = 'bulwark.store.unavailable.duration';
+/** `bulwark`: a shared store's backend stopped answering; calls go on under local state (or fail). */
+export const EVENT_BULWARK_STORE_UNAVAILABLE = 'bulwark.store.unavailable';
+/** `bulwark`: a shared store's backend answers again; shared state decides again. */
+export const EVENT_BULWARK_STORE_AVAILABLE = 'bulwark.store.available';
 /** `bulwark`: the bulkhead's key. */
 export const ATTR_BULWARK_BULKHEAD_KEY = 'bulwark.bulkhead.key';
 /** `bulwark`: seconds spent waiting for a bulkhead slot. */
@@ -280,6 +288,8 @@ export const BulwarkEventName = {
   BulkheadRejected: 'bulkhead_rejected',
   RetryBudgetExhausted: 'retry_budget_exhausted',
   Cancelled: 'cancelled',
+  StoreUnavailable: 'store_unavailable',
+  StoreAvailable: 'store_available',
 } as const;
 
 /** `bulwark` values of `bulwark.call.outcome`. A caller's cancel is `cancelled`, never an error. */

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ConsecutiveBreaker, circuitBreaker } from '@bulwark/breaker';
 import { bulkhead } from '@bulwark/bulkhead';
-import { CircuitOpenError, InvalidOptionError, ResponseError } from '@bulwark/core';
+import { CircuitOpenError, InvalidOptionError, ResponseError, wrap } from '@bulwark/core';
 import { Ollama } from '@bulwark/ollama';
 import { startOllamaSim } from '@bulwark/ollama-sim';
 import { TokenLimitError, tokenRateLimit } from '@bulwark/rate-limit';
@@ -201,6 +201,105 @@ describe.skipIf(!available)('Redis stores', () => {
     expect(outcomes.filter((outcome) => outcome instanceof CircuitOpenError)).toHaveLength(3);
     await expect(b.execute(() => 'closed', { attributes })).resolves.toBe('closed');
     expect(b.getState('m').state).toBe('closed');
+  });
+
+  it('with a subscriber, reuses a closed state without asking Redis and hears at once when another opens it', async () => {
+    const p = prefix();
+    const make = async () => {
+      const redis = await client();
+      const subscriber = redis.duplicate();
+      clients.push(subscriber);
+      subscriber.on('error', () => {});
+      await subscriber.connect();
+      const commands: string[] = [];
+      const counted: RedisScriptClient = {
+        evalsha: (...args) => {
+          commands.push('evalsha');
+          return redis.evalsha(...args);
+        },
+        eval: (...args) => {
+          commands.push('eval');
+          return redis.eval(...args);
+        },
+      };
+      const store = redisBreakerStore({ client: counted, prefix: p, subscriber });
+      const policy = circuitBreaker({ key: 'model', breaker: () => new ConsecutiveBreaker(2), store });
+      return { policy, commands, subscriber };
+    };
+    const [a, b] = [await make(), await make()];
+    expect(() => redisBreakerStore({ client: a.subscriber, subscriber: {} as never })).toThrowError(
+      /"subscriber"/,
+    );
+    const attributes = { model: 'm' };
+    // Subscribed once the connection confirms it; from then on a closed breaker costs no round trip.
+    await until(async () => {
+      await b.policy.execute(() => 'ok', { attributes });
+      const before = b.commands.length;
+      await b.policy.execute(() => 'ok', { attributes });
+      return b.commands.length === before;
+    }, 2_000);
+    const asked = b.commands.length;
+    for (let i = 0; i < 20; i++) await b.policy.execute(() => 'ok', { attributes });
+    expect(b.commands.length).toBe(asked);
+    const failure = () => Promise.reject(new ResponseError({ status: 500, serverMessage: 'boom' }));
+    for (let i = 0; i < 2; i++)
+      await expect(a.policy.execute(failure, { attributes })).rejects.toMatchObject({ status: 500 });
+    // B's next call asks Redis again (the message dropped its closed state) and is refused.
+    let ran = 0;
+    await until(async () => {
+      const outcome = await b.policy.execute(() => ran++, { attributes }).catch((error: unknown) => error);
+      return outcome instanceof CircuitOpenError;
+    }, 2_000);
+    expect(ran).toBeLessThanOrEqual(1);
+    expect(b.commands.length).toBeGreaterThan(asked);
+    // A dropped subscription: every call asks Redis again.
+    const now = b.commands.length;
+    b.subscriber.disconnect();
+    await sleep(50);
+    await b.policy.execute(() => 'ok', { attributes: { model: 'other' } });
+    await b.policy.execute(() => 'ok', { attributes: { model: 'other' } });
+    expect(b.commands.length).toBe(now + 2);
+  });
+
+  it('a call through a shared breaker (with a subscriber) and bulkhead costs one script before it and one after', async () => {
+    const p = prefix();
+    const redis = await client();
+    const subscriber = redis.duplicate();
+    clients.push(subscriber);
+    subscriber.on('error', () => {});
+    await subscriber.connect();
+    const scripts: string[] = [];
+    const counted: RedisScriptClient = {
+      evalsha: (...args) => {
+        scripts.push(String(args[0]));
+        return redis.evalsha(...args);
+      },
+      eval: (...args) => {
+        scripts.push(String(args[0]));
+        return redis.eval(...args);
+      },
+    };
+    const slots = redisBulkheadStore({ client: counted, prefix: p });
+    const policy = wrap(
+      circuitBreaker({ key: 'model', store: redisBreakerStore({ client: counted, prefix: p, subscriber }) }),
+      bulkhead({ key: 'model', limit: 4, store: slots }),
+    );
+    const attributes = { model: 'm' };
+    // Until the subscription is confirmed the breaker asks too.
+    await until(async () => {
+      const before = scripts.length;
+      await policy.execute(() => 'ok', { attributes });
+      await until(() => slots.held('m') === 0 && scripts.length >= before + 2, 1_000);
+      return scripts.length === before + 2;
+    }, 2_000);
+    const before = scripts.length;
+    for (let i = 0; i < 10; i++) {
+      const during = await policy.execute(() => scripts.length, { attributes });
+      // Before the operation ran: exactly one script (the slot).
+      expect(during - (before + i * 2)).toBe(1);
+    }
+    await until(() => scripts.length === before + 20, 1_000);
+    expect(scripts.length).toBe(before + 20);
   });
 
   it('shares one retry budget per key between two replicas', async () => {

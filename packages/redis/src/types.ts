@@ -8,6 +8,17 @@ export interface RedisScriptClient {
   eval(script: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
 }
 
+/**
+ * A Redis connection in subscriber mode, as `redisBreakerStore({ subscriber })` uses it: an ioredis
+ * `Redis` made with `client.duplicate()`.
+ */
+export interface RedisSubscriberClient {
+  readonly status: string;
+  subscribe(channel: string): Promise<unknown>;
+  on(event: 'message', listener: (channel: string, message: string) => void): unknown;
+  on(event: 'ready' | 'close', listener: () => void): unknown;
+}
+
 /** What every Redis store does when Redis does not answer. */
 export type WhenUnavailable = 'local' | 'fail';
 

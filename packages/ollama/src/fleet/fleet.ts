@@ -46,6 +46,8 @@ export class Fleet {
   readonly #random: () => number;
   /** (host, model) pairs that answered 404: the host does not have the model. */
   readonly #missing = new LruMap<string, true>(1_000);
+  /** Told when a host was ejected (shared state publishes it). */
+  onEjection: ((host: FleetHost) => void) | undefined;
 
   constructor(options: {
     hosts: readonly Omit<FleetHost, 'outstanding' | 'health'>[];
@@ -85,7 +87,7 @@ export class Fleet {
             this.#missing.set(missingKey(host, model), true);
           else if (error === undefined) this.#missing.delete(missingKey(host, model));
         }
-        this.detector.record(host.health, verdictOf(error, callerSignal), probe);
+        if (this.detector.record(host.health, verdictOf(error, callerSignal), probe)) this.onEjection?.(host);
       },
     };
   }
@@ -116,7 +118,7 @@ export class Fleet {
     for (const host of candidates) {
       const entry = states.peek(host.origin, model);
       if (!entry) continue;
-      if (entry.load) loading.push(host);
+      if (states.isLoading(entry)) loading.push(host);
       else if (states.isWarm(entry)) warm.push(host);
     }
     if (warm.length > 0) {
