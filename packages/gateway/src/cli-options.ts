@@ -22,6 +22,8 @@ wins over the config file):
                              [BULWARK_GATEWAY_MAX_BODY_BYTES]
       --max-retries <n>      Retries before the first byte reaches the client (default 2)
                              [BULWARK_GATEWAY_MAX_RETRIES]
+      --redis <url>          A Redis shared by several gateways: one set of limits
+                             (bulkhead, breaker, retry budget) [BULWARK_GATEWAY_REDIS]
   -c, --config <file>        A JSON file with any startGateway() option, e.g.
                              {"upstreams": ["http://a:11434", "http://b:11434"]}
                              [BULWARK_GATEWAY_CONFIG]
@@ -124,6 +126,7 @@ export function parseCliArgs(
         host: { type: 'string' },
         'max-body-bytes': { type: 'string' },
         'max-retries': { type: 'string' },
+        redis: { type: 'string' },
         config: { type: 'string', short: 'c' },
         simulate: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -165,6 +168,7 @@ export function parseCliArgs(
     whole('--max-retries', 'maxRetries', values['max-retries']) ??
       whole('BULWARK_GATEWAY_MAX_RETRIES', 'maxRetries', env.BULWARK_GATEWAY_MAX_RETRIES),
   );
+  set('redis', values.redis ?? (env.BULWARK_GATEWAY_REDIS || undefined));
   if (keys.length > 0) options.apiKeys = keys;
   const simulate = values.simulate ?? false;
   if (simulate && options.upstreams !== undefined) {

@@ -57,6 +57,13 @@ describe('parseCliArgs', () => {
       port: 3,
       maxBodyBytes: 9,
     });
+    expect(
+      parseCliArgs(['--redis', 'redis://flag:6379'], { ...env, BULWARK_GATEWAY_REDIS: 'redis://env:6379' })
+        .options.redis,
+    ).toBe('redis://flag:6379');
+    expect(parseCliArgs([], { ...env, BULWARK_GATEWAY_REDIS: 'redis://env:6379' }).options.redis).toBe(
+      'redis://env:6379',
+    );
     expect(parseCliArgs(['--simulate'], {})).toEqual({ help: false, simulate: true, options: {} });
     expect(parseCliArgs(['-h'], {}).help).toBe(true);
     expect(CLI_HELP).toContain('--upstream');

@@ -44,6 +44,7 @@ const schema = {
       ? undefined
       : 'must be a non-empty array of URLs',
   fleet: object,
+  redis: () => undefined, // checked below, without echoing a password
   host: string,
   port: integer(0),
   apiKeys: () => undefined, // checked below, without echoing a key
@@ -115,6 +116,12 @@ export function resolveGatewayOptions(options: GatewayOptions): ResolvedGatewayO
     'must be an array of non-empty strings',
   )(options.apiKeys ?? []);
   if (keys) throw new InvalidOptionError(`startGateway(): option "apiKeys" ${keys}`, 'apiKeys');
+  if (options.redis !== undefined && !/^rediss?:\/\/./.test(String(options.redis))) {
+    throw new InvalidOptionError(
+      'startGateway(): option "redis" must be a redis:// or rediss:// URL',
+      'redis',
+    );
+  }
   const headers = secret(
     (value) => Object.values(value as object).every((header) => typeof header === 'string'),
     'must map header names to strings',

@@ -20,6 +20,7 @@ import { resolveGatewayOptions } from './gateway-options.js';
 import { LIVE_PAGE } from './live-page.js';
 import { LiveState, type WarmModel } from './live-state.js';
 import { type ProxyContext, proxyRequest } from './proxy.js';
+import { shareStateOnRedis } from './shared-state.js';
 import { createGatewayTelemetry } from './telemetry.js';
 import type { Gateway, GatewayOptions } from './types.js';
 
@@ -83,17 +84,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const resolved = resolveGatewayOptions(options);
   const telemetry = createGatewayTelemetry(resolved.env);
   const hostCount = resolved.upstreams.length;
+  const shared = resolved.redis === undefined ? undefined : await shareStateOnRedis(resolved.redis, resolved);
+  const policies = shared ?? resolved;
   const breaker =
-    resolved.breaker === false || hostCount === 1 || resolved.breaker?.failureOn !== undefined
-      ? resolved.breaker
-      : { ...resolved.breaker, failureOn: modelFailure };
+    policies.breaker === false || hostCount === 1 || policies.breaker?.failureOn !== undefined
+      ? policies.breaker
+      : { ...policies.breaker, failureOn: modelFailure };
   const pipeline = createPipeline(
     {
       ...(resolved.timeout === undefined ? {} : { timeout: resolved.timeout }),
       ...(resolved.maxRetries === undefined ? {} : { maxRetries: resolved.maxRetries }),
-      ...(resolved.retry === undefined ? {} : { retry: resolved.retry }),
+      ...(policies.retry === undefined ? {} : { retry: policies.retry }),
       ...(breaker === undefined ? {} : { breaker }),
-      ...(resolved.bulkhead === undefined ? {} : { bulkhead: resolved.bulkhead }),
+      ...(policies.bulkhead === undefined ? {} : { bulkhead: policies.bulkhead }),
       telemetry: { name: 'gateway' },
     },
     hostCount,
@@ -269,13 +272,20 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(resolved.port, resolved.host, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(resolved.port, resolved.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (error) {
+    breakerSubscription.dispose();
+    live.dispose();
+    await Promise.all([agent.destroy(), probeFetch.close(), telemetry.close(), shared?.close()]);
+    throw error;
+  }
   const { port } = server.address() as AddressInfo;
   const shownHost = resolved.host.includes(':') ? `[${resolved.host}]` : resolved.host;
 
@@ -289,7 +299,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const socket of sockets) socket.destroy();
       await stopped;
-      await Promise.all([agent.destroy(), probeFetch.close(), telemetry.close()]);
+      await Promise.all([agent.destroy(), probeFetch.close(), telemetry.close(), shared?.close()]);
     })();
     return closing;
   };

@@ -51,6 +51,14 @@ export interface GatewayOptions {
    * @default `{ key: 'model', limit: 4 × the number of upstreams, queue: 64 }`
    */
   bulkhead?: CreateOllamaOptions['bulkhead'];
+  /**
+   * A Redis URL (`redis://host:6379`) shared by several gateway instances: the bulkhead's slots,
+   * the breaker's state and the retry budget live there (`@bulwark/redis` stores), so the
+   * instances keep one set of limits. While Redis does not answer, each instance goes on with its
+   * own. The URL is never logged or shown.
+   * @default none (limits per instance)
+   */
+  redis?: string;
   /** How often the live page and `/readyz` refresh the upstream's state (`/api/ps`). @default 2_000 */
   refreshMs?: number;
   /** How often the live page receives a new state over server-sent events. @default 1_000 */
