@@ -150,15 +150,52 @@ function discard(body: Dispatcher.ResponseData['body']): void {
   body.destroy();
 }
 
-function waitForDrain(response: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
+/**
+ * Writes each chunk of `body` to the client as it comes, pausing the upstream while the client's
+ * buffer is full. Resolves when the body ends, rejects when it fails (a budget that fires aborts
+ * the request, which fails the body).
+ */
+function passThrough(
+  body: Dispatcher.ResponseData['body'],
+  response: ServerResponse,
+  on: { waiting(): void; paused(): void; first(): void },
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let first = true;
+    const onDrain = () => {
+      on.waiting();
+      body.resume();
+    };
+    const onData = (chunk: Buffer) => {
+      if (first) {
+        first = false;
+        on.first();
+      }
+      on.waiting();
+      if (!response.write(chunk)) {
+        on.paused();
+        body.pause();
+        response.once('drain', onDrain);
+      }
+    };
     const done = () => {
-      response.off('drain', done);
-      response.off('close', done);
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+      response.off('drain', onDrain);
+    };
+    const onEnd = () => {
+      done();
       resolve();
     };
-    response.on('drain', done);
-    response.on('close', done);
+    const onError = (error: unknown) => {
+      done();
+      reject(error);
+    };
+    body.on('data', onData);
+    body.once('end', onEnd);
+    body.once('error', onError);
+    on.waiting();
   });
 }
 
@@ -252,27 +289,18 @@ export async function upstreamAttempt(
 
     const idleMs = budgets.idleMs ?? ATTEMPT_DEFAULTS.idleMs;
     const body = upstream.body;
-    const chunks = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
-    let firstChunk = true;
     try {
-      for (;;) {
-        guard.start('idle', idleMs);
-        const next = await Promise.race([chunks.next(), guard.failed]);
-        guard.clear('idle');
-        if (next.done) break;
-        if (firstChunk) {
-          firstChunk = false;
+      await passThrough(body, response, {
+        // Restarting a running budget only moves its start: no timer is made per chunk.
+        waiting: () => guard.start('idle', idleMs),
+        // While the client is slow to take chunks, the upstream is not the one being idle.
+        paused: () => guard.clear('idle'),
+        first: () => {
           guard.clear('first-token');
           context.firstChunk();
           target.onFirstChunk();
-        }
-        if (!response.write(next.value)) await waitForDrain(response);
-        if (response.destroyed) {
-          // The client left: what it did not take is not the upstream's failure.
-          discard(body);
-          return;
-        }
-      }
+        },
+      });
     } catch (error) {
       discard(body);
       // The upstream failed after the answer started: the client sees its connection cut.
