@@ -162,6 +162,12 @@ function passThrough(
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let first = true;
+    let corked = false;
+    // Chunks read from the upstream in one go leave to the client in one write.
+    const uncork = () => {
+      corked = false;
+      response.uncork();
+    };
     const onDrain = () => {
       on.waiting();
       body.resume();
@@ -172,6 +178,11 @@ function passThrough(
         on.first();
       }
       on.waiting();
+      if (!corked) {
+        corked = true;
+        response.cork();
+        process.nextTick(uncork);
+      }
       if (!response.write(chunk)) {
         on.paused();
         body.pause();
