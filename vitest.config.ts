@@ -10,6 +10,10 @@ export default defineConfig({
         find: /^@bulwark\/([a-z-]+)$/,
         replacement: `${fileURLToPath(new URL('./packages/', import.meta.url))}$1/src/index.ts`,
       },
+      {
+        find: /^@bulwark\/([a-z-]+)\/([a-z-]+)$/,
+        replacement: `${fileURLToPath(new URL('./packages/', import.meta.url))}$1/src/$2.ts`,
+      },
       { find: /^bulwark$/, replacement: source('bulwark') },
     ],
   },

@@ -2,10 +2,10 @@ import { startGateway } from '@bulwark/gateway';
 import { startOllamaSim } from '@bulwark/ollama-sim';
 import { Ollama } from 'ollama';
 
-// A real server: set OLLAMA_HOST to it. Otherwise an embedded simulator answers.
-const sim = process.env.OLLAMA_HOST ? undefined : await startOllamaSim();
+// Real servers: list them in OLLAMA_HOSTS (comma-separated). Otherwise two embedded simulators answer.
+const sims = process.env.OLLAMA_HOSTS ? [] : [await startOllamaSim(), await startOllamaSim()];
 const gateway = await startGateway({
-  upstream: process.env.OLLAMA_HOST || `${sim?.url}`,
+  upstreams: process.env.OLLAMA_HOSTS?.split(',') ?? sims.map((sim) => sim.url),
   port: 0,
   maxRetries: 2,
   bulkhead: { limit: 4, queue: 64 },
@@ -21,4 +21,4 @@ console.log(answer.message.content);
 console.log(`live page: ${gateway.url}/_bulwark/, metrics: ${gateway.url}/metrics`);
 
 await gateway.close();
-await sim?.close();
+await Promise.all(sims.map((sim) => sim.close()));

@@ -3,16 +3,18 @@ import { parseArgs } from 'node:util';
 import { InvalidOptionError } from 'bulwark';
 import type { GatewayOptions } from './types.js';
 
-export const CLI_HELP = `Usage: bulwark-gateway --upstream <url> [options]
+export const CLI_HELP = `Usage: bulwark-gateway --upstream <url> [--upstream <url>...] [options]
 
-An Ollama- and OpenAI-compatible server that passes every request to the upstream
-Ollama through Bulwark's pipeline (retry, breaker, bulkhead, timeouts). Point any
-client at it (OLLAMA_HOST=http://127.0.0.1:11434); the live page is at /_bulwark/.
+An Ollama- and OpenAI-compatible server that passes every request to one of its
+upstream Ollama servers through Bulwark's pipeline (retry, breaker, bulkhead,
+timeouts), routing each to the least loaded host, ejecting failing hosts and failing
+over before the first byte. Point any client at it
+(OLLAMA_HOST=http://127.0.0.1:11434); the live page is at /_bulwark/.
 
 Options (environment variable in brackets; flags win over the environment, which
 wins over the config file):
-  -u, --upstream <url>       The Ollama server [BULWARK_GATEWAY_UPSTREAM]. One only:
-                             several upstreams need the fleet support, not there yet
+  -u, --upstream <url>       An Ollama server; repeat it for several
+                             [BULWARK_GATEWAY_UPSTREAM, comma-separated]
   -p, --port <n>             Port to listen on; 0 picks a free one (default 11434)
                              [BULWARK_GATEWAY_PORT]
       --host <address>       Interface (default 127.0.0.1) [BULWARK_GATEWAY_HOST]
@@ -20,7 +22,10 @@ wins over the config file):
                              [BULWARK_GATEWAY_MAX_BODY_BYTES]
       --max-retries <n>      Retries before the first byte reaches the client (default 2)
                              [BULWARK_GATEWAY_MAX_RETRIES]
-  -c, --config <file>        A JSON file with any startGateway() option
+      --redis <url>          A Redis shared by several gateways: one set of limits
+                             (bulkhead, breaker, retry budget) [BULWARK_GATEWAY_REDIS]
+  -c, --config <file>        A JSON file with any startGateway() option, e.g.
+                             {"upstreams": ["http://a:11434", "http://b:11434"]}
                              [BULWARK_GATEWAY_CONFIG]
       --simulate             Run an embedded Ollama simulator as the upstream
   -h, --help                 Show this help
@@ -35,12 +40,9 @@ OTEL_EXPORTER_OTLP_METRICS_ENDPOINT is set. Health: /healthz, /readyz.
 export interface CliRequest {
   help: boolean;
   simulate: boolean;
-  /** The gateway's options; `upstream` is missing only with `simulate`. */
-  options: Omit<GatewayOptions, 'upstream'> & { upstream?: string };
+  /** The gateway's options; `upstreams` is missing only with `simulate`. */
+  options: Omit<GatewayOptions, 'upstream'>;
 }
-
-const SEVERAL_UPSTREAMS =
-  'several upstreams need the fleet support, which the gateway does not have yet; give one --upstream';
 
 function whole(source: string, option: keyof GatewayOptions, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -54,18 +56,12 @@ function whole(source: string, option: keyof GatewayOptions, value: string | und
   return parsed;
 }
 
-function oneUpstream(source: string, values: readonly string[]): string | undefined {
+function upstreamList(values: readonly string[]): string[] | undefined {
   const upstreams = values.map((value) => value.trim()).filter((value) => value !== '');
-  if (upstreams.length > 1) {
-    throw new InvalidOptionError(
-      `${source}: ${upstreams.length} upstreams given; ${SEVERAL_UPSTREAMS}`,
-      'upstream',
-    );
-  }
-  return upstreams[0];
+  return upstreams.length === 0 ? undefined : upstreams;
 }
 
-/** Reads a JSON config file: an object of `startGateway()` options (`upstreams` with one entry is accepted). */
+/** Reads a JSON config file: an object of `startGateway()` options (`upstream` is read as `upstreams`). */
 export function readConfigFile(path: string): CliRequest['options'] {
   let text: string;
   try {
@@ -88,16 +84,24 @@ export function readConfigFile(path: string): CliRequest['options'] {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new InvalidOptionError(`config file ${JSON.stringify(path)} must hold a JSON object`, 'config');
   }
-  const { upstreams, ...options } = parsed as Record<string, unknown> & { upstreams?: unknown };
-  if (upstreams !== undefined || Array.isArray(options.upstream)) {
-    const list = upstreams ?? options.upstream;
-    if (!Array.isArray(list) || !list.every((item) => typeof item === 'string')) {
+  const { upstream, ...options } = parsed as Record<string, unknown> & { upstream?: unknown };
+  if (upstream !== undefined) {
+    if (options.upstreams !== undefined) {
       throw new InvalidOptionError(
-        `config file ${JSON.stringify(path)}: "upstreams" must be an array of URLs`,
-        'upstream',
+        `config file ${JSON.stringify(path)}: give "upstream" or "upstreams", not both`,
+        'upstreams',
       );
     }
-    options.upstream = oneUpstream(`config file ${JSON.stringify(path)}`, list);
+    options.upstreams = typeof upstream === 'string' ? [upstream] : upstream;
+  }
+  if (
+    options.upstreams !== undefined &&
+    (!Array.isArray(options.upstreams) || !options.upstreams.every((item) => typeof item === 'string'))
+  ) {
+    throw new InvalidOptionError(
+      `config file ${JSON.stringify(path)}: "upstreams" must be an array of URLs`,
+      'upstreams',
+    );
   }
   return options as CliRequest['options'];
 }
@@ -122,6 +126,7 @@ export function parseCliArgs(
         host: { type: 'string' },
         'max-body-bytes': { type: 'string' },
         'max-retries': { type: 'string' },
+        redis: { type: 'string' },
         config: { type: 'string', short: 'c' },
         simulate: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -134,11 +139,8 @@ export function parseCliArgs(
   }
   const configPath = values.config ?? env.BULWARK_GATEWAY_CONFIG;
   const file = configPath ? readConfigFile(configPath) : {};
-  const flagUpstream = oneUpstream('--upstream', values.upstream ?? []);
-  const envUpstream = oneUpstream(
-    'BULWARK_GATEWAY_UPSTREAM',
-    (env.BULWARK_GATEWAY_UPSTREAM ?? '').split(','),
-  );
+  const flagUpstreams = upstreamList(values.upstream ?? []);
+  const envUpstreams = upstreamList((env.BULWARK_GATEWAY_UPSTREAM ?? '').split(','));
   const keys = (env.BULWARK_GATEWAY_API_KEYS ?? '')
     .split(',')
     .map((key) => key.trim())
@@ -150,7 +152,7 @@ export function parseCliArgs(
   ) => {
     if (value !== undefined) options[key] = value;
   };
-  set('upstream', flagUpstream ?? envUpstream ?? file.upstream);
+  set('upstreams', flagUpstreams ?? envUpstreams ?? file.upstreams);
   set(
     'port',
     whole('--port', 'port', values.port) ?? whole('BULWARK_GATEWAY_PORT', 'port', env.BULWARK_GATEWAY_PORT),
@@ -166,15 +168,16 @@ export function parseCliArgs(
     whole('--max-retries', 'maxRetries', values['max-retries']) ??
       whole('BULWARK_GATEWAY_MAX_RETRIES', 'maxRetries', env.BULWARK_GATEWAY_MAX_RETRIES),
   );
+  set('redis', values.redis ?? (env.BULWARK_GATEWAY_REDIS || undefined));
   if (keys.length > 0) options.apiKeys = keys;
   const simulate = values.simulate ?? false;
-  if (simulate && options.upstream !== undefined) {
+  if (simulate && options.upstreams !== undefined) {
     throw new InvalidOptionError(
       'bulwark-gateway: --simulate runs its own upstream; drop --upstream',
       'upstream',
     );
   }
-  if (!simulate && !values.help && options.upstream === undefined) {
+  if (!simulate && !values.help && options.upstreams === undefined) {
     throw new InvalidOptionError(
       'bulwark-gateway: no upstream; give --upstream http://HOST:11434 (or BULWARK_GATEWAY_UPSTREAM, or --simulate)',
       'upstream',

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startOllamaSim } from '@bulwark/ollama-sim';
 import { Ollama } from 'ollama';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { CLI_HELP, parseCliArgs } from './cli-options.js';
@@ -27,7 +28,7 @@ describe('parseCliArgs', () => {
       bulkhead: { limit: 2 },
     });
     expect(parseCliArgs(['--config', file], {}).options).toEqual({
-      upstream: 'http://file:11434',
+      upstreams: ['http://file:11434'],
       port: 1,
       host: '::1',
       maxBodyBytes: 5,
@@ -41,7 +42,7 @@ describe('parseCliArgs', () => {
       BULWARK_GATEWAY_MAX_RETRIES: '0',
     };
     expect(parseCliArgs([], env).options).toEqual({
-      upstream: 'http://env:11434',
+      upstreams: ['http://env:11434'],
       port: 2,
       host: '::1',
       maxBodyBytes: 5,
@@ -52,27 +53,39 @@ describe('parseCliArgs', () => {
     expect(
       parseCliArgs(['-u', 'http://flag:11434', '-p', '3', '--max-body-bytes', '9'], env).options,
     ).toMatchObject({
-      upstream: 'http://flag:11434',
+      upstreams: ['http://flag:11434'],
       port: 3,
       maxBodyBytes: 9,
     });
+    expect(
+      parseCliArgs(['--redis', 'redis://flag:6379'], { ...env, BULWARK_GATEWAY_REDIS: 'redis://env:6379' })
+        .options.redis,
+    ).toBe('redis://flag:6379');
+    expect(parseCliArgs([], { ...env, BULWARK_GATEWAY_REDIS: 'redis://env:6379' }).options.redis).toBe(
+      'redis://env:6379',
+    );
     expect(parseCliArgs(['--simulate'], {})).toEqual({ help: false, simulate: true, options: {} });
     expect(parseCliArgs(['-h'], {}).help).toBe(true);
     expect(CLI_HELP).toContain('--upstream');
   });
 
-  it('refuses several upstreams from flags, environment or file, saying they need the fleet', () => {
-    expect(() => parseCliArgs(['--upstream', 'http://a:1', '--upstream', 'http://b:2'], {})).toThrow(
-      '--upstream: 2 upstreams given; several upstreams need the fleet support',
-    );
-    expect(() => parseCliArgs([], { BULWARK_GATEWAY_UPSTREAM: 'http://a:1,http://b:2' })).toThrow(
-      /BULWARK_GATEWAY_UPSTREAM: 2 upstreams given; several upstreams need the fleet support/,
-    );
-    expect(() => parseCliArgs(['-c', configFile({ upstreams: ['http://a:1', 'http://b:2'] })], {})).toThrow(
-      /2 upstreams given; several upstreams need the fleet support/,
-    );
-    expect(parseCliArgs(['-c', configFile({ upstreams: ['http://a:1'] })], {}).options.upstream).toBe(
-      'http://a:1',
+  it('takes several upstreams from repeated flags, a comma-separated variable or the file', () => {
+    expect(
+      parseCliArgs(['--upstream', 'http://a:1', '-u', 'http://b:2'], {
+        BULWARK_GATEWAY_UPSTREAM: 'http://env:3',
+      }).options.upstreams,
+    ).toEqual(['http://a:1', 'http://b:2']);
+    expect(
+      parseCliArgs([], { BULWARK_GATEWAY_UPSTREAM: 'http://a:1, http://b:2,' }).options.upstreams,
+    ).toEqual(['http://a:1', 'http://b:2']);
+    expect(
+      parseCliArgs(['-c', configFile({ upstreams: ['http://a:1', 'http://b:2'] })], {}).options.upstreams,
+    ).toEqual(['http://a:1', 'http://b:2']);
+    expect(() =>
+      parseCliArgs(['-c', configFile({ upstream: 'http://a:1', upstreams: ['http://b:2'] })], {}),
+    ).toThrow(/give "upstream" or "upstreams", not both/);
+    expect(() => parseCliArgs(['-c', configFile({ upstreams: 'http://a:1' })], {})).toThrow(
+      /"upstreams" must be an array of URLs/,
     );
   });
 
@@ -132,17 +145,48 @@ describe('bulwark-gateway', () => {
     expect(output).not.toContain('cli-secret-key');
   }, 60_000);
 
-  it('exits 2 with the reason when given several upstreams', async () => {
-    const run = spawn(process.execPath, ['--import', 'tsx', cli, '-u', 'http://a:1', '-u', 'http://b:2'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child = run;
-    let text = '';
-    run.stderr?.on('data', (data: Buffer) => {
-      text += data.toString();
-    });
-    const [code] = await once(run, 'exit');
-    expect(code).toBe(2);
-    expect(text).toContain('several upstreams need the fleet support');
+  it('routes over every --upstream given: both simulators answer calls', async () => {
+    const sims = [await startOllamaSim(), await startOllamaSim()];
+    try {
+      const run = spawn(
+        process.execPath,
+        ['--import', 'tsx', cli, '-u', sims[0]?.url ?? '', '-u', sims[1]?.url ?? '', '--port', '0'],
+        { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OTEL_METRICS_EXPORTER: 'none' } },
+      );
+      child = run;
+      let output = '';
+      run.stderr?.on('data', (data: Buffer) => {
+        output += data.toString();
+      });
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no URL printed: ${output}`)), 45_000);
+        run.stdout?.on('data', (data: Buffer) => {
+          output += data.toString();
+          const match = /Bulwark gateway listening on (http:\/\/\S+) -> (.*)\n/.exec(output);
+          if (match) {
+            clearTimeout(timer);
+            resolve(match[1] as string);
+          }
+        });
+        run.once('exit', (code) => reject(new Error(`exited with ${code}: ${output}`)));
+      });
+      expect(output).toContain(`-> ${sims[0]?.url}, ${sims[1]?.url}`);
+      const ollama = new Ollama({ host: url });
+      for (let index = 0; index < 20; index++) {
+        expect((await ollama.generate({ model: 'llama3.2', prompt: 'x' })).done).toBe(true);
+      }
+      // Equal loads: routing draws two hosts at random, so twenty calls all on one host would be a bug.
+      const counts = sims.map(
+        (sim) => sim.requests.filter((record) => record.route === '/api/generate').length,
+      );
+      expect(counts[0]).toBeGreaterThan(0);
+      expect(counts[1]).toBeGreaterThan(0);
+      expect((counts[0] ?? 0) + (counts[1] ?? 0)).toBe(20);
+      run.kill('SIGTERM');
+      const [code] = await once(run, 'exit');
+      expect(code).toBe(0);
+    } finally {
+      await Promise.all(sims.map((sim) => sim.close()));
+    }
   }, 60_000);
 });

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// bulwark-gateway: the gateway as a process in front of one Ollama server.
+// bulwark-gateway: the gateway as a process in front of one or several Ollama servers.
 import { CLI_HELP, type CliRequest, parseCliArgs } from './cli-options.js';
 import { startGateway } from './start-gateway.js';
 import type { Gateway } from './types.js';
@@ -20,16 +20,16 @@ async function main(): Promise<void> {
   let simulator: { url: string; close(): Promise<void> } | undefined;
   let gateway: Gateway;
   try {
-    let upstream = request.options.upstream;
+    let upstreams = request.options.upstreams;
     if (request.simulate) {
       // The simulator is loaded only when asked for.
       const { startOllamaSim } = await import('@bulwark/ollama-sim');
       simulator = await startOllamaSim({ tokenDelayMs: 40, loadMs: 1_500, numParallel: 2 });
-      upstream = simulator.url;
+      upstreams = [simulator.url];
       process.stdout.write(`Ollama simulator (embedded) listening on ${simulator.url}\n`);
     }
-    gateway = await startGateway({ ...request.options, upstream: upstream as string });
-    process.stdout.write(`Bulwark gateway listening on ${gateway.url} -> ${upstream}\n`);
+    gateway = await startGateway({ ...request.options, upstreams });
+    process.stdout.write(`Bulwark gateway listening on ${gateway.url} -> ${upstreams?.join(', ')}\n`);
     process.stdout.write(`live page: ${gateway.url}/_bulwark/\n`);
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n`);

@@ -13,8 +13,9 @@ import { GATEWAY_DEFAULTS } from './defaults.js';
 import type { GatewayOptions } from './types.js';
 
 /** Options with their defaults applied. */
-export interface ResolvedGatewayOptions extends GatewayOptions {
-  upstream: string;
+export interface ResolvedGatewayOptions extends Omit<GatewayOptions, 'upstream' | 'upstreams'> {
+  /** Every upstream, checked, in the order given (at least one). */
+  upstreams: string[];
   host: string;
   port: number;
   apiKeys: readonly string[];
@@ -32,9 +33,18 @@ const secret =
     check(value) ? undefined : message;
 
 const schema = {
-  upstream: anyOf(string, (value) =>
-    Array.isArray(value) ? 'a single URL (several upstreams need the fleet support)' : 'must be a string',
-  ),
+  upstream: (value) =>
+    typeof value === 'string'
+      ? undefined
+      : Array.isArray(value)
+        ? 'must be one URL; give several as "upstreams"'
+        : 'must be a string',
+  upstreams: (value) =>
+    Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === 'string')
+      ? undefined
+      : 'must be a non-empty array of URLs',
+  fleet: object,
+  redis: () => undefined, // checked below, without echoing a password
   host: string,
   port: integer(0),
   apiKeys: () => undefined, // checked below, without echoing a key
@@ -51,26 +61,26 @@ const schema = {
 } satisfies Record<keyof GatewayOptions, OptionCheck>;
 
 /** The upstream URL, checked: http(s), no credentials, no path beyond `/`. */
-export function parseUpstream(value: string, where = 'startGateway()'): string {
+export function parseUpstream(value: string, where = 'startGateway()', option = 'upstream'): string {
   let url: URL;
   try {
     url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`);
   } catch {
     throw new InvalidOptionError(
-      `${where}: option "upstream" is not a URL: ${JSON.stringify(value)}`,
-      'upstream',
+      `${where}: option "${option}" is not a URL: ${JSON.stringify(value)}`,
+      option,
     );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new InvalidOptionError(
-      `${where}: option "upstream" must be an http: or https: URL, got ${url.protocol}`,
-      'upstream',
+      `${where}: option "${option}" must be an http: or https: URL, got ${url.protocol}`,
+      option,
     );
   }
   if (url.username || url.password) {
     throw new InvalidOptionError(
-      `${where}: option "upstream" carries credentials; pass them in "upstreamHeaders" instead`,
-      'upstream',
+      `${where}: option "${option}" carries credentials; pass them in "upstreamHeaders" instead`,
+      option,
     );
   }
   return url.origin + url.pathname.replace(/\/+$/, '');
@@ -78,33 +88,50 @@ export function parseUpstream(value: string, where = 'startGateway()'): string {
 
 /** Validates the options eagerly and applies the defaults. */
 export function resolveGatewayOptions(options: GatewayOptions): ResolvedGatewayOptions {
-  if (Array.isArray((options as { upstream?: unknown } | undefined)?.upstream)) {
+  validateOptions('startGateway()', options, schema);
+  if (options.upstream !== undefined && options.upstreams !== undefined) {
     throw new InvalidOptionError(
-      'startGateway(): option "upstream" must be one URL; several upstreams need the fleet support, which the gateway does not have yet',
+      'startGateway(): give either option "upstream" or option "upstreams", not both',
+      'upstreams',
+    );
+  }
+  const given = options.upstreams ?? (options.upstream === undefined ? [] : [options.upstream]);
+  if (given.length === 0) {
+    throw new InvalidOptionError(
+      'startGateway(): option "upstream" (or "upstreams") is required: the Ollama server URL',
       'upstream',
     );
   }
-  validateOptions('startGateway()', options, schema);
-  if (options.upstream === undefined) {
-    throw new InvalidOptionError(
-      'startGateway(): option "upstream" is required (the Ollama server URL)',
-      'upstream',
-    );
+  const upstreams = given.map((value, index) =>
+    options.upstreams === undefined
+      ? parseUpstream(value)
+      : parseUpstream(value, 'startGateway()', `upstreams[${index}]`),
+  );
+  const duplicate = upstreams.find((value, index) => upstreams.indexOf(value) !== index);
+  if (duplicate !== undefined) {
+    throw new InvalidOptionError(`startGateway(): option "upstreams" names ${duplicate} twice`, 'upstreams');
   }
   const keys = secret(
     (value) => Array.isArray(value) && value.every((key) => typeof key === 'string' && key.length > 0),
     'must be an array of non-empty strings',
   )(options.apiKeys ?? []);
   if (keys) throw new InvalidOptionError(`startGateway(): option "apiKeys" ${keys}`, 'apiKeys');
+  if (options.redis !== undefined && !/^rediss?:\/\/./.test(String(options.redis))) {
+    throw new InvalidOptionError(
+      'startGateway(): option "redis" must be a redis:// or rediss:// URL',
+      'redis',
+    );
+  }
   const headers = secret(
     (value) => Object.values(value as object).every((header) => typeof header === 'string'),
     'must map header names to strings',
   )(options.upstreamHeaders ?? {});
   if (headers)
     throw new InvalidOptionError(`startGateway(): option "upstreamHeaders" ${headers}`, 'upstreamHeaders');
+  const { upstream: _one, upstreams: _several, ...rest } = options;
   return {
-    ...options,
-    upstream: parseUpstream(options.upstream),
+    ...rest,
+    upstreams,
     host: options.host ?? GATEWAY_DEFAULTS.host,
     port: options.port ?? GATEWAY_DEFAULTS.port,
     apiKeys: [...(options.apiKeys ?? [])],

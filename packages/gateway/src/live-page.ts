@@ -23,7 +23,9 @@ export const LIVE_PAGE = `<!doctype html>
   td { overflow-wrap: anywhere; }
   .state-up, .state-closed { color: var(--ok); font-weight: 600; }
   .state-down, .state-open { color: var(--bad); font-weight: 600; }
-  .state-half-open, .state-unknown { color: var(--warn); font-weight: 600; }
+  .state-half-open, .state-unknown, .state-probing { color: var(--warn); font-weight: 600; }
+  .state-healthy { color: var(--ok); }
+  .state-ejected { color: var(--bad); font-weight: 600; }
   .empty { color: var(--muted); }
 </style>
 </head>
@@ -37,7 +39,7 @@ export const LIVE_PAGE = `<!doctype html>
   <div class="card">first chunk p99<b id="p99">–</b></div>
 </div>
 <h2>Upstreams</h2>
-<table><thead><tr><th>host</th><th>state</th><th>outstanding / capacity</th><th>warm models</th></tr></thead><tbody id="upstreams"></tbody></table>
+<table><thead><tr><th>host</th><th>probe</th><th>routing</th><th>outstanding / capacity</th><th>warm models</th></tr></thead><tbody id="upstreams"></tbody></table>
 <h2>Breakers</h2>
 <table><thead><tr><th>key</th><th>state</th><th>next probe</th></tr></thead><tbody id="breakers"></tbody></table>
 <h2>Bulkheads</h2>
@@ -79,9 +81,12 @@ function render(snapshot) {
   fill("upstreams", snapshot.upstreams.map((u) => row([
     u.url,
     state(u.state),
+    u.health === "ejected"
+      ? { text: "ejected " + ms(Math.max(0, u.ejectedUntil - snapshot.now)), className: "state-ejected" }
+      : state(u.health),
     u.outstanding + " / " + (u.capacity === undefined || u.capacity === null ? "∞" : u.capacity + " per model"),
     (snapshot.models[u.url] || []).map((m) => m.name).join(", ") || "none",
-  ], { "data-upstream": u.url, "data-state": u.state })), "no upstream", 4);
+  ], { "data-upstream": u.url, "data-state": u.state, "data-health": u.health })), "no upstream", 5);
   fill("breakers", snapshot.breakers.map((b) => row([
     b.key, state(b.state), b.retryAt ? ms(Math.max(0, b.retryAt - snapshot.now)) : "–",
   ], { "data-breaker": b.key, "data-state": b.state })), "no breaker has seen a call yet", 3);

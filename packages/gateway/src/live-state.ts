@@ -1,16 +1,26 @@
+import type { Fleet } from '@bulwark/ollama/fleet-routing';
 import { BulwarkError, ErrorCode, type Pipeline, type TimeoutError } from 'bulwark';
 import { GATEWAY_DEFAULTS } from './defaults.js';
 
-/** What the upstream looked like at its last probe. */
+/** One upstream: its last probe, and what the fleet's outlier ejection thinks of it. */
 export interface UpstreamState {
   url: string;
   /** `up` after a good probe, `down` after a failed one, `unknown` before the first. */
   state: 'up' | 'down' | 'unknown';
+  /**
+   * From the requests themselves: `ejected` after consecutive failures (no request goes to it
+   * until `ejectedUntil`), `probing` once the ejection ended, until one request succeeds there.
+   */
+  health: 'healthy' | 'ejected' | 'probing';
+  /** Epoch milliseconds the ejection ends, while ejected. */
+  ejectedUntil: number | undefined;
+  /** Failed requests in a row (connection failures, 5xx but 503). */
+  consecutiveFailures: number;
   /** Epoch milliseconds of the last probe. */
   checkedAt: number | undefined;
   /** Why the last probe failed. */
   error: string | undefined;
-  /** Requests the gateway has in flight to it. */
+  /** Attempts the gateway has in flight to it. */
   outstanding: number;
   /** Generations the gateway lets run at once per model (the bulkhead's limit), if bounded. */
   capacity: number | undefined;
@@ -27,6 +37,8 @@ export interface WarmModel {
 /** The JSON the live page and `/_bulwark/state` show. */
 export interface LiveSnapshot {
   now: number;
+  /** Requests the gateway is answering now. */
+  inFlight: number;
   upstreams: UpstreamState[];
   /** Models warm on each upstream URL. */
   models: Record<string, WarmModel[]>;
@@ -88,15 +100,23 @@ function timeoutPhase(error: unknown): string | undefined {
     : undefined;
 }
 
+interface Probe {
+  state: UpstreamState['state'];
+  checkedAt: number | undefined;
+  error: string | undefined;
+  models: WarmModel[];
+}
+
 /**
- * Everything the live page shows: the upstream's probe result and warm models, breakers and
+ * Everything the live page shows: each upstream's probe result, ejection and warm models, breakers and
  * bulkhead queues from the pipeline, and one-minute windows of retries, timeouts, sheds and time
  * to first chunk.
  */
 export class LiveState {
   readonly #pipeline: Pipeline;
-  readonly #upstream: UpstreamState;
-  #models: WarmModel[] = [];
+  readonly #fleet: Fleet;
+  readonly #probes = new Map<string, Probe>();
+  #inFlight = 0;
   readonly #requests = new MinuteWindow<string>(GATEWAY_DEFAULTS.maxSamples * 8);
   readonly #shed = new MinuteWindow<string>(GATEWAY_DEFAULTS.maxSamples);
   readonly #retries = new MinuteWindow<string>(GATEWAY_DEFAULTS.maxSamples);
@@ -104,16 +124,12 @@ export class LiveState {
   readonly #firstChunk = new MinuteWindow<number>(GATEWAY_DEFAULTS.maxSamples);
   readonly #subscriptions: Array<{ dispose(): void }> = [];
 
-  constructor(pipeline: Pipeline, upstream: string) {
+  constructor(pipeline: Pipeline, fleet: Fleet) {
     this.#pipeline = pipeline;
-    this.#upstream = {
-      url: upstream,
-      state: 'unknown',
-      checkedAt: undefined,
-      error: undefined,
-      outstanding: 0,
-      capacity: pipeline.bulkhead?.limit,
-    };
+    this.#fleet = fleet;
+    for (const host of fleet.hosts) {
+      this.#probes.set(host.origin, { state: 'unknown', checkedAt: undefined, error: undefined, models: [] });
+    }
     this.#subscriptions.push(
       pipeline.retry.onRetry(({ error }) => {
         this.#retries.add(BulwarkError.is(error) ? error.code : 'other');
@@ -135,12 +151,12 @@ export class LiveState {
   }
 
   begin(): void {
-    this.#upstream.outstanding++;
+    this.#inFlight++;
     this.#requests.add('request');
   }
 
   end(): void {
-    this.#upstream.outstanding--;
+    this.#inFlight--;
   }
 
   recordShed(reason: string): void {
@@ -151,22 +167,39 @@ export class LiveState {
     this.#firstChunk.add(milliseconds);
   }
 
-  /** Records a probe's result. */
-  setProbe(result: { ok: true; models: WarmModel[] } | { ok: false; error: string }): void {
-    this.#upstream.checkedAt = Date.now();
+  /** Records a probe's result for the upstream at `url`. */
+  setProbe(url: string, result: { ok: true; models: WarmModel[] } | { ok: false; error: string }): void {
+    const probe = this.#probes.get(url);
+    if (!probe) return;
+    probe.checkedAt = Date.now();
     if (result.ok) {
-      this.#upstream.state = 'up';
-      this.#upstream.error = undefined;
-      this.#models = result.models;
+      probe.state = 'up';
+      probe.error = undefined;
+      probe.models = result.models;
     } else {
-      this.#upstream.state = 'down';
-      this.#upstream.error = result.error;
-      this.#models = [];
+      probe.state = 'down';
+      probe.error = result.error;
+      probe.models = [];
     }
   }
 
-  get upstream(): Readonly<UpstreamState> {
-    return this.#upstream;
+  /** Every upstream, in the order given. */
+  upstreams(): UpstreamState[] {
+    const capacity = this.#pipeline.bulkhead?.limit;
+    return this.#fleet.snapshot().hosts.map((host) => {
+      const probe = this.#probes.get(host.host);
+      return {
+        url: host.host,
+        state: probe?.state ?? 'unknown',
+        health: host.state,
+        ejectedUntil: host.ejectedUntil,
+        consecutiveFailures: host.consecutiveFailures,
+        checkedAt: probe?.checkedAt,
+        error: probe?.error,
+        outstanding: host.outstanding,
+        capacity,
+      };
+    });
   }
 
   snapshot(now = Date.now()): LiveSnapshot {
@@ -186,8 +219,9 @@ export class LiveState {
     const samples = this.#firstChunk.values(now).sort((a, b) => a - b);
     return {
       now,
-      upstreams: [{ ...this.#upstream }],
-      models: { [this.#upstream.url]: [...this.#models] },
+      inFlight: this.#inFlight,
+      upstreams: this.upstreams(),
+      models: Object.fromEntries([...this.#probes].map(([url, probe]) => [url, [...probe.models]])),
       breakers,
       bulkheads,
       lastMinute: {

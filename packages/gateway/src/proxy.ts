@@ -1,9 +1,20 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import type { BulwarkFetch } from 'bulwark';
+import type { Fleet, FleetHost } from '@bulwark/ollama/fleet-routing';
+import type { Attributes, Policy } from 'bulwark';
+import type { Dispatcher } from 'undici';
 import { dialectOf, failureAnswer, sendError } from './error-response.js';
 import type { LiveState } from './live-state.js';
 import { BodyTooLargeError, readBody } from './request-body.js';
 import type { GatewayTelemetry } from './telemetry.js';
+import {
+  type AttemptTarget,
+  type StoredAnswer,
+  type UpstreamRequest,
+  upstreamAttempt,
+} from './upstream-attempt.js';
+
+/** Methods a server must handle the same way twice (RFC 9110 §9.2.2). */
+const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
 /** Connection-level headers a proxy never forwards (RFC 9110 §7.6.1), plus those it recomputes. */
 const HOP_BY_HOP: ReadonlySet<string> = new Set([
@@ -39,9 +50,14 @@ export function isReplayableRoute(path: string): boolean {
 
 /** What one proxied request needs from the gateway. */
 export interface ProxyContext {
-  upstream: string;
-  /** A fetch through the pipeline whose calls carry `model` (the breaker and bulkhead key). */
-  fetchFor(model: string | undefined): BulwarkFetch;
+  /** The upstream hosts, their routing and ejection. */
+  fleet: Fleet;
+  /** Each host's origin and API path, by the host's URL. */
+  addresses: ReadonlyMap<string, { origin: string; prefix: string }>;
+  /** The pipeline every request runs through (retry, breaker, bulkhead, timeouts). */
+  policy: Policy;
+  /** The connection pool to every upstream. */
+  dispatcher: Dispatcher;
   live: LiveState;
   telemetry: GatewayTelemetry;
   maxBodyBytes: number;
@@ -50,46 +66,24 @@ export interface ProxyContext {
   ownsAuthorization: boolean;
 }
 
-function forwardHeaders(incoming: IncomingHttpHeaders, context: ProxyContext): Headers {
+function forwardHeaders(
+  incoming: IncomingHttpHeaders,
+  context: ProxyContext,
+): Record<string, string | string[]> {
   const connectionListed = new Set(
     String(incoming.connection ?? '')
       .toLowerCase()
       .split(',')
       .map((name) => name.trim()),
   );
-  const headers = new Headers();
+  const headers: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(incoming)) {
     if (value === undefined || HOP_BY_HOP.has(name) || connectionListed.has(name)) continue;
     if (name === 'authorization' && context.ownsAuthorization) continue;
-    for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
+    headers[name] = value;
   }
-  for (const [name, value] of Object.entries(context.upstreamHeaders)) headers.set(name, value);
+  for (const [name, value] of Object.entries(context.upstreamHeaders)) headers[name.toLowerCase()] = value;
   return headers;
-}
-
-function responseHeaders(response: Response): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  // undici decodes gzip and deflate: what leaves is identity, its length unknown.
-  const decoded = response.headers.has('content-encoding');
-  for (const [name, value] of response.headers) {
-    if (HOP_BY_HOP.has(name) && !(name === 'content-length' && !decoded)) continue;
-    if (name === 'content-encoding') continue;
-    if (name === 'set-cookie') out[name] = response.headers.getSetCookie();
-    else out[name] = value;
-  }
-  return out;
-}
-
-function waitForDrain(response: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      response.off('drain', done);
-      response.off('close', done);
-      resolve();
-    };
-    response.on('drain', done);
-    response.on('close', done);
-  });
 }
 
 const MAX_MODEL_PARSE_BYTES = 1_048_576;
@@ -109,16 +103,10 @@ export function modelOf(body: Buffer | undefined): string | undefined {
   return /"model"\s*:\s*"([^"\\]{1,256})"/.exec(body.subarray(0, 4_096).toString('utf8'))?.[1];
 }
 
-/** The body as a string when it is JSON (so the pipeline can read its `model`), else the bytes. */
-function upstreamBody(body: Buffer): string | Uint8Array | undefined {
-  if (body.byteLength === 0) return undefined;
-  return body[0] === 0x7b
-    ? body.toString('utf8')
-    : new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
-}
-
 /**
- * Passes one request to the upstream through the pipeline and its answer back chunk by chunk.
+ * Passes one request to an upstream of the fleet through the pipeline and its answer back chunk
+ * by chunk. Each attempt goes to the host routing picks, avoiding those this call already tried
+ * (failover before commit).
  * Retries happen only before the answer's headers leave (the commit rule); a client that leaves
  * aborts the upstream request at once; an upstream that fails mid-answer has the client's
  * connection cut, as a direct client would see.
@@ -129,16 +117,13 @@ export async function proxyRequest(
   context: ProxyContext,
 ): Promise<void> {
   const startedAt = performance.now();
-  const url = new URL(request.url ?? '/', 'http://gateway');
-  const path = url.pathname;
+  const target = request.url ?? '/';
+  const path = target.split('?', 1)[0] ?? '/';
   const dialect = dialectOf(path);
   const method = request.method ?? 'GET';
   const controller = new AbortController();
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   const onClose = () => {
-    if (response.writableFinished) return;
-    controller.abort(new Error('the client closed the connection'));
-    reader?.cancel().catch(() => {});
+    if (!response.writableFinished) controller.abort(new Error('the client closed the connection'));
   };
   response.on('close', onClose);
   const route = isReplayableRoute(path) || path.startsWith('/api/') ? path : 'other';
@@ -158,67 +143,85 @@ export async function proxyRequest(
       response.destroy();
       return;
     }
+    if (body.byteLength === 0) body = undefined;
   }
+
+  const headers = forwardHeaders(request.headers, context);
+  const model = modelOf(body);
+  const upstreamRequest: UpstreamRequest = {
+    path: target.startsWith('/') ? target : `/${target}`,
+    method,
+    headers,
+    body,
+    model,
+    replaySafe: IDEMPOTENT.has(method) || 'idempotency-key' in headers || isReplayableRoute(path),
+  };
+  const tried = new Set<FleetHost>();
+  const stored = new WeakMap<object, StoredAnswer>();
+  const attemptTarget: AttemptTarget = {
+    dispatcher: context.dispatcher,
+    acquire: () => {
+      const lease = context.fleet.acquire(model, tried);
+      tried.add(lease.host);
+      return lease;
+    },
+    addressOf: (host) => context.addresses.get(host.origin) ?? { origin: host.origin, prefix: '' },
+    clientSignal: controller.signal,
+    stored,
+    onCommit: (status) => answered(status),
+    onFirstChunk: () => {
+      const elapsedMs = performance.now() - startedAt;
+      context.live.recordFirstChunk(elapsedMs);
+      context.telemetry.timeToFirstChunk.record(elapsedMs / 1_000, { 'http.route': route });
+    },
+  };
+  const single = context.fleet.hosts.length === 1 ? context.fleet.hosts[0]?.origin : undefined;
+  const attributes: Attributes = {
+    operation: 'fetch',
+    method,
+    ...(single === undefined ? {} : { host: single }),
+    ...(model === undefined ? {} : { model }),
+  };
 
   context.live.begin();
   try {
-    let upstream: Response;
-    try {
-      upstream = await context.fetchFor(modelOf(body))(`${context.upstream}${path}${url.search}`, {
-        method,
-        headers: forwardHeaders(request.headers, context),
-        ...(body === undefined ? {} : { body: upstreamBody(body) as RequestInit['body'] }),
-        signal: controller.signal,
-        redirect: 'manual',
-      });
-    } catch (error) {
-      if (controller.signal.aborted) return;
-      const answer = failureAnswer(error);
-      if (answer.shed) {
-        context.live.recordShed(answer.shed);
-        context.telemetry.shed.add(1, { 'bulwark.shed.reason': answer.shed });
-      }
+    await context.policy.execute(
+      (attemptContext) => upstreamAttempt(attemptContext, upstreamRequest, response, attemptTarget),
+      { signal: controller.signal, attributes },
+    );
+  } catch (error) {
+    if (response.headersSent || controller.signal.aborted) {
+      if (!response.writableFinished) response.destroy();
+      return;
+    }
+    const answer = typeof error === 'object' && error !== null ? stored.get(error) : undefined;
+    if (answer) {
       answered(answer.status);
-      sendError(
-        response,
-        dialect,
-        answer.status,
-        answer.message,
-        answer.retryAfterSeconds === undefined ? {} : { 'retry-after': String(answer.retryAfterSeconds) },
-      );
-      return;
-    }
-    if (controller.signal.aborted) {
-      await upstream.body?.cancel().catch(() => {});
-      return;
-    }
-    response.writeHead(upstream.status, upstream.statusText, responseHeaders(upstream));
-    answered(upstream.status);
-    if (!upstream.body || method === 'HEAD') {
-      await upstream.body?.cancel().catch(() => {});
-      response.end();
-      return;
-    }
-    reader = upstream.body.getReader();
-    let first = true; // time to first chunk is recorded for answers, not errors
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        if (first && upstream.status < 400) {
-          first = false;
-          const elapsedMs = performance.now() - startedAt;
-          context.live.recordFirstChunk(elapsedMs);
-          context.telemetry.timeToFirstChunk.record(elapsedMs / 1_000, { 'http.route': route });
-        }
-        if (!response.write(value)) await waitForDrain(response);
-        if (response.destroyed) return;
+      if (method === 'HEAD') {
+        response.writeHead(answer.status, answer.headers);
+        response.end();
+      } else {
+        response.writeHead(answer.status, {
+          ...answer.headers,
+          'content-length': String(answer.body.byteLength),
+        });
+        response.end(answer.body);
       }
-      response.end();
-    } catch {
-      // The upstream failed after the answer started: the client sees its connection cut.
-      response.destroy();
+      return;
     }
+    const failure = failureAnswer(error);
+    if (failure.shed) {
+      context.live.recordShed(failure.shed);
+      context.telemetry.shed.add(1, { 'bulwark.shed.reason': failure.shed });
+    }
+    answered(failure.status);
+    sendError(
+      response,
+      dialect,
+      failure.status,
+      failure.message,
+      failure.retryAfterSeconds === undefined ? {} : { 'retry-after': String(failure.retryAfterSeconds) },
+    );
   } finally {
     context.live.end();
   }

@@ -1,6 +1,7 @@
 // The gateway in front of a simulator: the official clients and raw HTTP get the same answers as
 // from the simulator itself, and the pipeline's behaviour shows through (503 with Retry-After when
 // Bulwark sheds, retries only before the first byte, a client leaving ends the upstream request).
+import { execFile } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { type OllamaSim, startOllamaSim } from '@bulwark/ollama-sim';
 import { Ollama } from 'ollama';
@@ -10,12 +11,14 @@ import { startGateway } from './start-gateway.js';
 import type { Gateway, GatewayOptions } from './types.js';
 
 let sim: OllamaSim | undefined;
+let others: OllamaSim[] = [];
 let gateway: Gateway | undefined;
 afterEach(async () => {
   await gateway?.close();
-  await sim?.close();
+  await Promise.all([sim, ...others].map((each) => each?.close()));
   gateway = undefined;
   sim = undefined;
+  others = [];
 });
 
 async function setUp(
@@ -25,6 +28,18 @@ async function setUp(
   sim = await startOllamaSim(simOptions);
   gateway = await startGateway({ upstream: sim.url, port: 0, env: {}, ...gatewayOptions });
   return { sim, gateway };
+}
+
+/** The gateway in front of `count` simulators; `sim` is the first, the one direct calls go to. */
+async function setUpFleet(count: number): Promise<void> {
+  if (count === 1) {
+    await setUp();
+    return;
+  }
+  const sims = await Promise.all(Array.from({ length: count }, () => startOllamaSim()));
+  sim = sims[0];
+  others = sims.slice(1);
+  gateway = await startGateway({ upstreams: sims.map((each) => each.url), port: 0, env: {} });
 }
 
 /** Drops the fields that differ between two runs of the same request (times, durations, ids). */
@@ -53,9 +68,9 @@ async function raw(base: string, path: string, init: RequestInit = {}) {
 
 const messages = [{ role: 'user', content: 'Why is the sky blue?' }];
 
-describe('startGateway(): the official clients see the simulator', () => {
+describe.each([1, 2])('startGateway(): the official clients see %i simulator(s) as one Ollama', (count) => {
   it('ollama-js: chat, generate, embed, list, show and errors answer as they do directly', async () => {
-    await setUp();
+    await setUpFleet(count);
     const direct = new Ollama({ host: sim?.url });
     const through = new Ollama({ host: gateway?.url });
     const calls: Array<(client: Ollama) => Promise<unknown>> = [
@@ -88,7 +103,7 @@ describe('startGateway(): the official clients see the simulator', () => {
   });
 
   it('openai: chat completions (single and streamed), models and errors answer as they do directly', async () => {
-    await setUp();
+    await setUpFleet(count);
     const direct = new OpenAI({ baseURL: `${sim?.url}/v1`, apiKey: 'ollama', maxRetries: 0 });
     const through = new OpenAI({ baseURL: `${gateway?.url}/v1`, apiKey: 'ollama', maxRetries: 0 });
     const calls: Array<(client: OpenAI) => Promise<unknown>> = [
@@ -120,7 +135,7 @@ describe('startGateway(): the official clients see the simulator', () => {
   });
 
   it('raw HTTP: statuses, content types and bodies match, errors included', async () => {
-    await setUp();
+    await setUpFleet(count);
     const cases: Array<[string, RequestInit]> = [
       ['/api/tags', {}],
       ['/api/tags/', { redirect: 'manual' }],
@@ -148,7 +163,57 @@ describe('startGateway(): the official clients see the simulator', () => {
       });
     }
   });
+
+  it('curl: status lines, streamed NDJSON and errors match', async () => {
+    await setUpFleet(count);
+    const cases: string[][] = [
+      ['/api/tags'],
+      ['/api/chat', '-d', JSON.stringify({ model: 'llama3.2', messages })],
+      ['/api/generate', '-d', JSON.stringify({ model: 'qwen3', prompt: 'hi', stream: false })],
+      ['/api/chat', '-d', JSON.stringify({ model: 'no-such-model', messages })],
+      [
+        '/v1/chat/completions',
+        '-H',
+        'content-type: application/json',
+        '-d',
+        JSON.stringify({ model: 'llama3.2', messages, stream: true }),
+      ],
+    ];
+    for (const [path, ...args] of cases) {
+      const through = await curl(`${gateway?.url}${path}`, args);
+      const direct = await curl(`${sim?.url}${path}`, args);
+      expect({ path, ...through, body: comparable(through.body) }).toEqual({
+        path,
+        ...direct,
+        body: comparable(direct.body),
+      });
+    }
+  });
 });
+
+/** Runs curl (status code on the last line), bounded in time. */
+function curl(url: string, args: string[]): Promise<{ status: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'curl',
+      ['-sS', '-N', '--max-time', '10', '-w', '\\n%{http_code}', url, ...args],
+      { timeout: 15_000 },
+      (error, stdout) => {
+        if (error) return reject(error);
+        const cut = stdout.lastIndexOf('\n');
+        resolve({ body: stdout.slice(0, cut), status: stdout.slice(cut + 1) });
+      },
+    );
+  });
+}
+
+/** NDJSON, server-sent events or JSON, with the fields that differ between runs dropped. */
+function comparable(body: string): unknown {
+  return body
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => stable(parse(line.startsWith('data: ') ? line.slice(6) : line)));
+}
 
 function parse(text: string): unknown {
   try {
@@ -341,14 +406,26 @@ describe('startGateway(): the pipeline', () => {
     await new Promise((resolve) => setTimeout(resolve, 150));
     const gone = await raw(gateway?.url ?? '', '/readyz');
     expect(gone.status).toBe(503);
-    expect(JSON.parse(gone.text).upstream.state).toBe('down');
+    expect(JSON.parse(gone.text).upstreams).toEqual([
+      expect.objectContaining({ url: sim?.url, state: 'down' }),
+    ]);
   });
 });
 
 describe('startGateway(): options', () => {
-  it('refuses several upstreams, a bad URL and unknown options, naming them', async () => {
+  it('refuses an upstream list in "upstream", both options, duplicates, a bad URL and unknown options, naming them', async () => {
     await expect(startGateway({ upstream: ['http://a:1', 'http://b:2'] as never })).rejects.toThrow(
-      /several upstreams need the fleet support/,
+      /"upstream" must be one URL; give several as "upstreams"/,
+    );
+    await expect(startGateway({ upstream: 'http://a:1', upstreams: ['http://b:2'] })).rejects.toThrow(
+      /either option "upstream" or option "upstreams", not both/,
+    );
+    await expect(startGateway({ upstreams: [] })).rejects.toThrow(/"upstreams" must be a non-empty array/);
+    await expect(startGateway({ upstreams: ['http://a:1', 'http://a:1/'] })).rejects.toThrow(
+      /"upstreams" names http:\/\/a:1 twice/,
+    );
+    await expect(startGateway({ upstreams: ['http://a:1', 'ftp://b'] })).rejects.toThrow(
+      /"upstreams\[1\]" must be an http: or https: URL/,
     );
     await expect(startGateway({ upstream: 'ftp://x' })).rejects.toThrow(
       /"upstream" must be an http: or https: URL/,

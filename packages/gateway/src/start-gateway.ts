@@ -1,6 +1,17 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { createFetch, createPipeline, DEFAULT_TIMEOUTS } from 'bulwark';
+import { DEFAULT_OUTLIER_DETECTION, Fleet } from '@bulwark/ollama/fleet-routing';
+import {
+  BulwarkError,
+  type Context,
+  classifyFailure,
+  createFetch,
+  createPipeline,
+  DEFAULT_TIMEOUTS,
+  ErrorCode,
+  realClock,
+  type TimeoutError,
+} from 'bulwark';
 import { Agent } from 'undici';
 import { createAuthorizer } from './authorization.js';
 import { GATEWAY_DEFAULTS } from './defaults.js';
@@ -8,7 +19,8 @@ import { dialectOf, sendError } from './error-response.js';
 import { resolveGatewayOptions } from './gateway-options.js';
 import { LIVE_PAGE } from './live-page.js';
 import { LiveState, type WarmModel } from './live-state.js';
-import { isReplayableRoute, type ProxyContext, proxyRequest } from './proxy.js';
+import { type ProxyContext, proxyRequest } from './proxy.js';
+import { shareStateOnRedis } from './shared-state.js';
 import { createGatewayTelemetry } from './telemetry.js';
 import type { Gateway, GatewayOptions } from './types.js';
 
@@ -20,6 +32,19 @@ function sendJson(response: ServerResponse, status: number, value: unknown): voi
     'cache-control': 'no-store',
   });
   response.end(body);
+}
+
+/**
+ * What the per-model breaker counts with several upstreams: what it counts with one, except a
+ * host's connection failures (refused, reset, a connect timeout), which are the fleet's to judge:
+ * they eject that host, while the model keeps answering on the others.
+ */
+function modelFailure(error: unknown, context: Context): boolean {
+  if (BulwarkError.is(error)) {
+    if (error.code === ErrorCode.Connection) return false;
+    if (error.code === ErrorCode.Timeout && (error as TimeoutError).phase === 'connect') return false;
+  }
+  return classifyFailure(error, context, false) === 'failure';
 }
 
 function parseWarmModels(value: unknown): WarmModel[] {
@@ -42,26 +67,40 @@ function parseWarmModels(value: unknown): WarmModel[] {
 }
 
 /**
- * Starts an Ollama- and OpenAI-compatible server that passes every request to `upstream` through
- * Bulwark's recommended pipeline (total deadline, retry before the first byte, a breaker and a
- * bulkhead per model, phase budgets), with `/metrics`, `/healthz`, `/readyz` and a live page at
+ * Starts an Ollama- and OpenAI-compatible server that passes every request to one of its
+ * upstreams through Bulwark's recommended pipeline (total deadline, retry before the first byte,
+ * a breaker and a bulkhead per model, phase budgets) over a fleet (routing, outlier ejection,
+ * failover before the first byte), with `/metrics`, `/healthz`, `/readyz` and a live page at
  * `/_bulwark/`.
  *
  * @example
- * await using gateway = await startGateway({ upstream: 'http://127.0.0.1:11434', port: 8080 });
+ * await using gateway = await startGateway({
+ *   upstreams: ['http://10.0.0.1:11434', 'http://10.0.0.2:11434'],
+ *   port: 8080,
+ * });
  * // OLLAMA_HOST=http://127.0.0.1:8080 ollama run llama3.2
  */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const resolved = resolveGatewayOptions(options);
   const telemetry = createGatewayTelemetry(resolved.env);
-  const pipeline = createPipeline({
-    ...(resolved.timeout === undefined ? {} : { timeout: resolved.timeout }),
-    ...(resolved.maxRetries === undefined ? {} : { maxRetries: resolved.maxRetries }),
-    ...(resolved.retry === undefined ? {} : { retry: resolved.retry }),
-    ...(resolved.breaker === undefined ? {} : { breaker: resolved.breaker }),
-    ...(resolved.bulkhead === undefined ? {} : { bulkhead: resolved.bulkhead }),
-    telemetry: { name: 'gateway' },
-  });
+  const hostCount = resolved.upstreams.length;
+  const shared = resolved.redis === undefined ? undefined : await shareStateOnRedis(resolved.redis, resolved);
+  const policies = shared ?? resolved;
+  const breaker =
+    policies.breaker === false || hostCount === 1 || policies.breaker?.failureOn !== undefined
+      ? policies.breaker
+      : { ...policies.breaker, failureOn: modelFailure };
+  const pipeline = createPipeline(
+    {
+      ...(resolved.timeout === undefined ? {} : { timeout: resolved.timeout }),
+      ...(resolved.maxRetries === undefined ? {} : { maxRetries: resolved.maxRetries }),
+      ...(policies.retry === undefined ? {} : { retry: policies.retry }),
+      ...(breaker === undefined ? {} : { breaker }),
+      ...(policies.bulkhead === undefined ? {} : { bulkhead: policies.bulkhead }),
+      telemetry: { name: 'gateway' },
+    },
+    hostCount,
+  );
   const timeouts = resolved.timeout;
   const connectMs =
     (typeof timeouts === 'object' ? timeouts.connectMs : undefined) ?? DEFAULT_TIMEOUTS.connectMs;
@@ -72,24 +111,44 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     headersTimeout: 0,
     bodyTimeout: 0,
   });
-  const retryNonIdempotent = (request: { url: URL }) => isReplayableRoute(request.url.pathname);
-  const fetchFor = (model: string | undefined) =>
-    createFetch({
-      policy: pipeline.policy,
-      dispatcher: agent,
-      retryNonIdempotent,
-      ...(model === undefined ? {} : { attributes: () => ({ model }) }),
-    });
+  const fleetOptions = resolved.fleet ?? {};
+  const fleet = new Fleet({
+    // The gateway sends raw HTTP itself: the fleet only routes and ejects (no client transport,
+    // no model loads of its own).
+    hosts: resolved.upstreams.map((url) => ({
+      origin: url,
+      transport: undefined as never,
+      loads: undefined,
+      weight: 1,
+      capacity: 1,
+    })),
+    states: undefined,
+    clock: fleetOptions.clock ?? realClock,
+    outlierDetection: {
+      consecutiveFailures: fleetOptions.consecutiveFailures ?? DEFAULT_OUTLIER_DETECTION.consecutiveFailures,
+      baseEjectionMs: fleetOptions.baseEjectionMs ?? DEFAULT_OUTLIER_DETECTION.baseEjectionMs,
+      maxEjectionMs: fleetOptions.maxEjectionMs ?? DEFAULT_OUTLIER_DETECTION.maxEjectionMs,
+      maxEjectionPercent: fleetOptions.maxEjectionPercent ?? DEFAULT_OUTLIER_DETECTION.maxEjectionPercent,
+    },
+  });
+  const addresses = new Map(
+    resolved.upstreams.map((url) => {
+      const parsed = new URL(url);
+      return [url, { origin: parsed.origin, prefix: parsed.pathname.replace(/\/+$/, '') }] as const;
+    }),
+  );
   const probeFetch = createFetch({
     connectMs: GATEWAY_DEFAULTS.probeTimeoutMs,
     headersMs: GATEWAY_DEFAULTS.probeTimeoutMs,
     idleMs: GATEWAY_DEFAULTS.probeTimeoutMs,
   });
-  const live = new LiveState(pipeline, resolved.upstream);
+  const live = new LiveState(pipeline, fleet);
   const authorize = createAuthorizer(resolved.apiKeys);
   const context: ProxyContext = {
-    upstream: resolved.upstream,
-    fetchFor,
+    fleet,
+    addresses,
+    policy: pipeline.policy,
+    dispatcher: agent,
     live,
     telemetry,
     maxBodyBytes: resolved.maxBodyBytes,
@@ -97,27 +156,30 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     ownsAuthorization: authorize !== undefined,
   };
 
-  // The upstream probe: one at a time, bounded, run while someone watches or asks /readyz.
+  // The upstream probes: one round at a time, bounded, run while someone watches or asks /readyz.
   let probing: Promise<void> | undefined;
-  const probe = (): Promise<void> => {
-    probing ??= (async () => {
-      try {
-        const answer = await probeFetch(`${resolved.upstream}/api/ps`, {
-          headers: resolved.upstreamHeaders,
-          signal: AbortSignal.timeout(GATEWAY_DEFAULTS.probeTimeoutMs),
-        });
-        if (!answer.ok) {
-          await answer.body?.cancel().catch(() => {});
-          live.setProbe({ ok: false, error: `/api/ps answered ${answer.status}` });
-          return;
-        }
-        live.setProbe({ ok: true, models: parseWarmModels(await answer.json()) });
-      } catch (error) {
-        live.setProbe({ ok: false, error: error instanceof Error ? error.message : String(error) });
-      } finally {
-        probing = undefined;
+  let probedAt = Number.NEGATIVE_INFINITY;
+  const probeOne = async (url: string): Promise<void> => {
+    try {
+      const answer = await probeFetch(`${url}/api/ps`, {
+        headers: resolved.upstreamHeaders,
+        signal: AbortSignal.timeout(GATEWAY_DEFAULTS.probeTimeoutMs),
+      });
+      if (!answer.ok) {
+        await answer.body?.cancel().catch(() => {});
+        live.setProbe(url, { ok: false, error: `/api/ps answered ${answer.status}` });
+        return;
       }
-    })();
+      live.setProbe(url, { ok: true, models: parseWarmModels(await answer.json()) });
+    } catch (error) {
+      live.setProbe(url, { ok: false, error: error instanceof Error ? error.message : String(error) });
+    }
+  };
+  const probe = (): Promise<void> => {
+    probing ??= Promise.all(resolved.upstreams.map(probeOne)).then(() => {
+      probedAt = Date.now();
+      probing = undefined;
+    });
     return probing;
   };
 
@@ -162,12 +224,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const read = method === 'GET' || method === 'HEAD';
     if (read && path === '/healthz') return sendJson(response, 200, { status: 'ok' });
     if (read && path === '/readyz') {
-      const stale = (live.upstream.checkedAt ?? 0) < Date.now() - resolved.refreshMs;
-      if (stale) await probe();
-      const upstream = live.upstream;
-      return sendJson(response, upstream.state === 'up' ? 200 : 503, {
-        status: upstream.state === 'up' ? 'ready' : 'upstream unreachable',
-        upstream: { url: upstream.url, state: upstream.state, error: upstream.error },
+      if (probedAt < Date.now() - resolved.refreshMs) await probe();
+      const upstreams = live.upstreams();
+      const ready = upstreams.some((upstream) => upstream.state === 'up' && upstream.health !== 'ejected');
+      return sendJson(response, ready ? 200 : 503, {
+        status: ready ? 'ready' : 'no upstream reachable',
+        upstreams: upstreams.map(({ url, state, health, error }) => ({ url, state, health, error })),
       });
     }
     if (read && path === '/metrics') return telemetry.serveMetrics(request, response);
@@ -210,13 +272,20 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(resolved.port, resolved.host, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(resolved.port, resolved.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (error) {
+    breakerSubscription.dispose();
+    live.dispose();
+    await Promise.all([agent.destroy(), probeFetch.close(), telemetry.close(), shared?.close()]);
+    throw error;
+  }
   const { port } = server.address() as AddressInfo;
   const shownHost = resolved.host.includes(':') ? `[${resolved.host}]` : resolved.host;
 
@@ -230,7 +299,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const socket of sockets) socket.destroy();
       await stopped;
-      await Promise.all([agent.destroy(), probeFetch.close(), telemetry.close()]);
+      await Promise.all([agent.destroy(), probeFetch.close(), telemetry.close(), shared?.close()]);
     })();
     return closing;
   };

@@ -1,12 +1,23 @@
-import type { CreateOllamaOptions } from 'bulwark';
+import type { CreateOllamaOptions, FleetOptions } from 'bulwark';
 
 /** Options of {@link startGateway}. Unknown keys and bad values throw an `InvalidOptionError` naming the option. */
 export interface GatewayOptions {
   /**
-   * The Ollama server the gateway calls, e.g. `http://127.0.0.1:11434`. Exactly one: several
-   * upstreams need the fleet support, which the gateway does not have yet.
+   * The Ollama server the gateway calls, e.g. `http://127.0.0.1:11434`. Give this or `upstreams`.
    */
-  upstream: string;
+  upstream?: string;
+  /**
+   * Several Ollama servers: each request goes to the one the fleet's routing picks (least loaded,
+   * skipping ejected hosts), and fails over to another before its first byte reaches the client.
+   * Give this or `upstream`.
+   */
+  upstreams?: readonly string[];
+  /**
+   * Outlier ejection of the upstreams: consecutive connection failures or 5xx answers eject a
+   * host for a while (shown on the live page).
+   * @default the `FleetOptions` defaults of `bulwark` (5 failures, 30 s, at most 10 % of the hosts but always one)
+   */
+  fleet?: FleetOptions;
   /** Interface to listen on. @default "127.0.0.1" */
   host?: string;
   /** TCP port; 0 picks a free one. @default 11434 */
@@ -27,10 +38,27 @@ export interface GatewayOptions {
   maxRetries?: number;
   /** More retry options (backoff, budget…). */
   retry?: CreateOllamaOptions['retry'];
-  /** The per-model breaker's options, or `false` for none. @default `{ key: 'model' }` */
+  /**
+   * The per-model breaker's options, or `false` for none. With several upstreams, a host's
+   * connection failures (refused, reset, connect timeout) do not count against a model unless
+   * `failureOn` says otherwise: they eject the host instead (see `fleet`).
+   * @default `{ key: 'model' }`
+   */
   breaker?: CreateOllamaOptions['breaker'];
-  /** The per-model bulkhead's options, or `false` for none. @default `{ key: 'model', limit: 4, queue: 64 }` */
+  /**
+   * The per-model bulkhead's options, or `false` for none. With a `store` (`@bulwark/redis`'s
+   * `redisBulkheadStore()`), gateway instances sharing it share one limit per model.
+   * @default `{ key: 'model', limit: 4 × the number of upstreams, queue: 64 }`
+   */
   bulkhead?: CreateOllamaOptions['bulkhead'];
+  /**
+   * A Redis URL (`redis://host:6379`) shared by several gateway instances: the bulkhead's slots,
+   * the breaker's state and the retry budget live there (`@bulwark/redis` stores), so the
+   * instances keep one set of limits. While Redis does not answer, each instance goes on with its
+   * own. The URL is never logged or shown.
+   * @default none (limits per instance)
+   */
+  redis?: string;
   /** How often the live page and `/readyz` refresh the upstream's state (`/api/ps`). @default 2_000 */
   refreshMs?: number;
   /** How often the live page receives a new state over server-sent events. @default 1_000 */
