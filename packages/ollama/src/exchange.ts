@@ -5,6 +5,7 @@ import {
   type Context,
   classifyBodyFailure,
   classifyRequestFailure,
+  hostAttribute,
   ProtocolError,
   parseRetryAfter,
   ResponseError,
@@ -118,11 +119,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
   readonly #onRecord = (record: unknown) => this.#deliver(record as Json);
   /** The server and model every error of this exchange names. */
   readonly #target: string | undefined;
+  /** The server every error of this exchange carries as its `host`. */
+  readonly #host: string | undefined;
 
   constructor(options: ExchangeOptions) {
     this.#options = options;
     this.#handlers = options.reading.kind === 'records' ? options.reading.handlers : undefined;
     this.#target = targetText(options.context.attributes.host, options.model);
+    this.#host = hostAttribute(options.context.attributes);
     this.promise = new Promise((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -213,7 +217,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
       const text = this.#text as TextBody;
       if (!text.add(chunk)) {
         if (this.#body === 'json')
-          throw new ProtocolError(`The answer exceeded ${text.limit} bytes${this.#at()}`);
+          throw new ProtocolError(`The answer exceeded ${text.limit} bytes${this.#at()}`, {
+            host: this.#host,
+          });
         // An error page is kept only in part: stop reading it.
         this.#bodyEnded();
       }
@@ -228,7 +234,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       throw new StreamError({
         serverMessage: record.error,
         model: this.#options.model,
-        host: this.#options.context.attributes.host,
+        host: this.#host,
         committed: this.#options.context.committed,
       });
     }
@@ -285,7 +291,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
           if (method === 'DELETE' || path === '/api/copy') this.#settle(undefined, false);
           else
             this.#settle(
-              new ProtocolError(`The server answered ${path} with an empty body${this.#at()}`),
+              new ProtocolError(`The server answered ${path} with an empty body${this.#at()}`, {
+                host: this.#host,
+              }),
               true,
             );
           return;
@@ -296,6 +304,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
           this.#settle(
             new ProtocolError(`The server answered ${path} with a body that is not JSON${this.#at()}`, {
               cause,
+              host: this.#host,
             }),
             true,
           );
@@ -323,6 +332,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       new ProtocolError(`The stream ended without its final line ("done": true)${this.#at()}`, {
         committed: context.committed,
         retryable: !context.committed,
+        host: this.#host,
       }),
       true,
     );
@@ -334,7 +344,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       serverMessage: errorText((this.#text as TextBody).text(), this.#contentType),
       retryAfterMs: parseRetryAfter(this.#retryAfter, Date.now()),
       model: this.#options.model,
-      host: this.#options.context.attributes.host,
+      host: this.#host,
     });
   }
 
@@ -342,6 +352,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const type = this.#contentType;
     return new ProtocolError(
       `Expected an NDJSON stream but the server sent ${type.split(';')[0]} (status ${this.#status})${text ? `: ${errorText(text, type)}` : ''}${this.#at()}`,
+      { host: this.#host },
     );
   }
 
@@ -359,6 +370,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
           attempt: context.attempt,
           maxAttempts: context.maxAttempts,
           target: this.#target,
+          host: this.#host,
         }),
         true,
       );
@@ -377,10 +389,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (error instanceof StreamError) return error;
     if (error instanceof ProtocolError) {
       return this.#body === 'records'
-        ? new ProtocolError(`${error.message}${this.#at()}`, { cause: error.cause, committed })
+        ? new ProtocolError(`${error.message}${this.#at()}`, {
+            cause: error.cause,
+            committed,
+            host: this.#host,
+          })
         : error;
     }
-    return classifyBodyFailure(error, this.#body === 'records' && committed, true, this.#target);
+    return classifyBodyFailure(error, this.#body === 'records' && committed, true, this.#target, this.#host);
   }
 
   /** `: http://host:port, model "name"` for a message. */

@@ -9,6 +9,7 @@ import {
   type Context,
   duration,
   type Event,
+  type ExecuteOptions,
   func,
   InvalidOptionError,
   integer,
@@ -25,6 +26,7 @@ import {
 } from '@bulwark/core';
 import { callDeadline, resolveCallTimeout } from './call-timeout.js';
 import { Channel } from './channel.js';
+import { CallRoute } from './fleet/call-route.js';
 import { checkFallbackModels, fallsBack } from './fleet/fallback-models.js';
 import { Fleet, type FleetHost } from './fleet/fleet.js';
 import { resolveHosts } from './fleet/fleet-hosts.js';
@@ -422,9 +424,16 @@ export class Ollama {
       send: (legContext, legHost, deliver) =>
         legHost.transport.stream(legContext, path, body, { ...handlers, deliver }),
       hedge: () => {
+        // A hedge goes to a warm host, within the share, and costs a retry from the retry budget.
         const target = this.#fleet.pickWarm(warmModel, host);
-        if (!target || !hedging.take()) return undefined;
-        return this.#fleet.acquire(warmModel, new Set(), target);
+        if (!target || !hedging.allows()) return undefined;
+        const paid = context.spendRetry();
+        const send = (allowed: boolean) => {
+          if (!allowed || !hedging.allows()) return undefined;
+          hedging.take();
+          return this.#fleet.acquire(warmModel, new Set(), target);
+        };
+        return typeof paid === 'boolean' ? send(paid) : paid.then(send, () => undefined);
       },
     });
   }
@@ -434,22 +443,29 @@ export class Ollama {
    * call's later attempts while another remains: a retry fails over to another host.
    */
   async #onHost<T>(
-    model: string | undefined,
-    tried: Set<FleetHost>,
+    route: CallRoute,
     callerSignal: AbortSignal | undefined,
-    pinned: FleetHost | undefined,
     run: (host: FleetHost) => Promise<T>,
   ): Promise<T> {
-    const lease = this.#fleet.acquire(model, tried, pinned);
+    const lease = route.take();
     try {
       const result = await run(lease.host);
       lease.release(undefined, callerSignal);
       return result;
     } catch (error) {
-      tried.add(lease.host);
+      route.failed(lease.host);
       lease.release(error, callerSignal);
       throw error;
     }
+  }
+
+  /** The route of one call, and what the policy needs of it (a fleet names each attempt's host). */
+  #route(model: string | undefined, pinned?: FleetHost): CallRoute {
+    return new CallRoute(this.#fleet, model, pinned);
+  }
+
+  #routing(route: CallRoute): Pick<ExecuteOptions, 'attemptAttributes'> | undefined {
+    return this.#fleet.hosts.length > 1 ? { attemptAttributes: route.attemptAttributes } : undefined;
   }
 
   /**
@@ -500,10 +516,10 @@ export class Ollama {
     let attempts = 0;
     let abandoned = false;
     const body = { ...request, stream: true };
-    const tried = new Set<FleetHost>();
+    const route = this.#route(model);
     const call = this.#policy.execute(
       (context: Context) =>
-        this.#onHost(model, tried, linked.signal, undefined, async (host) => {
+        this.#onHost(route, linked.signal, async (host) => {
           const attempt = attempts++;
           try {
             const whole = kind.assemble();
@@ -536,6 +552,7 @@ export class Ollama {
         signal: linked.signal,
         attributes: this.#attributes(operation, model, request),
         ...(callTimeout && { timeout: callTimeout }),
+        ...this.#routing(route),
       },
     );
     const stop = (reason: unknown) => {
@@ -556,6 +573,7 @@ export class Ollama {
     );
     void call
       .finally(() => {
+        route.end();
         linked.clear();
         this.#streams.delete(abortAll);
       })
@@ -590,11 +608,12 @@ export class Ollama {
     const model = typeof request.model === 'string' ? request.model : undefined;
     const body = { ...request, stream: true };
     const owned = kind.ownsLoad(request);
-    const tried = new Set<FleetHost>();
+    const route = this.#route(model, pinned);
     return this.#execute(
       operation,
+      route,
       (context: Context) =>
-        this.#onHost(model, tried, options?.signal, pinned, async (host) => {
+        this.#onHost(route, options?.signal, async (host) => {
           const whole = kind.assemble();
           const final = await this.#generationAttempt(host, context, operation, request, kind, owned, {
             path,
@@ -613,6 +632,7 @@ export class Ollama {
   /** Runs a call through the policy with the caller's signal and budgets. */
   #execute<T>(
     operation: string,
+    route: CallRoute,
     fn: (context: Context) => Promise<T>,
     model: string | undefined,
     request: Json | undefined,
@@ -625,7 +645,11 @@ export class Ollama {
       return Promise.reject(error);
     }
     const attributes = this.#attributes(operation, model, request);
-    if (callTimeout === undefined) return this.#policy.execute(fn, { signal: options?.signal, attributes });
+    const routing = this.#routing(route);
+    if (callTimeout === undefined) {
+      const call = this.#policy.execute(fn, { signal: options?.signal, attributes, ...routing });
+      return routing ? call.finally(() => route.end()) : call;
+    }
     const deadline =
       callTimeout.totalMs === undefined || callTimeout.totalMs === Number.POSITIVE_INFINITY
         ? undefined
@@ -634,8 +658,12 @@ export class Ollama {
       signal: deadline ? deadline.signal : options?.signal,
       attributes,
       timeout: callTimeout,
+      ...routing,
     });
-    return deadline ? call.finally(() => deadline.clear()) : call;
+    return call.finally(() => {
+      route.end();
+      deadline?.clear();
+    });
   }
 
   #json<T>(
@@ -647,15 +675,14 @@ export class Ollama {
     pinned?: FleetHost,
   ): Promise<T> {
     const model = typeof request?.model === 'string' ? request.model : undefined;
-    const tried = new Set<FleetHost>();
+    const route = this.#route(model, pinned);
     return this.#execute(
       operation,
+      route,
       (context: Context) =>
         this.#onHost(
-          model,
-          tried,
+          route,
           options?.signal,
-          pinned,
           (host) => host.transport.json(context, method, path, request, model) as Promise<T>,
         ),
       model,
@@ -673,11 +700,12 @@ export class Ollama {
   ): Promise<T> {
     if (!this.#states) return this.#json(operation, 'POST', path, request, options);
     const model = request.model as string;
-    const tried = new Set<FleetHost>();
+    const route = this.#route(model);
     return this.#execute(
       operation,
+      route,
       (context: Context) =>
-        this.#onHost(model, tried, options?.signal, undefined, async (host) => {
+        this.#onHost(route, options?.signal, async (host) => {
           try {
             const waiting = this.#ready(host, context, operation, model, request);
             if (waiting) await waiting;

@@ -28,6 +28,8 @@ export interface FleetHost {
 export interface HostLease {
   readonly host: FleetHost;
   release(error: unknown, callerSignal: AbortSignal | undefined): void;
+  /** Gives the host back unused (a policy refused the attempt before it was sent): no verdict. */
+  cancel(): void;
 }
 
 const missingKey = (host: FleetHost, model: string) => `${host.origin} ${normalizeModel(model)}`;
@@ -86,6 +88,12 @@ export class Fleet {
           else if (error === undefined) this.#missing.delete(missingKey(host, model));
         }
         this.detector.record(host.health, verdictOf(error, callerSignal), probe);
+      },
+      cancel: () => {
+        if (released) return;
+        released = true;
+        host.outstanding--;
+        if (probe) host.health.probing = false;
       },
     };
   }
