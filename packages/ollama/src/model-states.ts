@@ -28,6 +28,8 @@ export interface ModelEntry {
   kind: 'generate' | 'embed' | undefined;
   /** How long the last load Bulwark owned took, ms. */
   lastLoadMs: number | undefined;
+  /** Clock time the client last learned from an answer that the model is warm. */
+  learnedAt?: number;
 }
 
 /**
@@ -85,6 +87,7 @@ export class ModelStates {
    */
   warmFor(entry: ModelEntry, keepAliveMs: number | undefined): void {
     const ms = keepAliveMs ?? this.serverKeepAliveMs;
+    entry.learnedAt = this.clock.now();
     entry.warmUntil = ms === Number.POSITIVE_INFINITY ? ms : this.clock.now() + ms - Math.min(1_000, ms / 10);
   }
 
@@ -99,11 +102,13 @@ export class ModelStates {
 
   /**
    * What `/api/ps` answered for `host`: listed models are warm until their `expires_at`; known
-   * models it does not list are cold, unless Bulwark is loading them (a loading model is not listed).
+   * models it does not list are cold, unless Bulwark is loading them (a loading model is not listed)
+   * or learned them warm from an answer after `askedAt` (the clock time the list was asked for).
    */
   learnLoaded(
     host: string,
     models: readonly { name?: unknown; model?: unknown; expires_at?: unknown }[],
+    askedAt = Number.POSITIVE_INFINITY,
   ): void {
     const listed = new Set<ModelEntry>();
     const now = this.clock.now();
@@ -117,7 +122,13 @@ export class ModelStates {
       if (entry.load === undefined && !Number.isNaN(expires)) entry.warmUntil = now + (expires - wallNow);
     }
     for (const [, entry] of this.#entries.entries()) {
-      if (entry.host === host && entry.load === undefined && !listed.has(entry)) this.cold(entry);
+      if (
+        entry.host === host &&
+        entry.load === undefined &&
+        !listed.has(entry) &&
+        !((entry.learnedAt ?? Number.NEGATIVE_INFINITY) >= askedAt)
+      )
+        this.cold(entry);
     }
   }
 

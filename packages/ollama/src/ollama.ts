@@ -32,6 +32,7 @@ import { Fleet, type FleetHost } from './fleet/fleet.js';
 import { resolveHosts } from './fleet/fleet-hosts.js';
 import { DEFAULT_HEDGE, Hedging, hedged } from './fleet/hedging.js';
 import { DEFAULT_OUTLIER_DETECTION } from './fleet/outlier-detection.js';
+import { DEFAULT_PS_REFRESH, PsRefresh } from './fleet/ps-refresh.js';
 import { checkHeaders, resolveHost } from './host.js';
 import { encodeRequestImages } from './images.js';
 import { checkKeepAlive } from './keep-alive.js';
@@ -227,6 +228,7 @@ export class Ollama {
   readonly #streams = new Set<() => void>();
   readonly #fallbacks: ReadonlyMap<string, readonly string[]>;
   readonly #hedging: Hedging | undefined;
+  readonly #psRefresh: PsRefresh | undefined;
   readonly #clock: Clock;
   /** A load the client owns was sent (see "Cold starts"). */
   readonly onLoadStart: Event<ModelLoadStartEvent>;
@@ -274,6 +276,8 @@ export class Ollama {
       baseEjectionMs: duration(1),
       maxEjectionMs: duration(1),
       maxEjectionPercent: numberIn(0, 100),
+      psRefreshMs: budget(1),
+      psTimeoutMs: duration(1),
       clock: object,
     });
     const specs = resolveHosts(options.host, options.hosts);
@@ -336,6 +340,17 @@ export class Ollama {
       clock: fleetOptions.clock ?? clock,
       outlierDetection: { ...DEFAULT_OUTLIER_DETECTION, ...withoutUndefined(fleetOptions) },
     });
+    if (states && specs.length > 1) {
+      this.#psRefresh = new PsRefresh({
+        fleet: this.#fleet,
+        states,
+        clock: fleetOptions.clock ?? clock,
+        settings: {
+          refreshMs: fleetOptions.psRefreshMs ?? DEFAULT_PS_REFRESH.refreshMs,
+          timeoutMs: fleetOptions.psTimeoutMs ?? DEFAULT_PS_REFRESH.timeoutMs,
+        },
+      });
+    }
     const all = this.#fleet.hosts.flatMap((host) => (host.loads ? [host.loads] : []));
     this.onLoadStart = merged(all.map((loads) => loads.onLoadStart));
     this.onLoadEnd = merged(all.map((loads) => loads.onLoadEnd));
@@ -461,6 +476,7 @@ export class Ollama {
 
   /** The route of one call, and what the policy needs of it (a fleet names each attempt's host). */
   #route(model: string | undefined, pinned?: FleetHost): CallRoute {
+    if (model !== undefined) this.#psRefresh?.due();
     return new CallRoute(this.#fleet, model, pinned);
   }
 
@@ -1040,6 +1056,7 @@ export class Ollama {
   /** Aborts open streams and closes every connection. */
   async close(): Promise<void> {
     this.abort();
+    this.#psRefresh?.close();
     for (const host of this.#fleet.hosts) host.loads?.close();
     await Promise.all(this.#fleet.hosts.map((host) => host.transport.close()));
   }
