@@ -440,7 +440,7 @@ export class Ollama {
         legHost.transport.stream(legContext, path, body, { ...handlers, deliver }),
       hedge: () => {
         // A hedge goes to a warm host, within the share, and costs a retry from the retry budget.
-        const target = this.#fleet.pickWarm(warmModel, host);
+        const target = this.#fleet.pickWarm(warmModel, host, delayMs);
         if (!target || !hedging.allows()) return undefined;
         const paid = context.spendRetry();
         const send = (allowed: boolean) => {
@@ -459,12 +459,16 @@ export class Ollama {
    */
   async #onHost<T>(
     route: CallRoute,
+    context: Context,
     callerSignal: AbortSignal | undefined,
-    run: (host: FleetHost) => Promise<T>,
+    run: (host: FleetHost, context: Context) => Promise<T>,
   ): Promise<T> {
     const lease = route.take();
     try {
-      const result = await run(lease.host);
+      const result = await run(
+        lease.host,
+        this.#fleet.hosts.length > 1 ? context.with({ onFirstChunk: () => lease.firstChunk() }) : context,
+      );
       lease.release(undefined, callerSignal);
       return result;
     } catch (error) {
@@ -535,7 +539,7 @@ export class Ollama {
     const route = this.#route(model);
     const call = this.#policy.execute(
       (context: Context) =>
-        this.#onHost(route, linked.signal, async (host) => {
+        this.#onHost(route, context, linked.signal, async (host, context) => {
           const attempt = attempts++;
           try {
             const whole = kind.assemble();
@@ -629,7 +633,7 @@ export class Ollama {
       operation,
       route,
       (context: Context) =>
-        this.#onHost(route, options?.signal, async (host) => {
+        this.#onHost(route, context, options?.signal, async (host, context) => {
           const whole = kind.assemble();
           const final = await this.#generationAttempt(host, context, operation, request, kind, owned, {
             path,
@@ -698,8 +702,9 @@ export class Ollama {
       (context: Context) =>
         this.#onHost(
           route,
+          context,
           options?.signal,
-          (host) => host.transport.json(context, method, path, request, model) as Promise<T>,
+          (host, context) => host.transport.json(context, method, path, request, model) as Promise<T>,
         ),
       model,
       request,
@@ -721,7 +726,7 @@ export class Ollama {
       operation,
       route,
       (context: Context) =>
-        this.#onHost(route, options?.signal, async (host) => {
+        this.#onHost(route, context, options?.signal, async (host, context) => {
           try {
             const waiting = this.#ready(host, context, operation, model, request);
             if (waiting) await waiting;
