@@ -100,8 +100,9 @@ describe('the host of each attempt', () => {
       models: ['llama3.2'],
       faults: [{ route: '/api/chat', kind: 'status', status: 500 }],
     });
-    const slow = await sim({ models: ['llama3.2'], promptEvalMs: 2_000 });
-    client = new Ollama({ hosts: [failing.url, slow.url], firstTokenMs: 200 });
+    const slow = await sim({ models: ['llama3.2'], promptEvalMs: 3_000 });
+    // Long enough for the failing host's 500 on a loaded machine, far below the slow host's 3 s.
+    client = new Ollama({ hosts: [failing.url, slow.url], firstTokenMs: 1_000 });
     await Promise.all([
       client.load('llama3.2', { host: failing.url }),
       client.load('llama3.2', { host: slow.url }),
