@@ -242,7 +242,7 @@ describe('hedging', () => {
   it('a call late to its first chunk on the slow host is sent to the fast one, which wins; the slow request is aborted', async () => {
     const slow = await sim({ models: ['llama3.2'], promptEvalMs: 2_000, replyTokens: 5 });
     const fast = await sim({ models: ['llama3.2'], promptEvalMs: 50, replyTokens: 5 });
-    client = new Ollama({ hosts: [slow.url, fast.url], hedge: { delayMs: 100, maxShare: 1 } });
+    client = new Ollama({ hosts: [slow.url, fast.url], hedge: { delayMs: 300, maxShare: 1 } });
     await Promise.all([
       client.load('llama3.2', { host: slow.url }),
       client.load('llama3.2', { host: fast.url }),
@@ -259,8 +259,8 @@ describe('hedging', () => {
     // Two calls at a time: power of two choices sends one to each host.
     for (let pair = 0; pair < 4; pair++) {
       const elapsed = await Promise.all([call(pair * 2), call(pair * 2 + 1)]);
-      // 50 ms to the first token plus the 100 ms hedge delay, with slack for a loaded machine; far from 2 s.
-      for (const ms of elapsed) expect(ms).toBeLessThan(1_000);
+      // 50 ms to the first token plus the 300 ms hedge delay, with slack for a loaded machine; far from 2 s.
+      for (const ms of elapsed) expect(ms).toBeLessThan(1_200);
     }
     const slowChats = slow.requests.filter((entry) => entry.route === '/api/chat');
     expect(slowChats.length).toBeGreaterThanOrEqual(4);
@@ -284,7 +284,7 @@ describe('hedging', () => {
         { host: slow.url, capacity: 16 },
         { host: fast.url, capacity: 16 },
       ],
-      hedge: { delayMs: 50, maxShare: 0.2 },
+      hedge: { delayMs: 100, maxShare: 0.2 },
     });
     await Promise.all([
       client.load('llama3.2', { host: slow.url }),
@@ -319,4 +319,89 @@ describe('a host without the model', () => {
     }
     expect(without.requests.filter((entry) => entry.model === 'llama3.2')).toHaveLength(1);
   });
+});
+
+describe('the background /api/ps refresh', () => {
+  const psRequests = (server: OllamaSim) => server.requests.filter((entry) => entry.route === '/api/ps');
+
+  it('makes a model loaded out of band warm in the routing, so calls use it without loading it again', async () => {
+    const a = await sim({ models: ['llama3.2', 'qwen3'] });
+    const b = await sim({ models: ['llama3.2', 'qwen3'] });
+    client = new Ollama({ hosts: [a.url, b.url], fleet: { psRefreshMs: 200 } });
+    // Another client loads qwen3 on b: this client has not seen it.
+    const other = new Ollama({ host: b.url });
+    try {
+      await other.load('qwen3');
+    } finally {
+      await other.close();
+    }
+    expect(b.stats('qwen3').loads).toBe(1);
+    expect(client.modelStates()).toEqual([]);
+    // Calls to another model flow; the refresh runs beside them.
+    const deadline = performance.now() + 5_000;
+    while (
+      !client
+        .fleet()
+        .hosts.find((host) => host.host === b.url)
+        ?.warmModels.includes('qwen3:latest') &&
+      performance.now() < deadline
+    ) {
+      await client.chat(ask('something else'));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(client.fleet().hosts.find((host) => host.host === b.url)?.warmModels).toContain('qwen3:latest');
+    // Calls to qwen3 now go to b, where it is warm, with no load of this client's anywhere.
+    for (let index = 0; index < 4; index++) {
+      const answer = await client.chat(ask(`qwen ${index}`, 'qwen3'));
+      expect(answer.message.content).toBe(b.simulatedReply(ask(`qwen ${index}`, 'qwen3')).content);
+    }
+    expect(b.stats('qwen3').loads).toBe(1);
+    expect(a.stats('qwen3').loads).toBe(0);
+    // The only load request for qwen3 is the other client's.
+    const qwenLoads = [a, b].flatMap((server) =>
+      server.requests.filter(
+        (entry) =>
+          entry.model === 'qwen3' &&
+          entry.route === '/api/generate' &&
+          (entry.body as { prompt?: unknown }).prompt === '',
+      ),
+    );
+    expect(qwenLoads).toHaveLength(1);
+    expect(psRequests(a).length).toBeGreaterThanOrEqual(1);
+  }, 30_000);
+
+  it('is bounded: one request in flight per host, under its timeout, only while calls flow', async () => {
+    const hanging = await sim({ models: ['llama3.2'], faults: [{ route: '/api/ps', kind: 'hang' }] });
+    const healthy = await sim({ models: ['llama3.2'] });
+    client = new Ollama({
+      hosts: [hanging.url, healthy.url],
+      fleet: { psRefreshMs: 50, psTimeoutMs: 300 },
+    });
+    const started = performance.now();
+    // Calls flow for about a second.
+    while (performance.now() - started < 1_000) {
+      await client.chat(ask('flowing'));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const elapsed = performance.now() - started;
+    // The hanging host's request is left after 300 ms: at most one per 300 ms, one at a time.
+    const onHanging = psRequests(hanging);
+    expect(onHanging.length).toBeGreaterThanOrEqual(2);
+    expect(onHanging.length).toBeLessThanOrEqual(Math.ceil(elapsed / 300) + 1);
+    for (const [index, entry] of onHanging.entries()) {
+      const next = onHanging[index + 1];
+      // The next one starts only once this one was left, at its 300 ms timeout.
+      if (next) expect(next.startedAt - entry.startedAt).toBeGreaterThanOrEqual(250);
+    }
+    await expect
+      .poll(() => onHanging.every((entry) => entry.outcome === 'client-closed'), { timeout: 2_000 })
+      .toBe(true);
+    for (const entry of onHanging) expect((entry.endedAt as number) - entry.startedAt).toBeLessThan(1_000);
+    // The healthy host answers at once: refreshed about every 50 ms, not more often.
+    expect(psRequests(healthy).length).toBeLessThanOrEqual(Math.ceil(elapsed / 50) + 1);
+    // No calls, no refresh.
+    const before = psRequests(healthy).length + psRequests(hanging).length;
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(psRequests(healthy).length + psRequests(hanging).length).toBe(before);
+  }, 30_000);
 });

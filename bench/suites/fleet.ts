@@ -21,6 +21,8 @@ const ask = (index: number) => ({
   messages: [{ role: 'user', content: `fleet question ${index}` }],
   stream: true as const,
 });
+/** Requests each simulator runs at once. */
+const SLOTS = 4;
 const policy = () => retry({ maxAttempts: 3, initialDelayMs: 5, maxDelayMs: 20 });
 
 /** One streamed chat; resolves with its time to first chunk, or `undefined` when it failed. */
@@ -51,9 +53,11 @@ export async function fleetRouting(
   const singles = hosts.map((host) => new Ollama({ host, policy: policy() }));
   const inFlight = singles.map(() => 0);
   let turn = 0;
-  const bulwark = new Ollama({ hosts, policy: policy() });
+  // Each simulator runs 4 requests at once (OLLAMA_NUM_PARALLEL=4): the fleet is told so.
+  const fleetHosts = hosts.map((host) => ({ host, capacity: SLOTS }));
+  const bulwark = new Ollama({ hosts: fleetHosts, policy: policy() });
   const hedged = new Ollama({
-    hosts,
+    hosts: fleetHosts,
     policy: policy(),
     hedge: { percentile: 90, minSamples: 20, maxShare: 0.2 },
   });
@@ -129,7 +133,7 @@ export async function runFleetSuite(
   const { startSimProcess } = await import('../lib/sim-process.js');
   const { renderTable } = await import('../lib/table.js');
   const { formatNumber } = await import('../lib/stats.js');
-  const base = { models: ['llama3.2'], numParallel: 4, replyTokens: 20, requestLogLimit: 0 };
+  const base = { models: ['llama3.2'], numParallel: SLOTS, replyTokens: 20, requestLogLimit: 0 };
   const sims = await Promise.all([
     startSimProcess({ ...base, tokenDelayMs: 2 }),
     startSimProcess({ ...base, tokenDelayMs: 10, promptEvalMs: 10 }),

@@ -7,6 +7,7 @@ import {
   duration,
   Emitter,
   func,
+  hostAttribute,
   InvalidOptionError,
   integer,
   type KeyOption,
@@ -197,6 +198,7 @@ export class CircuitBreakerPolicy extends BasePolicy {
       state,
       retryAt: state === 'open' ? breaker.retryAt : undefined,
       now: this.#clock.now(),
+      host: hostAttribute(context.attributes),
     });
   }
 
@@ -222,6 +224,7 @@ export class CircuitBreakerPolicy extends BasePolicy {
           retryAt: state === 'open' ? breaker.retryAt : undefined,
           now: this.#clock.now(),
           cause: breaker.openedBy,
+          host: hostAttribute(context.attributes),
         }),
       );
     }

@@ -9,7 +9,7 @@ export type Outcome = 'success' | 'failure' | 'ignore';
 
 /** Options of `circuitBreaker()`. */
 export interface CircuitBreakerOptions {
-  /** One breaker per key: `'model'`, `'host'`, `'operation'` or a function of the context. @default one breaker */
+  /** One breaker per key: `'model'`, `'host'`, `'host+model'`, `'operation'` or a function of the context. @default one breaker */
   key?: KeyOption;
   /**
    * When to open: any cockatiel `IBreaker`, or a function making one (one per key). An instance is

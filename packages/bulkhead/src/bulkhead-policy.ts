@@ -4,6 +4,7 @@ import {
   type Context,
   duration,
   Emitter,
+  hostAttribute,
   InvalidOptionError,
   integer,
   type KeyOption,
@@ -157,7 +158,14 @@ export class BulkheadPolicy extends BasePolicy {
     if (state.queued >= this.queue) {
       state.rejected++;
       if (this.#rejected.size > 0) this.#rejected.emit({ key, context });
-      return Promise.reject(new BulkheadRejectedError({ key, limit: this.limit, queue: this.queue }));
+      return Promise.reject(
+        new BulkheadRejectedError({
+          key,
+          limit: this.limit,
+          queue: this.queue,
+          host: hostAttribute(context.attributes),
+        }),
+      );
     }
     return this.#wait(state, key, context).then(() => this.#hold(state, key, context, next));
   }
@@ -214,6 +222,7 @@ export class BulkheadPolicy extends BasePolicy {
                 elapsedMs: clock.now() - started,
                 attempt: context.attempt,
                 maxAttempts: context.maxAttempts,
+                host: hostAttribute(context.attributes),
               }),
             ),
           budget,
@@ -256,7 +265,12 @@ export class BulkheadPolicy extends BasePolicy {
     if (state.queued + (first ? 0 : state.asking) >= this.queue) {
       state.rejected++;
       if (this.#rejected.size > 0) this.#rejected.emit({ key, context });
-      throw new BulkheadRejectedError({ key, limit: this.limit, queue: this.queue });
+      throw new BulkheadRejectedError({
+        key,
+        limit: this.limit,
+        queue: this.queue,
+        host: hostAttribute(context.attributes),
+      });
     }
     const lease = await this.#wait(state, key, context, first);
     return this.#hold(state, key, context, next, lease);

@@ -2,7 +2,7 @@ import type { Context, KeyOption } from '@bulwark/core';
 
 /** Options of `bulkhead()`. */
 export interface BulkheadOptions {
-  /** One limit per key: `'model'`, `'host'`, `'operation'` or a function of the context. @default one limit for every call */
+  /** One limit per key: `'model'`, `'host'`, `'host+model'`, `'operation'` or a function of the context. @default one limit for every call */
   key?: KeyOption;
   /** Calls that run at once per key. Match it to the server (`OLLAMA_NUM_PARALLEL` × models). @default 4 */
   limit?: number;

@@ -1,4 +1,4 @@
-import { TimeoutError, targetText } from './errors.js';
+import { hostAttribute, TimeoutError, targetText } from './errors.js';
 import { neverAborted } from './never-aborted.js';
 import type { Context, TimeoutPhase, TimerHandle } from './types.js';
 
@@ -148,6 +148,7 @@ export class AttemptGuard {
         maxAttempts: context.maxAttempts,
         committed: context.committed,
         target: targetText(context.attributes.host, context.attributes.model),
+        host: hostAttribute(context.attributes),
       }),
     );
   }

@@ -12,6 +12,21 @@ import type {
 } from './types.js';
 
 type LoadListeners = readonly ((wait: ModelLoadWait) => void)[];
+type AttemptAttributes = (attempt: number) => Attributes | undefined;
+type RetryBudget = () => boolean | Promise<boolean>;
+
+/** What a context passes on to the contexts derived from it, beyond its fields. */
+interface Hooks {
+  readonly loadListeners: LoadListeners | undefined;
+  readonly attemptAttributes: AttemptAttributes | undefined;
+  readonly retryBudget: RetryBudget | undefined;
+}
+
+const noHooks: Hooks = Object.freeze({
+  loadListeners: undefined,
+  attemptAttributes: undefined,
+  retryBudget: undefined,
+});
 
 interface Commitment {
   committed: boolean;
@@ -33,7 +48,7 @@ class CallContext implements Context {
   readonly clock: Clock;
   readonly callTimeout: Readonly<CallTimeout> | undefined;
   readonly #commitment: Commitment;
-  readonly #loadListeners: LoadListeners | undefined;
+  readonly #hooks: Hooks;
 
   constructor(
     signal: AbortSignal,
@@ -44,7 +59,7 @@ class CallContext implements Context {
     budgets: Readonly<PhaseBudgets>,
     clock: Clock,
     commitment: Commitment,
-    loadListeners: LoadListeners | undefined,
+    hooks: Hooks,
     callTimeout: Readonly<CallTimeout> | undefined,
   ) {
     this.signal = signal;
@@ -55,7 +70,7 @@ class CallContext implements Context {
     this.budgets = budgets;
     this.clock = clock;
     this.#commitment = commitment;
-    this.#loadListeners = loadListeners;
+    this.#hooks = hooks;
     this.callTimeout = callTimeout;
   }
 
@@ -94,8 +109,13 @@ class CallContext implements Context {
   }
 
   reportModelLoad(wait: ModelLoadWait): void {
-    const listeners = this.#loadListeners;
+    const listeners = this.#hooks.loadListeners;
     if (listeners) for (const listener of listeners) listener(wait);
+  }
+
+  spendRetry(): boolean | Promise<boolean> {
+    const budget = this.#hooks.retryBudget;
+    return budget ? budget() : true;
   }
 
   with(patch: ContextPatch): Context {
@@ -119,16 +139,31 @@ class CallContext implements Context {
       else if (commitment.firstChunkListeners) commitment.firstChunkListeners.push(patch.onFirstChunk);
       else commitment.firstChunkListeners = [patch.onFirstChunk];
     }
+    let attributes = patch.attributes ? { ...this.attributes, ...patch.attributes } : this.attributes;
+    const hooks = this.#hooks;
+    // Another attempt: the attributes of that attempt (a fleet's host) replace the last one's.
+    if (patch.attempt !== undefined && patch.attempt !== this.attempt && hooks.attemptAttributes) {
+      const added = hooks.attemptAttributes(patch.attempt);
+      if (added) attributes = { ...attributes, ...added };
+    }
     return new CallContext(
       patch.signal ?? this.signal,
       patch.attempt ?? this.attempt,
       patch.maxAttempts ?? this.maxAttempts,
       deadline,
-      patch.attributes ? { ...this.attributes, ...patch.attributes } : this.attributes,
+      attributes,
       patch.budgets ? { ...this.budgets, ...withoutUndefined(patch.budgets) } : this.budgets,
       this.clock,
       commitment,
-      patch.onModelLoad ? [...(this.#loadListeners ?? []), patch.onModelLoad] : this.#loadListeners,
+      patch.onModelLoad || patch.retryBudget
+        ? {
+            ...hooks,
+            loadListeners: patch.onModelLoad
+              ? [...(hooks.loadListeners ?? []), patch.onModelLoad]
+              : hooks.loadListeners,
+            retryBudget: patch.retryBudget ?? hooks.retryBudget,
+          }
+        : hooks,
       this.callTimeout,
     );
   }
@@ -143,16 +178,18 @@ function withoutUndefined<T extends object>(value: T): Partial<T> {
 
 /** The context a call starts with: the caller's signal and attributes, attempt 0, no deadline. */
 export function createContext(options: ExecuteOptions = {}): Context {
+  const attemptAttributes = options.attemptAttributes;
+  const first = attemptAttributes?.(0);
   return new CallContext(
     options.signal ?? neverAborted,
     0,
     undefined,
     undefined,
-    options.attributes ? { ...options.attributes } : empty,
+    options.attributes || first ? { ...options.attributes, ...first } : empty,
     empty,
     options.clock ?? realClock,
     { committed: false, listeners: undefined, started: false, firstChunkListeners: undefined },
-    undefined,
+    attemptAttributes ? { ...noHooks, attemptAttributes } : noHooks,
     options.timeout && Object.freeze(withoutUndefined(options.timeout)),
   );
 }

@@ -56,6 +56,8 @@ export interface BulwarkErrorOptions {
   cause?: unknown;
   /** Output had reached the caller before this error. */
   committed?: boolean;
+  /** The server the error concerns: see {@link BulwarkError.host}. */
+  host?: string | undefined;
 }
 
 /**
@@ -72,6 +74,13 @@ export class BulwarkError extends Error {
   committed: boolean;
   /** Set by a retry policy that let this error pass: why it did not retry. */
   notRetried?: NotRetriedReason;
+  /**
+   * The server the failed attempt went to, as an origin (`http://10.0.0.2:11434`, never with
+   * credentials): the host that answered, timed out or refused, or whose breaker or bulkhead
+   * refused the attempt. With several hosts, the host of that attempt. `undefined` when the error
+   * concerns no one server (an invalid option, a whole call's `total` budget).
+   */
+  readonly host: string | undefined;
 
   constructor(message: string, options: BulwarkErrorOptions) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -80,6 +89,7 @@ export class BulwarkError extends Error {
     this.code = options.code;
     this.retryable = options.retryable ?? false;
     this.committed = options.committed ?? false;
+    this.host = options.host;
   }
 
   /**
@@ -114,6 +124,8 @@ export interface TimeoutErrorOptions {
   target?: string | undefined;
   /** Phase `load`: the load the call was waiting on, for the message and {@link TimeoutError.load}. */
   load?: ModelLoadProgress | undefined;
+  /** The server the attempt went to: {@link BulwarkError.host}. @default the load's host, if any */
+  host?: string | undefined;
 }
 
 /** A model load a call stopped waiting for; the load itself goes on. */
@@ -170,6 +182,7 @@ export class TimeoutError extends BulwarkError {
       retryable: options.retryable ?? options.phase !== 'total',
       cause: options.cause,
       committed: options.committed ?? false,
+      host: options.host ?? load?.host,
     });
     this.name = 'BulwarkTimeoutError';
     setBrand(this, timeoutErrorBrand);
@@ -208,6 +221,8 @@ export class CircuitOpenError extends BulwarkError {
     now?: number;
     /** The failure that opened the breaker, when known. */
     cause?: unknown;
+    /** The server of the refused attempt: {@link BulwarkError.host}. */
+    host?: string | undefined;
   }) {
     const when =
       options.retryAt === undefined
@@ -220,6 +235,7 @@ export class CircuitOpenError extends BulwarkError {
       code: ErrorCode.CircuitOpen,
       retryable: false,
       cause: options.cause,
+      host: options.host,
     });
     this.name = 'BulwarkCircuitOpenError';
     setBrand(this, circuitOpenErrorBrand);
@@ -248,10 +264,17 @@ export class BulkheadRejectedError extends BulwarkError {
   readonly limit: number;
   readonly queue: number;
 
-  constructor(options: { key: string; limit: number; queue: number }) {
+  constructor(options: {
+    key: string;
+    limit: number;
+    queue: number;
+    /** The server of the refused attempt: {@link BulwarkError.host}. */
+    host?: string | undefined;
+  }) {
     super(`Bulkhead "${options.key}" is full: ${options.limit} running and ${options.queue} queued`, {
       code: ErrorCode.BulkheadRejected,
       retryable: false,
+      host: options.host,
     });
     this.name = 'BulwarkBulkheadRejectedError';
     setBrand(this, bulkheadRejectedErrorBrand);
@@ -332,7 +355,7 @@ export interface ResponseErrorOptions {
   retryAfterMs?: number | undefined;
   retryable?: boolean;
   model?: string | undefined;
-  /** The server that answered (never with credentials), for the message. */
+  /** The server that answered (never with credentials), for the message and {@link BulwarkError.host}. */
   host?: string | undefined;
   cause?: unknown;
   committed?: boolean;
@@ -361,6 +384,7 @@ export class ResponseError extends BulwarkError {
       retryable: options.retryable ?? RETRYABLE_STATUSES.has(options.status),
       cause: options.cause,
       committed: options.committed ?? false,
+      host: options.host,
     });
     this.name = 'BulwarkResponseError';
     setBrand(this, responseErrorBrand);
@@ -394,12 +418,15 @@ export class ConnectionError extends BulwarkError {
     cause?: unknown;
     committed?: boolean;
     retryable?: boolean;
+    /** The server of the connection: {@link BulwarkError.host}. */
+    host?: string | undefined;
   }) {
     super(options.message, {
       code: ErrorCode.Connection,
       retryable: options.retryable ?? !options.committed,
       cause: options.cause,
       committed: options.committed ?? false,
+      host: options.host,
     });
     this.name = 'BulwarkConnectionError';
     setBrand(this, connectionErrorBrand);
@@ -428,7 +455,7 @@ export class StreamError extends BulwarkError {
   constructor(options: {
     serverMessage: string;
     model?: string | undefined;
-    /** The server that sent the stream (never with credentials), for the message. */
+    /** The server that sent the stream (never with credentials), for the message and {@link BulwarkError.host}. */
     host?: string | undefined;
     committed: boolean;
     cause?: unknown;
@@ -440,6 +467,7 @@ export class StreamError extends BulwarkError {
       retryable: !options.committed,
       cause: options.cause,
       committed: options.committed,
+      host: options.host,
     });
     this.name = 'BulwarkStreamError';
     setBrand(this, streamErrorBrand);
@@ -463,10 +491,20 @@ const isProtocolError = brandCheck(protocolErrorBrand);
 
 export class ProtocolError extends BulwarkError {
   declare readonly code: typeof ErrorCode.Protocol;
-  constructor(message: string, options: { cause?: unknown; committed?: boolean; retryable?: boolean } = {}) {
+  constructor(
+    message: string,
+    options: {
+      cause?: unknown;
+      committed?: boolean;
+      retryable?: boolean;
+      /** The server that sent the answer: {@link BulwarkError.host}. */
+      host?: string | undefined;
+    } = {},
+  ) {
     super(message, {
       code: ErrorCode.Protocol,
       retryable: options.retryable ?? false,
+      host: options.host,
       cause: options.cause,
       committed: options.committed ?? false,
     });
@@ -517,6 +555,12 @@ export function isTimeout(value: unknown): value is TimeoutError | DOMException 
     typeof DOMException === 'function' &&
     value instanceof DOMException
   );
+}
+
+/** A context's `host` attribute when it is a non-empty string: what {@link BulwarkError.host} takes. */
+export function hostAttribute(attributes: { readonly host?: unknown }): string | undefined {
+  const host = attributes.host;
+  return typeof host === 'string' && host !== '' ? host : undefined;
 }
 
 /**

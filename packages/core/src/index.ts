@@ -17,6 +17,7 @@ export {
   CircuitOpenError,
   ConnectionError,
   ErrorCode,
+  hostAttribute,
   InvalidOptionError,
   isTimeout,
   ProtocolError,

@@ -50,4 +50,33 @@ describe('resolveKey', () => {
     expect(resolveKey('model', createContext())).toBe(DEFAULT_KEY);
     expect(resolveKey(undefined, context)).toBe(DEFAULT_KEY);
   });
+
+  it("keys 'host+model' by both, by what is there when one is missing", () => {
+    expect(resolveKey('host+model', context)).toBe('http://h:1 llama3.2');
+    expect(resolveKey('host+model', createContext({ attributes: { host: 'http://h:1' } }))).toBe(
+      'http://h:1',
+    );
+    expect(resolveKey('host+model', createContext({ attributes: { model: 'qwen3' } }))).toBe('qwen3');
+    expect(resolveKey('host+model', createContext())).toBe(DEFAULT_KEY);
+  });
+
+  it("takes each attempt's attributes from `attemptAttributes` as a retry starts the attempt", () => {
+    const hosts = ['http://a:1', 'http://b:1', 'http://c:1'];
+    const asked: number[] = [];
+    const call = createContext({
+      attributes: { model: 'llama3.2' },
+      attemptAttributes: (attempt) => {
+        asked.push(attempt);
+        return { host: hosts[attempt] };
+      },
+    });
+    expect(resolveKey('host', call)).toBe('http://a:1');
+    // The first attempt of a retry keeps the call's first host; later attempts get their own.
+    expect(resolveKey('host', call.with({ attempt: 0 }))).toBe('http://a:1');
+    const second = call.with({ attempt: 1 });
+    expect(resolveKey('host+model', second)).toBe('http://b:1 llama3.2');
+    expect(resolveKey('host', second.with({ budgets: { idleMs: 5 } }))).toBe('http://b:1');
+    expect(resolveKey('host', second.with({ attempt: 2 }))).toBe('http://c:1');
+    expect(asked).toEqual([0, 1, 2]);
+  });
 });

@@ -7,6 +7,11 @@ export const DEFAULT_KEY = 'default';
 export function resolveKey(key: KeyOption | undefined, context: Context): string {
   if (key === undefined) return DEFAULT_KEY;
   if (typeof key === 'function') return String(key(context));
+  if (key === 'host+model') {
+    const { host, model } = context.attributes;
+    if (typeof host !== 'string' || host === '') return resolveKey('model', context);
+    return typeof model === 'string' && model !== '' ? `${host} ${model}` : host;
+  }
   const value = context.attributes[key];
   return typeof value === 'string' && value !== '' ? value : DEFAULT_KEY;
 }

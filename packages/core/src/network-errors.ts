@@ -38,8 +38,11 @@ export function classifyRequestFailure(
     maxAttempts: number | undefined;
     /** The server and model, for the message ({@link targetText}). */
     target?: string | undefined;
+    /** The server, for {@link BulwarkError.host}. */
+    host?: string | undefined;
   },
 ): Error {
+  const host = options.host;
   const { code, error: cause } = networkCause(error);
   const at = options.target ? `: ${options.target}` : '';
   switch (code) {
@@ -53,6 +56,7 @@ export function classifyRequestFailure(
         cause,
         retryable: true,
         target: options.target,
+        host,
       });
     case 'ECONNREFUSED':
     case 'ENOTFOUND':
@@ -64,6 +68,7 @@ export function classifyRequestFailure(
         message: `Could not connect (${code})${at}`,
         cause,
         retryable: true,
+        host,
       });
     case 'ECONNRESET':
     case 'EPIPE':
@@ -72,6 +77,7 @@ export function classifyRequestFailure(
         message: `The connection was reset before the response (${code})${at}`,
         cause,
         retryable: options.replaySafe,
+        host,
       });
     case 'UND_ERR_SOCKET':
     case 'UND_ERR_CLOSED':
@@ -80,6 +86,7 @@ export function classifyRequestFailure(
         message: `The server closed the connection before the response${at}`,
         cause,
         retryable: options.replaySafe,
+        host,
       });
     default:
       return new ConnectionError({
@@ -87,6 +94,7 @@ export function classifyRequestFailure(
         message: `The request failed${code ? ` (${code})` : ''}${at}`,
         cause,
         retryable: false,
+        host,
       });
   }
 }
@@ -97,6 +105,7 @@ export function classifyBodyFailure(
   committed: boolean,
   replaySafe: boolean,
   target?: string,
+  host?: string,
 ): Error {
   const { code, error: cause } = networkCause(error);
   return new ConnectionError({
@@ -105,5 +114,6 @@ export function classifyBodyFailure(
     cause,
     committed,
     retryable: !committed && replaySafe,
+    host,
   });
 }

@@ -34,7 +34,7 @@ describe('validateOptions', () => {
     [{ limit: 1.5 }, 'option "limit" must be a whole number >= 1, got 1.5'],
     [
       { key: 'region' },
-      'option "key" must be one of "model", "host", "operation" or a function, got "region"',
+      'option "key" must be one of "model", "host", "host+model", "operation" or a function, got "region"',
     ],
     [{ on: true }, 'option "on" must be a function or one of false, got true'],
   ])('rejects %j naming the option and the value', (options, message) => {

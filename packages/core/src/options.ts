@@ -73,7 +73,7 @@ export const anyOf =
   };
 
 /** The `key` option of keyed policies. */
-export const keyOption: OptionCheck = anyOf(oneOf('model', 'host', 'operation'), func);
+export const keyOption: OptionCheck = anyOf(oneOf('model', 'host', 'host+model', 'operation'), func);
 
 /**
  * Validates an options object eagerly: unknown keys and bad values throw an

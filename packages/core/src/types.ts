@@ -173,6 +173,11 @@ export interface ContextPatch {
    * assembles before the caller sees them.
    */
   onFirstChunk?: (at: number) => void;
+  /**
+   * How {@link Context.spendRetry} takes a retry from the budget in force: a retry policy with a
+   * budget sets it on each attempt's context.
+   */
+  retryBudget?: () => boolean | Promise<boolean>;
 }
 
 /** What the operation sees. Immutable: policies derive a new context with {@link Context.with}. */
@@ -203,6 +208,12 @@ export interface Context {
   remainingMs(): number;
   /** Tells the policies that subscribed with `onModelLoad` about a wait on a model load. */
   reportModelLoad(wait: ModelLoadWait): void;
+  /**
+   * Takes one retry from the retry budget in force, for extra requests that cost what a retry
+   * costs (a hedged request): true when the request may go, false when the budget is spent. True
+   * when no retry policy with a budget runs the call.
+   */
+  spendRetry(): boolean | Promise<boolean>;
   /** A derived context. */
   with(patch: ContextPatch): Context;
 }
@@ -217,6 +228,13 @@ export interface ExecuteOptions {
   clock?: Clock;
   /** The caller's budgets for this call, winning over the policies'. @default undefined (the policies' own) */
   timeout?: CallTimeout;
+  /**
+   * Attributes each attempt adds to the call's, asked for attempt 0 when the call starts and again
+   * whenever a retry starts another attempt. A client with several hosts names each attempt's
+   * `host` here, so policies keyed by `host`, telemetry and errors see the host the attempt goes to.
+   * @default undefined (every attempt has the call's attributes)
+   */
+  attemptAttributes?: (attempt: number) => Attributes | undefined;
 }
 
 /** The operation a policy runs. */
@@ -233,5 +251,8 @@ export interface Policy {
   run<T>(context: Context, next: (context: Context) => Promise<T>): Promise<T>;
 }
 
-/** How a keyed policy picks its state: by an attribute, or by a function of the context. */
-export type KeyOption = 'model' | 'host' | 'operation' | ((context: Context) => string);
+/**
+ * How a keyed policy picks its state: by an attribute, by host and model together (`'host+model'`:
+ * one state per model on each host), or by a function of the context.
+ */
+export type KeyOption = 'model' | 'host' | 'host+model' | 'operation' | ((context: Context) => string);

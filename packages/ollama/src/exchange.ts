@@ -6,6 +6,7 @@ import {
   type Context,
   classifyBodyFailure,
   classifyRequestFailure,
+  hostAttribute,
   ProtocolError,
   parseRetryAfter,
   ResponseError,
@@ -190,11 +191,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
   readonly #onRecord = (record: unknown) => this.#deliver(record as Json);
   /** The server and model every error of this exchange names. */
   readonly #target: string | undefined;
+  /** The server every error of this exchange carries as its `host`. */
+  readonly #host: string | undefined;
 
   constructor(options: ExchangeOptions) {
     this.#options = options;
     this.#handlers = options.reading.kind === 'records' ? options.reading.handlers : undefined;
     this.#target = targetText(options.context.attributes.host, options.model);
+    this.#host = hostAttribute(options.context.attributes);
     this.promise = new Promise((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -317,7 +321,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
       const text = this.#text as TextBody;
       if (!text.add(chunk)) {
         if (this.#body === 'json')
-          throw new ProtocolError(`The answer exceeded ${text.limit} bytes${this.#at()}`);
+          throw new ProtocolError(`The answer exceeded ${text.limit} bytes${this.#at()}`, {
+            host: this.#host,
+          });
         // An error page is kept only in part: stop reading it.
         this.#bodyEnded();
       }
@@ -334,7 +340,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       throw new StreamError({
         serverMessage: record.error,
         model: this.#options.model,
-        host: this.#options.context.attributes.host,
+        host: this.#host,
         committed: this.#options.context.committed,
       });
     }
@@ -437,6 +443,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
               attempt: context.attempt,
               maxAttempts: context.maxAttempts,
               target: this.#target,
+              host: this.#host,
             });
           // The status says what went wrong; keep what arrived of its body.
           case 'status-error':
@@ -452,10 +459,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
         if (error instanceof StreamError) return error;
         if (error instanceof ProtocolError) {
           return this.#body === 'records'
-            ? new ProtocolError(`${error.message}${this.#at()}`, { cause: error.cause, committed })
+            ? new ProtocolError(`${error.message}${this.#at()}`, { cause: error.cause, committed, host: this.#host })
             : error;
         }
-        return classifyBodyFailure(error, this.#body === 'records' && committed, true, this.#target);
+        return classifyBodyFailure(error, this.#body === 'records' && committed, true, this.#target, this.#host);
       }
       case 'status':
         return new ResponseError({
@@ -463,23 +470,25 @@ export class Exchange implements Dispatcher.DispatchHandler {
           serverMessage: errorText((this.#text as TextBody).text(), this.#contentType),
           retryAfterMs: parseRetryAfter(this.#retryAfter, Date.now()),
           model: this.#options.model,
-          host: context.attributes.host,
+          host: this.#host,
         });
       case 'not-ndjson':
         return this.#notNdjson((this.#text as TextBody).text());
       case 'empty':
         return new ProtocolError(
           `The server answered ${(reading as { path: string }).path} with an empty body${this.#at()}`,
+          { host: this.#host },
         );
       case 'not-json':
         return new ProtocolError(
           `The server answered ${(reading as { path: string }).path} with a body that is not JSON${this.#at()}`,
-          { cause: failure.error },
+          { cause: failure.error, host: this.#host },
         );
       case 'no-final':
         return new ProtocolError(`The stream ended without its final line ("done": true)${this.#at()}`, {
           committed,
           retryable: !committed,
+          host: this.#host,
         });
     }
   }
@@ -488,6 +497,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const type = this.#contentType;
     return new ProtocolError(
       `Expected an NDJSON stream but the server sent ${type.split(';')[0]} (status ${this.#status})${text ? `: ${errorText(text, type)}` : ''}${this.#at()}`,
+      { host: this.#host },
     );
   }
 

@@ -137,6 +137,7 @@ export class ModelLoads {
           timeoutMs: loadMs,
           elapsedMs: clock.now() - startedAt,
           load: { model, host, loadingMs: clock.now() - startedAt, continues: false },
+          host,
         }),
       );
     }, loadMs);

@@ -32,6 +32,8 @@ export interface ModelEntry {
   loadingElsewhere: boolean;
   /** With shared state: the `warmUntil` last written to or read from the store. */
   sharedUntil: number;
+  /** Clock time the client last learned from an answer that the model is warm. */
+  learnedAt?: number;
 }
 
 /**
@@ -98,6 +100,7 @@ export class ModelStates {
    */
   warmFor(entry: ModelEntry, keepAliveMs: number | undefined): void {
     const ms = keepAliveMs ?? this.serverKeepAliveMs;
+    entry.learnedAt = this.clock.now();
     entry.warmUntil = ms === Number.POSITIVE_INFINITY ? ms : this.clock.now() + ms - Math.min(1_000, ms / 10);
     this.onChange?.(entry);
   }
@@ -114,11 +117,13 @@ export class ModelStates {
 
   /**
    * What `/api/ps` answered for `host`: listed models are warm until their `expires_at`; known
-   * models it does not list are cold, unless Bulwark is loading them (a loading model is not listed).
+   * models it does not list are cold, unless Bulwark is loading them (a loading model is not listed)
+   * or learned them warm from an answer after `askedAt` (the clock time the list was asked for).
    */
   learnLoaded(
     host: string,
     models: readonly { name?: unknown; model?: unknown; expires_at?: unknown }[],
+    askedAt = Number.POSITIVE_INFINITY,
   ): void {
     const listed = new Set<ModelEntry>();
     const now = this.clock.now();
@@ -135,7 +140,13 @@ export class ModelStates {
       }
     }
     for (const [, entry] of this.#entries.entries()) {
-      if (entry.host === host && entry.load === undefined && !listed.has(entry)) this.cold(entry);
+      if (
+        entry.host === host &&
+        entry.load === undefined &&
+        !listed.has(entry) &&
+        !((entry.learnedAt ?? Number.NEGATIVE_INFINITY) >= askedAt)
+      )
+        this.cold(entry);
     }
   }
 

@@ -9,6 +9,7 @@ import {
   type Context,
   duration,
   type Event,
+  type ExecuteOptions,
   func,
   InvalidOptionError,
   integer,
@@ -26,11 +27,13 @@ import {
 } from '@bulwark/core';
 import { callDeadline, resolveCallTimeout } from './call-timeout.js';
 import { Channel } from './channel.js';
+import { CallRoute } from './fleet/call-route.js';
 import { checkFallbackModels, fallsBack } from './fleet/fallback-models.js';
 import { Fleet, type FleetHost } from './fleet/fleet.js';
 import { resolveHosts } from './fleet/fleet-hosts.js';
 import { DEFAULT_HEDGE, Hedging, hedged } from './fleet/hedging.js';
 import { DEFAULT_OUTLIER_DETECTION } from './fleet/outlier-detection.js';
+import { DEFAULT_PS_REFRESH, PsRefresh } from './fleet/ps-refresh.js';
 import { checkHeaders, resolveHost } from './host.js';
 import { encodeRequestImages } from './images.js';
 import { checkKeepAlive } from './keep-alive.js';
@@ -227,6 +230,7 @@ export class Ollama {
   readonly #streams = new Set<() => void>();
   readonly #fallbacks: ReadonlyMap<string, readonly string[]>;
   readonly #hedging: Hedging | undefined;
+  readonly #psRefresh: PsRefresh | undefined;
   readonly #clock: Clock;
   readonly #shared: SharedState | undefined;
   /** A load the client owns was sent (see "Cold starts"). */
@@ -283,6 +287,8 @@ export class Ollama {
       baseEjectionMs: duration(1),
       maxEjectionMs: duration(1),
       maxEjectionPercent: numberIn(0, 100),
+      psRefreshMs: budget(1),
+      psTimeoutMs: duration(1),
       clock: object,
     });
     const specs = resolveHosts(options.host, options.hosts);
@@ -345,6 +351,17 @@ export class Ollama {
       clock: fleetOptions.clock ?? clock,
       outlierDetection: { ...DEFAULT_OUTLIER_DETECTION, ...withoutUndefined(fleetOptions) },
     });
+    if (states && specs.length > 1) {
+      this.#psRefresh = new PsRefresh({
+        fleet: this.#fleet,
+        states,
+        clock: fleetOptions.clock ?? clock,
+        settings: {
+          refreshMs: fleetOptions.psRefreshMs ?? DEFAULT_PS_REFRESH.refreshMs,
+          timeoutMs: fleetOptions.psTimeoutMs ?? DEFAULT_PS_REFRESH.timeoutMs,
+        },
+      });
+    }
     const all = this.#fleet.hosts.flatMap((host) => (host.loads ? [host.loads] : []));
     if (options.sharedState) {
       const shared = new SharedState({
@@ -443,9 +460,16 @@ export class Ollama {
       send: (legContext, legHost, deliver) =>
         legHost.transport.stream(legContext, path, body, { ...handlers, deliver }),
       hedge: () => {
-        const target = this.#fleet.pickWarm(warmModel, host);
-        if (!target || !hedging.take()) return undefined;
-        return this.#fleet.acquire(warmModel, new Set(), target);
+        // A hedge goes to a warm host, within the share, and costs a retry from the retry budget.
+        const target = this.#fleet.pickWarm(warmModel, host, delayMs);
+        if (!target || !hedging.allows()) return undefined;
+        const paid = context.spendRetry();
+        const send = (allowed: boolean) => {
+          if (!allowed || !hedging.allows()) return undefined;
+          hedging.take();
+          return this.#fleet.acquire(warmModel, new Set(), target);
+        };
+        return typeof paid === 'boolean' ? send(paid) : paid.then(send, () => undefined);
       },
     });
   }
@@ -455,24 +479,34 @@ export class Ollama {
    * call's later attempts while another remains: a retry fails over to another host.
    */
   async #onHost<T>(
-    model: string | undefined,
-    tried: Set<FleetHost>,
+    route: CallRoute,
+    context: Context,
     callerSignal: AbortSignal | undefined,
-    pinned: FleetHost | undefined,
-    run: (host: FleetHost) => Promise<T>,
+    run: (host: FleetHost, context: Context) => Promise<T>,
   ): Promise<T> {
-    // What other processes saw of the model and the hosts, before routing (a pinned host is not routed).
-    if (this.#shared && pinned === undefined) await this.#shared.sync(model);
-    const lease = this.#fleet.acquire(model, tried, pinned);
+    const lease = route.take();
     try {
-      const result = await run(lease.host);
+      const result = await run(
+        lease.host,
+        this.#fleet.hosts.length > 1 ? context.with({ onFirstChunk: () => lease.firstChunk() }) : context,
+      );
       lease.release(undefined, callerSignal);
       return result;
     } catch (error) {
-      tried.add(lease.host);
+      route.failed(lease.host);
       lease.release(error, callerSignal);
       throw error;
     }
+  }
+
+  /** The route of one call, and what the policy needs of it (a fleet names each attempt's host). */
+  #route(model: string | undefined, pinned?: FleetHost): CallRoute {
+    if (model !== undefined) this.#psRefresh?.due();
+    return new CallRoute(this.#fleet, model, pinned);
+  }
+
+  #routing(route: CallRoute): Pick<ExecuteOptions, 'attemptAttributes'> | undefined {
+    return this.#fleet.hosts.length > 1 ? { attemptAttributes: route.attemptAttributes } : undefined;
   }
 
   /**
@@ -522,10 +556,12 @@ export class Ollama {
     const linked = callDeadline(options?.signal, callTimeout?.totalMs);
     let abandoned = false;
     const body = { ...request, stream: true };
-    const tried = new Set<FleetHost>();
+    // What other processes saw of the model and the hosts, before routing.
+    if (this.#shared) await this.#shared.sync(model);
+    const route = this.#route(model);
     const call = this.#policy.execute(
       (context: Context) =>
-        this.#onHost(model, tried, linked.signal, undefined, async (host) => {
+        this.#onHost(route, context, linked.signal, async (host, context) => {
           const lifetime = new StreamLifetime(context);
           try {
             const whole = kind.assemble();
@@ -560,6 +596,7 @@ export class Ollama {
         signal: linked.signal,
         attributes: this.#attributes(operation, model, request),
         ...(callTimeout && { timeout: callTimeout }),
+        ...this.#routing(route),
       },
     );
     const stop = (reason: unknown) => {
@@ -580,6 +617,7 @@ export class Ollama {
     );
     void call
       .finally(() => {
+        route.end();
         linked.clear();
         this.#streams.delete(abortAll);
       })
@@ -614,11 +652,12 @@ export class Ollama {
     const model = typeof request.model === 'string' ? request.model : undefined;
     const body = { ...request, stream: true };
     const owned = kind.ownsLoad(request);
-    const tried = new Set<FleetHost>();
+    const route = this.#route(model, pinned);
     return this.#execute(
       operation,
+      route,
       (context: Context) =>
-        this.#onHost(model, tried, options?.signal, pinned, async (host) => {
+        this.#onHost(route, context, options?.signal, async (host, context) => {
           const whole = kind.assemble();
           const final = await this.#generationAttempt(host, context, operation, request, kind, owned, {
             path,
@@ -637,10 +676,12 @@ export class Ollama {
   /** Runs a call through the policy with the caller's signal and budgets. */
   #execute<T>(
     operation: string,
+    route: CallRoute,
     fn: (context: Context) => Promise<T>,
     model: string | undefined,
     request: Json | undefined,
     options: CallOptions | undefined,
+    synced = false,
   ): Promise<T> {
     let callTimeout: CallTimeout | undefined;
     try {
@@ -648,8 +689,17 @@ export class Ollama {
     } catch (error) {
       return Promise.reject(error);
     }
+    // What other processes saw of the model and the hosts, before routing (a pinned host is not routed).
+    if (this.#shared && !synced && !route.pinned)
+      return this.#shared
+        .sync(model)
+        .then(() => this.#execute(operation, route, fn, model, request, options, true));
     const attributes = this.#attributes(operation, model, request);
-    if (callTimeout === undefined) return this.#policy.execute(fn, { signal: options?.signal, attributes });
+    const routing = this.#routing(route);
+    if (callTimeout === undefined) {
+      const call = this.#policy.execute(fn, { signal: options?.signal, attributes, ...routing });
+      return routing ? call.finally(() => route.end()) : call;
+    }
     const deadline =
       callTimeout.totalMs === undefined || callTimeout.totalMs === Number.POSITIVE_INFINITY
         ? undefined
@@ -658,8 +708,12 @@ export class Ollama {
       signal: deadline ? deadline.signal : options?.signal,
       attributes,
       timeout: callTimeout,
+      ...routing,
     });
-    return deadline ? call.finally(() => deadline.clear()) : call;
+    return call.finally(() => {
+      route.end();
+      deadline?.clear();
+    });
   }
 
   #json<T>(
@@ -671,16 +725,16 @@ export class Ollama {
     pinned?: FleetHost,
   ): Promise<T> {
     const model = typeof request?.model === 'string' ? request.model : undefined;
-    const tried = new Set<FleetHost>();
+    const route = this.#route(model, pinned);
     return this.#execute(
       operation,
+      route,
       (context: Context) =>
         this.#onHost(
-          model,
-          tried,
+          route,
+          context,
           options?.signal,
-          pinned,
-          (host) => host.transport.json(context, method, path, request, model) as Promise<T>,
+          (host, context) => host.transport.json(context, method, path, request, model) as Promise<T>,
         ),
       model,
       request,
@@ -697,11 +751,12 @@ export class Ollama {
   ): Promise<T> {
     if (!this.#states) return this.#json(operation, 'POST', path, request, options);
     const model = request.model as string;
-    const tried = new Set<FleetHost>();
+    const route = this.#route(model);
     return this.#execute(
       operation,
+      route,
       (context: Context) =>
-        this.#onHost(model, tried, options?.signal, undefined, async (host) => {
+        this.#onHost(route, context, options?.signal, async (host, context) => {
           try {
             const waiting = this.#ready(host, context, operation, model, request);
             if (waiting) await waiting;
@@ -1036,6 +1091,7 @@ export class Ollama {
   /** Aborts open streams and closes every connection. */
   async close(): Promise<void> {
     this.abort();
+    this.#psRefresh?.close();
     for (const host of this.#fleet.hosts) host.loads?.close();
     await Promise.all(this.#fleet.hosts.map((host) => host.transport.close()));
   }

@@ -522,6 +522,16 @@ export interface FleetOptions {
   maxEjectionMs?: number;
   /** The largest share of hosts ejected at once, in percent; one host may always be. @default 10 */
   maxEjectionPercent?: number;
+  /**
+   * While calls flow, a host's model states older than this are refreshed from its `/api/ps` in the
+   * background (one request in flight per host, never to an ejected host), so a model loaded or
+   * evicted by someone else counts for routing. `Infinity` turns it off. Needs model states and
+   * several hosts.
+   * @default 10_000
+   */
+  psRefreshMs?: number;
+  /** The limit on one background `/api/ps` request. @default 2_000 */
+  psTimeoutMs?: number;
   /** The clock of ejections; tests pass a `ManualClock`. @default the model states' clock */
   clock?: Clock;
 }

@@ -11,7 +11,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import type { Instruments } from './active-instruments.js';
-import { type CallDescription, isStreamCall } from './call-description.js';
+import { type CallDescription, describeCall, isStreamCall } from './call-description.js';
 import { inputMessages, outputMessages, systemInstructions } from './content.js';
 import { errorType, isRejection, timeoutLimitSeconds, timeoutPhase } from './error-type.js';
 import { recordModelLoadWait } from './model-load.js';
@@ -43,6 +43,8 @@ import {
   ATTR_GEN_AI_SYSTEM_INSTRUCTIONS,
   ATTR_GEN_AI_USAGE_INPUT_TOKENS,
   ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
   BulwarkEventName,
   CallOutcome,
   EVENT_BULWARK_CANCELLED,
@@ -124,7 +126,8 @@ export class CallState {
   /** The operation layer that made this state. */
   readonly owner: object;
   readonly options: ResolvedOptions;
-  readonly description: CallDescription;
+  /** The call's description; for a client with several hosts, with the latest attempt's host. */
+  description: CallDescription;
   /** The request object the client passed in `attributes.request`, if any. */
   readonly request: unknown;
   /** The call asks for a stream. */
@@ -165,6 +168,9 @@ export class CallState {
   #queuedAt: Map<string, number> | undefined;
   /** The attempt a refusal event recorded without its error object, if any. */
   #refusedWithoutError: number | undefined;
+  /** The call's attributes as it started, and the description made from them. */
+  readonly #attributes: Context['attributes'];
+  readonly #startDescription: CallDescription;
 
   constructor(
     owner: object,
@@ -180,6 +186,8 @@ export class CallState {
     this.owner = owner;
     this.options = options;
     this.description = description;
+    this.#attributes = context.attributes;
+    this.#startDescription = description;
     this.request = context.attributes.request;
     this.stream = isStreamCall(context.attributes);
     this.instruments = instruments;
@@ -304,6 +312,10 @@ export class CallState {
   runAttempt<T>(context: Context, next: (context: Context) => Promise<T>): Promise<T> {
     const attempt = context.attempt;
     this.#noteAttempt(attempt);
+    // A client with several hosts routes each attempt: the call is described by the latest one's.
+    const host = context.attributes.host;
+    if (host !== this.#attributes.host || this.description !== this.#startDescription)
+      this.description = describeCall({ ...this.#attributes, host }, this.options);
     const clock = context.clock;
     const startAt = clock.now();
     let span: Span | undefined;
@@ -314,9 +326,23 @@ export class CallState {
         ? this.otelContext
         : this.otelContext.setValue(ATTEMPT_KEY, attempt);
     if (this.recording && this.#tracer) {
+      const { server } = this.description;
       span = this.#tracer.startSpan(
         SPAN_BULWARK_ATTEMPT,
-        { kind: SpanKind.INTERNAL, startTime: startAt, attributes: attemptStartAttributes(attempt) },
+        {
+          kind: SpanKind.INTERNAL,
+          startTime: startAt,
+          attributes:
+            server.address === ''
+              ? attemptStartAttributes(attempt)
+              : server.port === undefined
+                ? { ...attemptStartAttributes(attempt), [ATTR_SERVER_ADDRESS]: server.address }
+                : {
+                    ...attemptStartAttributes(attempt),
+                    [ATTR_SERVER_ADDRESS]: server.address,
+                    [ATTR_SERVER_PORT]: server.port,
+                  },
+        },
         this.otelContext,
       );
       this.#openAttemptSpan(attempt, span);
@@ -470,6 +496,11 @@ export class CallState {
     const span = this.span;
 
     if (span && this.recording) {
+      if (description !== this.#startDescription && description.server.address !== '') {
+        span.setAttribute(ATTR_SERVER_ADDRESS, description.server.address);
+        if (description.server.port !== undefined)
+          span.setAttribute(ATTR_SERVER_PORT, description.server.port);
+      }
       span.setAttribute(ATTR_BULWARK_ATTEMPT_COUNT, this.attempts);
       if (this.attempts > 1) span.setAttribute(ATTR_BULWARK_RETRY_COUNT, this.attempts - 1);
       if (this.timeouts > 0) span.setAttribute(ATTR_BULWARK_TIMEOUT_COUNT, this.timeouts);

@@ -6,7 +6,7 @@ export interface TokenRateLimitOptions {
   tokensPerWindow: number;
   /** The sliding window the limit applies to. @default 60_000 (tokens per minute) */
   windowMs?: number;
-  /** One limit per key: `'model'`, `'host'`, `'operation'` or a function of the context (a caller's id). @default one limit for every call */
+  /** One limit per key: `'model'`, `'host'`, `'host+model'`, `'operation'` or a function of the context (a caller's id). @default one limit for every call */
   key?: KeyOption;
   /**
    * The tokens reserved before a call. The default reads the request's `options.num_predict` (the

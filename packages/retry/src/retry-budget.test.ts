@@ -142,3 +142,39 @@ describe('retry() budget', () => {
     expect(giveUps.filter((event) => event.reason === 'budget').length).toBeGreaterThan(0);
   });
 });
+
+describe('retry() budget and extra requests', () => {
+  it('an attempt pays for an extra request (a hedge) from the same budget as retries', async () => {
+    const clock = new ManualClock();
+    const policy = retry({
+      maxAttempts: 3,
+      backoff: new ConstantBackoff(0),
+      clock,
+      budget: { ratio: 0, minRetries: 2 },
+    });
+    const paid: boolean[] = [];
+    for (let call = 0; call < 4; call++) {
+      await policy.execute(async (context: Context) => {
+        paid.push(await context.spendRetry());
+      });
+    }
+    // Two retries per window: the first two extra requests are paid for, then none.
+    expect(paid).toEqual([true, true, false, false]);
+    expect(policy.budgetRemaining()).toBe(0);
+    // The spent budget now refuses a real retry too.
+    let attempts = 0;
+    const error = await policy
+      .execute(() => {
+        attempts++;
+        return alwaysBusy();
+      })
+      .catch((caught: unknown) => caught);
+    expect(attempts).toBe(1);
+    expect((error as BulwarkError).notRetried).toBe('budget');
+  });
+
+  it('without a retry policy, or with budget: false, an extra request is always allowed', async () => {
+    const policy = retry({ maxAttempts: 2, budget: false });
+    expect(await policy.execute((context: Context) => context.spendRetry())).toBe(true);
+  });
+});

@@ -158,13 +158,20 @@ export class RetryPolicy extends BasePolicy {
     // Attempts start fresh commit states; a commit is passed outward as it happens, so policies
     // and observers outside this one see it too.
     const onCommit = (): void => context.commit();
+    // Extra requests an attempt sends (a hedge) are paid from the same budget as retries.
+    const retryBudget =
+      budget === undefined
+        ? undefined
+        : options.budgetStore
+          ? () => this.#tryRetry(budget, key)
+          : () => budget.tryRetry();
     let backoff: IBackoff<RetryBackoffContext> | undefined;
     let lastError: unknown;
     let onAbort: (() => void) | undefined;
     const signal = context.signal;
     try {
       for (let attempt = 0; ; attempt++) {
-        const attemptContext = context.with({ attempt, maxAttempts, onCommit });
+        const attemptContext = context.with({ attempt, maxAttempts, onCommit, retryBudget });
         let error: unknown;
         try {
           return await next(attemptContext);

@@ -100,7 +100,7 @@ export interface RetryOptions {
    */
   budget?: boolean | RetryBudgetOptions;
   /**
-   * Keeps one retry budget per key (`'model'`, `'host'`, `'operation'`, or a function of the
+   * Keeps one retry budget per key (`'model'`, `'host'`, `'host+model'`, `'operation'`, or a function of the
    * context) instead of one for the whole policy.
    * @default undefined (one budget)
    */

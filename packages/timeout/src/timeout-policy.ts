@@ -4,6 +4,7 @@ import {
   type Context,
   Emitter,
   type Event,
+  hostAttribute,
   linkSignal,
   type ModelLoadWait,
   type PhaseBudgets,
@@ -176,6 +177,8 @@ export class TimeoutPolicy extends BasePolicy {
       attempt: context.maxAttempts === undefined ? undefined : context.attempt,
       maxAttempts: context.maxAttempts,
       cause,
+      // An attempt's budget concerns the attempt's host; a whole call's, no one host.
+      host: phase === 'total' ? undefined : hostAttribute(context.attributes),
     });
   }
 

@@ -3,6 +3,7 @@ import type { ModelLoads } from '../model-loads.js';
 import { type ModelStates, normalizeModel } from '../model-states.js';
 import type { OllamaTransport } from '../transport.js';
 import type { FleetHostStatus, FleetSnapshot } from '../types.js';
+import { HostLatency } from './host-latency.js';
 import {
   type HostHealth,
   healthy,
@@ -22,12 +23,17 @@ export interface FleetHost {
   /** Attempts of this client on it now. */
   outstanding: number;
   readonly health: HostHealth;
+  readonly latency: HostLatency;
 }
 
 /** An attempt's hold on a host, released once with the attempt's outcome. */
 export interface HostLease {
   readonly host: FleetHost;
+  /** The attempt's first chunk arrived. */
+  firstChunk(): void;
   release(error: unknown, callerSignal: AbortSignal | undefined): void;
+  /** Gives the host back unused (a policy refused the attempt before it was sent): no verdict. */
+  cancel(): void;
 }
 
 const missingKey = (host: FleetHost, model: string) => `${host.origin} ${normalizeModel(model)}`;
@@ -44,20 +50,27 @@ export class Fleet {
   readonly detector: OutlierDetector;
   readonly #states: ModelStates | undefined;
   readonly #random: () => number;
+  readonly #clock: Clock;
   /** (host, model) pairs that answered 404: the host does not have the model. */
   readonly #missing = new LruMap<string, true>(1_000);
   /** Told when a host was ejected (shared state publishes it). */
   onEjection: ((host: FleetHost) => void) | undefined;
 
   constructor(options: {
-    hosts: readonly Omit<FleetHost, 'outstanding' | 'health'>[];
+    hosts: readonly Omit<FleetHost, 'outstanding' | 'health' | 'latency'>[];
     states: ModelStates | undefined;
     outlierDetection: OutlierDetectionSettings;
     clock: Clock;
     random?: () => number;
   }) {
-    this.hosts = options.hosts.map((host) => ({ ...host, outstanding: 0, health: healthy() }));
+    this.hosts = options.hosts.map((host) => ({
+      ...host,
+      outstanding: 0,
+      health: healthy(),
+      latency: new HostLatency(),
+    }));
     this.#states = options.states;
+    this.#clock = options.clock;
     this.#random = options.random ?? Math.random;
     this.detector = new OutlierDetector(
       options.outlierDetection,
@@ -74,20 +87,38 @@ export class Fleet {
     const host = pinned ?? this.pick(model, avoid);
     const probe = this.detector.state(host.health) === 'probe' && !host.health.probing;
     if (probe) host.health.probing = true;
+    // Only an attempt that found a free slot measures the host rather than this client's queue.
+    const measures = host.outstanding < host.capacity;
+    const acquiredAt = this.#clock.now();
     host.outstanding++;
     let released = false;
+    let firstChunkAt: number | undefined;
     return {
       host,
+      firstChunk: () => {
+        if (firstChunkAt !== undefined || released) return;
+        firstChunkAt = this.#clock.now();
+        if (measures) host.latency.firstChunk(firstChunkAt - acquiredAt);
+      },
       release: (error, callerSignal) => {
         if (released) return;
         released = true;
         host.outstanding--;
+        const verdict = verdictOf(error, callerSignal);
+        if (verdict !== 'neutral') host.latency.outcome(verdict === 'failure');
+        if (measures && error === undefined) host.latency.attempt(this.#clock.now() - acquiredAt);
         if (model !== undefined) {
           if (error instanceof ResponseError && error.status === 404)
             this.#missing.set(missingKey(host, model), true);
           else if (error === undefined) this.#missing.delete(missingKey(host, model));
         }
-        if (this.detector.record(host.health, verdictOf(error, callerSignal), probe)) this.onEjection?.(host);
+        if (this.detector.record(host.health, verdict, probe)) this.onEjection?.(host);
+      },
+      cancel: () => {
+        if (released) return;
+        released = true;
+        host.outstanding--;
+        if (probe) host.health.probing = false;
       },
     };
   }
@@ -123,14 +154,18 @@ export class Fleet {
     }
     if (warm.length > 0) {
       const free = warm.filter((host) => host.outstanding < host.capacity);
-      return this.#leastLoaded(free.length > 0 ? free : warm);
+      return this.#soonestFirstChunk(free.length > 0 ? free : warm);
     }
     if (loading.length > 0) return this.#leastLoaded(loading);
     return this.#soonestLoad(candidates, states);
   }
 
-  /** A host other than `except`, available, where `model` is warm, least loaded; for a hedge. */
-  pickWarm(model: string, except: FleetHost): FleetHost | undefined {
+  /**
+   * For a hedge: a host other than `except`, healthy, where `model` is warm, soonest to a first
+   * chunk, and expected to give it within `withinMs` (a hedge that would wait in a queue longer
+   * than its primary already waited only adds to the queue).
+   */
+  pickWarm(model: string, except: FleetHost, withinMs: number): FleetHost | undefined {
     const states = this.#states;
     if (!states) return undefined;
     const warm = this.hosts.filter((host) => {
@@ -138,7 +173,39 @@ export class Fleet {
       const entry = states.peek(host.origin, model);
       return entry !== undefined && states.isWarm(entry);
     });
-    return warm.length === 0 ? undefined : this.#leastLoaded(warm);
+    if (warm.length === 0) return undefined;
+    const target = this.#soonestFirstChunk(warm);
+    return target.latency.expectedMs(target.outstanding, target.capacity, this.#referenceMs()) <= withinMs
+      ? target
+      : undefined;
+  }
+
+  /** The fleet's best time to first chunk; a host not measured yet counts this (1 ms before any). */
+  #referenceMs(): number {
+    let referenceMs = Number.POSITIVE_INFINITY;
+    for (const host of this.hosts) {
+      const ms = host.latency.firstChunkMs;
+      if (ms !== undefined && ms < referenceMs) referenceMs = ms;
+    }
+    return referenceMs === Number.POSITIVE_INFINITY ? 1 : referenceMs;
+  }
+
+  /**
+   * The host expected to give the first chunk soonest ({@link HostLatency.expectedMs}: its queue,
+   * its own speed, its failures); hosts within 10 % of the best are taken as equal and the least
+   * loaded of them wins (power of two choices).
+   */
+  #soonestFirstChunk(hosts: readonly FleetHost[]): FleetHost {
+    if (hosts.length === 1) return hosts[0] as FleetHost;
+    const referenceMs = this.#referenceMs();
+    let best = Number.POSITIVE_INFINITY;
+    const costs = hosts.map((host) => {
+      const cost = host.latency.expectedMs(host.outstanding, host.capacity, referenceMs);
+      if (cost < best) best = cost;
+      return cost;
+    });
+    const near = hosts.filter((_, index) => (costs[index] as number) <= best * 1.1);
+    return this.#leastLoaded(near);
   }
 
   /** Not ejected, and not a host awaiting its probe while the probe is out. */

@@ -74,11 +74,14 @@ export class Hedging {
     this.#attempts++;
   }
 
-  /** Takes one hedge from the share, if the share allows it. */
-  take(): boolean {
-    if (this.#hedges + 1 > this.settings.maxShare * this.#attempts) return false;
+  /** Whether the share allows one more hedge now. */
+  allows(): boolean {
+    return this.#hedges + 1 <= this.settings.maxShare * this.#attempts;
+  }
+
+  /** Counts one hedge sent. */
+  take(): void {
     this.#hedges++;
-    return true;
   }
 
   /** Attempts counted and hedges sent. */
@@ -107,7 +110,7 @@ export function hedged(options: {
   delayMs: number;
   send(context: Context, host: FleetHost, deliver: (record: Json) => void): Promise<Json>;
   primary: FleetHost;
-  hedge(): HostLease | undefined;
+  hedge(): HostLease | undefined | Promise<HostLease | undefined>;
   deliver(record: Json): void;
   /** The winner's time to first record. */
   onFirst(ms: number): void;
@@ -135,7 +138,8 @@ export function hedged(options: {
         }
         if (winner === leg) options.deliver(record);
       };
-      options.send(context.with({ signal: linked.signal }), host, deliver).then(
+      const legContext = context.with({ signal: linked.signal, attributes: { host: host.origin } });
+      options.send(legContext, host, deliver).then(
         (final) => {
           linked.dispose();
           lease?.release(undefined, options.callerSignal);
@@ -158,11 +162,24 @@ export function hedged(options: {
       );
     };
     start(options.primary, undefined);
+    const over = () => winner !== undefined || legs.every((leg) => leg.failed);
     timer = clock.setTimeout(() => {
       timer = undefined;
-      if (winner !== undefined || legs.every((leg) => leg.failed)) return;
+      if (over()) return;
       const lease = options.hedge();
-      if (lease) start(lease.host, lease);
+      if (lease === undefined || !('then' in lease)) {
+        if (lease) start(lease.host, lease);
+        return;
+      }
+      // A retry budget shared through a store answers later: the race may be over by then.
+      lease.then(
+        (taken) => {
+          if (!taken) return;
+          if (over()) taken.cancel();
+          else start(taken.host, taken);
+        },
+        () => {},
+      );
     }, options.delayMs);
   });
 }
