@@ -1,17 +1,28 @@
 import { realClock } from './clock.js';
 import { neverAborted } from './never-aborted.js';
 import type {
+  AttemptEndEvent,
+  AttemptStartEvent,
   Attributes,
+  CallEvent,
   CallTimeout,
   Clock,
   Context,
   ContextPatch,
   ExecuteOptions,
+  GiveUpEvent,
   ModelLoadWait,
   PhaseBudgets,
 } from './types.js';
 
 type LoadListeners = readonly ((wait: ModelLoadWait) => void)[];
+type CallListeners = readonly ((event: CallEvent) => void)[];
+
+/** What every context of one call shares. */
+interface CallScope {
+  /** The call's `commit` event was reported (once per call, whichever attempt committed). */
+  commitReported: boolean;
+}
 
 interface Commitment {
   committed: boolean;
@@ -34,6 +45,8 @@ class CallContext implements Context {
   readonly callTimeout: Readonly<CallTimeout> | undefined;
   readonly #commitment: Commitment;
   readonly #loadListeners: LoadListeners | undefined;
+  readonly #callListeners: CallListeners | undefined;
+  readonly #scope: CallScope;
 
   constructor(
     signal: AbortSignal,
@@ -46,6 +59,8 @@ class CallContext implements Context {
     commitment: Commitment,
     loadListeners: LoadListeners | undefined,
     callTimeout: Readonly<CallTimeout> | undefined,
+    callListeners: CallListeners | undefined,
+    scope: CallScope,
   ) {
     this.signal = signal;
     this.attempt = attempt;
@@ -57,6 +72,8 @@ class CallContext implements Context {
     this.#commitment = commitment;
     this.#loadListeners = loadListeners;
     this.callTimeout = callTimeout;
+    this.#callListeners = callListeners;
+    this.#scope = scope;
   }
 
   get committed(): boolean {
@@ -67,12 +84,18 @@ class CallContext implements Context {
     const commitment = this.#commitment;
     if (commitment.committed) return;
     commitment.committed = true;
+    const scope = this.#scope;
+    const report = !scope.commitReported;
+    scope.commitReported = true;
     const listeners = commitment.listeners;
+    const callListeners = report ? this.#callListeners : undefined;
+    if (!listeners && !callListeners) return;
+    const at = this.clock.now();
     if (listeners) {
       commitment.listeners = undefined;
-      const at = this.clock.now();
       for (const listener of listeners) listener(at);
     }
+    if (callListeners) notify(callListeners, { type: 'commit', attempt: this.attempt, at });
   }
 
   firstChunk(): void {
@@ -96,6 +119,11 @@ class CallContext implements Context {
   reportModelLoad(wait: ModelLoadWait): void {
     const listeners = this.#loadListeners;
     if (listeners) for (const listener of listeners) listener(wait);
+  }
+
+  reportCallEvent(event: AttemptStartEvent | AttemptEndEvent | GiveUpEvent): void {
+    const listeners = this.#callListeners;
+    if (listeners) notify(listeners, event);
   }
 
   with(patch: ContextPatch): Context {
@@ -130,7 +158,25 @@ class CallContext implements Context {
       commitment,
       patch.onModelLoad ? [...(this.#loadListeners ?? []), patch.onModelLoad] : this.#loadListeners,
       this.callTimeout,
+      patch.onCallEvent ? [...(this.#callListeners ?? []), patch.onCallEvent] : this.#callListeners,
+      this.#scope,
     );
+  }
+}
+
+/**
+ * Calls each lifecycle listener; one that throws does not disturb the policy that reported (its
+ * error is rethrown on a later turn, as an uncaught exception), like an `Emitter`'s.
+ */
+function notify(listeners: CallListeners, event: CallEvent): void {
+  for (const listener of listeners) {
+    try {
+      listener(event);
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
   }
 }
 
@@ -154,5 +200,7 @@ export function createContext(options: ExecuteOptions = {}): Context {
     { committed: false, listeners: undefined, started: false, firstChunkListeners: undefined },
     undefined,
     options.timeout && Object.freeze(withoutUndefined(options.timeout)),
+    options.onCallEvent && [options.onCallEvent],
+    { commitReported: false },
   );
 }

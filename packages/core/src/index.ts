@@ -52,14 +52,20 @@ export { parseRetryAfter } from './retry-after.js';
 export type { LinkedController } from './signal.js';
 export { assertSignal, describe, linkSignal, raceSignal, sleep } from './signal.js';
 export type {
+  AttemptEndEvent,
+  AttemptStartEvent,
   Attributes,
+  CallEvent,
   CallTimeout,
   Clock,
+  CommitEvent,
   Context,
   ContextPatch,
   Disposable,
   Event,
   ExecuteOptions,
+  GiveUpEvent,
+  GiveUpReason,
   KeyOption,
   ModelLoadEndEvent,
   ModelLoadStartEvent,

@@ -119,6 +119,84 @@ export interface ModelLoadEndEvent {
   readonly error: unknown;
 }
 
+/**
+ * Why a call failed without another attempt, as `retry()` reports it in a {@link GiveUpEvent}:
+ *
+ * - `max-attempts`: the last allowed attempt failed;
+ * - `not-retryable`: the error is not one to retry (`retryOn` said no);
+ * - `committed`: output had reached the caller, so the attempt cannot be replayed;
+ * - `deadline`: the wait before the next attempt would overrun the deadline in force;
+ * - `budget`: the retry budget refused the retry;
+ * - `cancelled`: the caller's signal aborted;
+ * - `outer-deadline`: a deadline outside the retry (a `timeout()` around it, a call's `totalMs`) fired.
+ */
+export type GiveUpReason =
+  | 'max-attempts'
+  | 'not-retryable'
+  | 'committed'
+  | 'deadline'
+  | 'budget'
+  | 'cancelled'
+  | 'outer-deadline';
+
+/** An attempt starts: `retry()` reports it before it runs the attempt. */
+export interface AttemptStartEvent {
+  readonly type: 'attempt-start';
+  /** The 0-based attempt number. */
+  readonly attempt: number;
+  /** Attempts allowed in total. */
+  readonly maxAttempts: number | undefined;
+  /** Clock time the attempt started. */
+  readonly at: number;
+}
+
+/** The call committed: its first output reached the caller (reported once per call by `commit()`). */
+export interface CommitEvent {
+  readonly type: 'commit';
+  /** The attempt that committed. */
+  readonly attempt: number;
+  /** Clock time of the commit. */
+  readonly at: number;
+}
+
+/** An attempt ended: `retry()` reports it as soon as the attempt settles. */
+export interface AttemptEndEvent {
+  readonly type: 'attempt-end';
+  readonly attempt: number;
+  /** Clock time the attempt ended. */
+  readonly at: number;
+  /** `success`: the attempt returned; `failure`: it threw `error`. */
+  readonly outcome: 'success' | 'failure';
+  /** What the attempt threw, when it failed. */
+  readonly error: unknown;
+  /** Output of this attempt had reached the caller. */
+  readonly committed: boolean;
+}
+
+/**
+ * The call fails with no further attempt: `retry()` reports it once, with the error the call
+ * rejects with (the caller's own reason for `cancelled`, the deadline's `TimeoutError` for
+ * `outer-deadline`). A caller's cancel and an outer deadline are reported the moment the signal
+ * aborts, before the call's rejection can be observed.
+ */
+export interface GiveUpEvent {
+  readonly type: 'give-up';
+  /** The 0-based number of the last attempt. */
+  readonly attempt: number;
+  readonly reason: GiveUpReason;
+  readonly error: unknown;
+  /** Clock time of the decision. */
+  readonly at: number;
+}
+
+/**
+ * The lifecycle of a call, in order: for each attempt `attempt-start`, at most one `commit` for the
+ * whole call, `attempt-end`; then, when the call fails through a retry, one `give-up`. Attempt and
+ * give-up events come from `retry()`: a pipeline without one runs a single attempt and reports only
+ * `commit`. Subscribe with `execute(fn, { onCallEvent })` or `context.with({ onCallEvent })`.
+ */
+export type CallEvent = AttemptStartEvent | CommitEvent | AttemptEndEvent | GiveUpEvent;
+
 /** A handle to something that can be released; events return one per listener. */
 export interface Disposable {
   dispose(): void;
@@ -173,6 +251,11 @@ export interface ContextPatch {
    * assembles before the caller sees them.
    */
   onFirstChunk?: (at: number) => void;
+  /**
+   * Called with every {@link CallEvent} reported through this context or any context derived from
+   * it, in order, for every attempt of the call.
+   */
+  onCallEvent?: (event: CallEvent) => void;
 }
 
 /** What the operation sees. Immutable: policies derive a new context with {@link Context.with}. */
@@ -203,6 +286,11 @@ export interface Context {
   remainingMs(): number;
   /** Tells the policies that subscribed with `onModelLoad` about a wait on a model load. */
   reportModelLoad(wait: ModelLoadWait): void;
+  /**
+   * Tells the listeners that subscribed with `onCallEvent` about an attempt's start or end or the
+   * call's give-up (`retry()` does). A `commit` is reported by {@link Context.commit}, not here.
+   */
+  reportCallEvent(event: AttemptStartEvent | AttemptEndEvent | GiveUpEvent): void;
   /** A derived context. */
   with(patch: ContextPatch): Context;
 }
@@ -217,6 +305,12 @@ export interface ExecuteOptions {
   clock?: Clock;
   /** The caller's budgets for this call, winning over the policies'. @default undefined (the policies' own) */
   timeout?: CallTimeout;
+  /**
+   * Called with every {@link CallEvent} of the call, in order: attempts started and ended, the
+   * commit, the give-up and its reason.
+   * @default undefined (no listener)
+   */
+  onCallEvent?: (event: CallEvent) => void;
 }
 
 /** The operation a policy runs. */

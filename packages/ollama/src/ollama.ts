@@ -526,9 +526,9 @@ export class Ollama {
             await channel.drained();
             return whole.result(final);
           } catch (error) {
-            // The caller may have taken a record between the failure and here: then it is committed.
+            // The caller may have taken a record between the failure and here: then the attempt is
+            // committed (the context says so, for retry and telemetry) and its records stay.
             if (!context.committed) channel.drop(attempt);
-            else if (BulwarkError.is(error)) error.committed = true;
             throw error;
           }
         }),

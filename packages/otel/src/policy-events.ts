@@ -99,7 +99,7 @@ function onGiveUp(payload: unknown): void {
     const attributes: Attributes = {};
     if (attempt !== undefined) attributes[ATTR_BULWARK_ATTEMPT_NUMBER] = attempt;
     if (error !== undefined) attributes[ATTR_ERROR_TYPE] = errorType(error);
-    const reason = textOf(fields.reason) ?? textOf(isObject(error) ? error.notRetried : undefined);
+    const reason = textOf(fields.reason);
     if (reason !== undefined) attributes[ATTR_BULWARK_RETRY_REASON] = reason;
     span.addEvent(EVENT_BULWARK_RETRY_GIVE_UP, attributes, state.clock.now());
   }

@@ -5,15 +5,15 @@ import {
   type Context,
   DEFAULT_KEY,
   Emitter,
-  ErrorCode,
   type Event,
+  type GiveUpReason,
   type KeyOption,
   LruMap,
-  type NotRetriedReason,
   type PolicyLimits,
   realClock,
   resolveKey,
   sleep,
+  TimeoutError,
 } from '@bulwark/core';
 import type { IBackoff } from 'cockatiel';
 import { RetryBudget } from './retry-budget.js';
@@ -48,42 +48,9 @@ const keepAliveClock: Clock = {
   },
 };
 
-/** Sets a field on an error we may not own, unless it is frozen or the field is read-only. */
-function mark(error: unknown, field: 'notRetried' | 'committed', value: unknown): void {
-  if (typeof error !== 'object' || error === null || Object.isFrozen(error)) return;
-  try {
-    (error as Record<string, unknown>)[field] = value;
-  } catch {
-    // a read-only property on someone else's error: leave it
-  }
-}
-
-function isCommitted(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { committed?: unknown }).committed === true;
-}
-
-/**
- * When a deadline above this policy fires during its retries, the `TimeoutError` it aborts with gets
- * the last attempt's error as its `cause`, so the chain reads `total → attempt → …`. Only a Bulwark
- * timeout without a cause of its own is touched; a caller's reason never is.
- */
-function attachCause(reason: unknown, lastError: unknown): void {
-  if (
-    lastError === undefined ||
-    reason === lastError ||
-    !BulwarkError.is(reason) ||
-    reason.code !== ErrorCode.Timeout ||
-    Object.hasOwn(reason, 'cause') ||
-    !Object.isExtensible(reason)
-  ) {
-    return;
-  }
-  Object.defineProperty(reason, 'cause', {
-    value: lastError,
-    writable: true,
-    configurable: true,
-    enumerable: false,
-  });
+/** Why the signal of a call aborted: a Bulwark deadline outside the retry, or the caller's cancel. */
+function abortReason(reason: unknown): GiveUpReason {
+  return TimeoutError.is(reason) ? 'outer-deadline' : 'cancelled';
 }
 
 /**
@@ -155,32 +122,64 @@ export class RetryPolicy extends BasePolicy {
     const budget = this.#budget ?? this.#keyedBudgets?.getOrCreate(key, () => this.#newBudget());
     budget?.recordCall();
     if (budget) options.budgetStore?.recordCall(key, options.budget as NonNullable<typeof options.budget>);
+    const signal = context.signal;
+    const clock = context.clock;
+    // The call's lifecycle as this policy reports it: the attempt in progress, whether it has
+    // ended, whether the call has given up. A cancel or an outer deadline ends both at once, from
+    // the signal's listener, so they are reported before anyone can see the call reject.
+    let attempt = 0;
+    let attemptContext: Context = context;
+    let attemptOpen = false;
+    let givenUp = false;
+    const endAttempt = (error: unknown, failed: boolean): void => {
+      if (!attemptOpen) return;
+      attemptOpen = false;
+      context.reportCallEvent({
+        type: 'attempt-end',
+        attempt,
+        at: clock.now(),
+        outcome: failed ? 'failure' : 'success',
+        error,
+        committed: attemptContext.committed,
+      });
+    };
+    const giveUp = (error: unknown, reason: GiveUpReason): unknown => {
+      if (givenUp) return error;
+      givenUp = true;
+      endAttempt(error, true);
+      if (this.#giveUps.size > 0) this.#giveUps.emit({ attempt, error, reason, context });
+      context.reportCallEvent({ type: 'give-up', attempt, reason, error, at: clock.now() });
+      return error;
+    };
+    const onAbort = (): void => {
+      giveUp(signal.reason, abortReason(signal.reason));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
     // Attempts start fresh commit states; a commit is passed outward as it happens, so policies
     // and observers outside this one see it too.
     const onCommit = (): void => context.commit();
     let backoff: IBackoff<RetryBackoffContext> | undefined;
-    let lastError: unknown;
-    let onAbort: (() => void) | undefined;
-    const signal = context.signal;
     try {
-      for (let attempt = 0; ; attempt++) {
-        const attemptContext = context.with({ attempt, maxAttempts, onCommit });
+      for (; ; attempt++) {
+        attemptContext = context.with({ attempt, maxAttempts, onCommit });
+        attemptOpen = true;
+        context.reportCallEvent({ type: 'attempt-start', attempt, maxAttempts, at: clock.now() });
         let error: unknown;
         try {
-          return await next(attemptContext);
+          const value = await next(attemptContext);
+          endAttempt(undefined, false);
+          return value;
         } catch (caught) {
           error = caught;
         }
 
-        if (signal.aborted) throw this.#giveUp(signal.reason, 'cancelled', attempt, context);
-        if (attemptContext.committed || isCommitted(error)) {
-          if (BulwarkError.is(error)) mark(error, 'committed', true);
-          throw this.#giveUp(error, 'committed', attempt, context);
+        if (signal.aborted) throw giveUp(signal.reason, abortReason(signal.reason));
+        endAttempt(error, true);
+        if (attemptContext.committed || (BulwarkError.is(error) && error.committed)) {
+          throw giveUp(error, 'committed');
         }
-        if (!options.retryOn(error, attemptContext)) {
-          throw this.#giveUp(error, 'not-retryable', attempt, context);
-        }
-        if (attempt + 1 >= maxAttempts) throw this.#giveUp(error, 'max-attempts', attempt, context);
+        if (!options.retryOn(error, attemptContext)) throw giveUp(error, 'not-retryable');
+        if (attempt + 1 >= maxAttempts) throw giveUp(error, 'max-attempts');
 
         const backoffContext: RetryBackoffContext = {
           attempt: attempt + 1,
@@ -191,34 +190,28 @@ export class RetryPolicy extends BasePolicy {
         };
         backoff = backoff ? backoff.next(backoffContext) : options.backoff.next(backoffContext);
         const delayMs = this.#delayMs(backoff.duration, error);
-        if (delayMs >= context.remainingMs()) throw this.#giveUp(error, 'deadline', attempt, context);
+        if (delayMs >= context.remainingMs()) throw giveUp(error, 'deadline');
         const allowed =
           budget === undefined ||
           (options.budgetStore ? await this.#tryRetry(budget, key) : budget.tryRetry());
         if (!allowed) {
           if (this.#exhausted.size > 0) this.#exhausted.emit({ attempt, error, key, context });
-          throw this.#giveUp(error, 'budget', attempt, context);
+          throw giveUp(error, 'budget');
         }
 
-        lastError = error;
-        if (onAbort === undefined) {
-          onAbort = () => attachCause(signal.reason, lastError);
-          signal.addEventListener('abort', onAbort, { once: true });
-        }
         if (this.#retries.size > 0) this.#retries.emit({ attempt, delayMs, error, context });
         if (delayMs > 0) {
           try {
-            const clock = context.clock === realClock ? keepAliveClock : context.clock;
-            await sleep(delayMs, { clock, signal });
+            await sleep(delayMs, { clock: clock === realClock ? keepAliveClock : clock, signal });
           } catch {
-            throw this.#giveUp(signal.reason, 'cancelled', attempt, context);
+            throw giveUp(signal.reason, abortReason(signal.reason));
           }
         } else if (signal.aborted) {
-          throw this.#giveUp(signal.reason, 'cancelled', attempt, context);
+          throw giveUp(signal.reason, abortReason(signal.reason));
         }
       }
     } finally {
-      if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+      signal.removeEventListener('abort', onAbort);
     }
   }
 
@@ -245,13 +238,6 @@ export class RetryPolicy extends BasePolicy {
     const delayMs = typeof retryAfterMs === 'number' && retryAfterMs >= 0 ? retryAfterMs : backoffMs;
     // NaN and negative waits (a broken custom backoff) mean no wait.
     return delayMs > 0 ? Math.min(delayMs, this.#options.maxDelayMs) : 0;
-  }
-
-  #giveUp(error: unknown, reason: NotRetriedReason, attempt: number, context: Context): unknown {
-    // The caller's cancel reason is theirs: never touched.
-    if (reason !== 'cancelled') mark(error, 'notRetried', reason);
-    if (this.#giveUps.size > 0) this.#giveUps.emit({ attempt, error, reason, context });
-    return error;
   }
 
   #newBudget(): RetryBudget {

@@ -1,4 +1,4 @@
-import type { Clock, Context, KeyOption, NotRetriedReason } from '@bulwark/core';
+import type { Clock, Context, KeyOption, GiveUpReason } from '@bulwark/core';
 import type { IBackoffFactory } from 'cockatiel';
 
 /**
@@ -137,7 +137,7 @@ export interface RetryGiveUpEvent {
   /** The error the call rejects with (the caller's own reason when `reason` is `cancelled`). */
   readonly error: unknown;
   /** Why the policy did not retry. */
-  readonly reason: NotRetriedReason;
+  readonly reason: GiveUpReason;
   /** The context the policy received (the call's). */
   readonly context: Context;
 }

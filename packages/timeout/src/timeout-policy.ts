@@ -22,15 +22,6 @@ import type { TimeoutEvent, TimeoutOptions } from './types.js';
  * call's clock, with a `TimeoutError` as the abort reason.
  */
 
-/** An error a retry policy let pass because its next wait would have overrun the deadline. */
-function gaveUpOnDeadline(error: unknown): boolean {
-  return (
-    typeof error === 'object' &&
-    error !== null &&
-    (error as { notRetried?: unknown }).notRetried === 'deadline'
-  );
-}
-
 /**
  * The `timeout()` policy. It bounds everything it wraps and hands its phase budgets to every attempt
  * beneath it. Placed outside `retry()` it is the call's deadline (`totalMs`); inside, a limit per
@@ -98,6 +89,10 @@ export class TimeoutPolicy extends BasePolicy {
     const signal = linked.signal;
     // While the operation waits on a shared model load, an expiry reports phase `load`.
     let loading: ModelLoadWait | undefined;
+    // From a retry beneath: the last failed attempt's error (the cause of an expiry during the
+    // retries), and the error it gave up on because its next wait would overrun the deadline.
+    let lastFailure: unknown;
+    let gaveUpOnDeadline: unknown;
     const inner = context.with({
       signal,
       deadline,
@@ -105,12 +100,16 @@ export class TimeoutPolicy extends BasePolicy {
       onModelLoad: (wait) => {
         loading = wait.type === 'wait-start' ? wait : undefined;
       },
+      onCallEvent: (event) => {
+        if (event.type === 'attempt-end' && event.outcome === 'failure') lastFailure = event.error;
+        else if (event.type === 'give-up' && event.reason === 'deadline') gaveUpOnDeadline = event.error;
+      },
     });
     const timer = clock.setTimeout(() => {
       if (settled) return;
-      const error = this.#expired(context, limitMs, clock.now() - start, undefined, loading);
-      // The call rejects first; the inner policies' listeners then see the reason (retry adds the
-      // last attempt's error as its cause) before anyone can observe the rejection.
+      const error = this.#expired(context, limitMs, clock.now() - start, lastFailure, loading);
+      // The call rejects first; the inner policies' listeners then see the reason before anyone
+      // can observe the rejection.
       onAbort(error);
       linked.abort(error);
       this.#emit(error, limitMs, context);
@@ -140,7 +139,7 @@ export class TimeoutPolicy extends BasePolicy {
           settle();
           // A retry beneath gave up early because its next wait would overrun this deadline: the
           // call ran out of this budget, so say so, with the last attempt's error as the cause.
-          if (inner.deadline === deadline && gaveUpOnDeadline(error)) {
+          if (inner.deadline === deadline && error === gaveUpOnDeadline && error !== undefined) {
             const expired = this.#expired(context, limitMs, clock.now() - start, error);
             this.#emit(expired, limitMs, context);
             reject(expired);
