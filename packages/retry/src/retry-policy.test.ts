@@ -133,7 +133,9 @@ describe('retry()', () => {
     const typeError = new TypeError('fetch failed');
     const run = failing([typeError, busy()]);
     const events: CallEvent[] = [];
-    const result = settle(policy.execute(run.operation, { clock, onCallEvent: (event) => events.push(event) }));
+    const result = settle(
+      policy.execute(run.operation, { clock, onCallEvent: (event) => events.push(event) }),
+    );
     await clock.advanceAsync(0);
     const { error } = await result;
     expect(run.contexts).toHaveLength(2);

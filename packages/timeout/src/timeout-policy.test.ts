@@ -310,7 +310,13 @@ describe('timeout()', () => {
       deadlines.push(context.deadline);
       await wait(clock, 400);
       // what retry() reports when its next wait would overrun context.deadline
-      context.reportCallEvent({ type: 'give-up', attempt: 0, reason: 'deadline', error: last, at: clock.now() });
+      context.reportCallEvent({
+        type: 'give-up',
+        attempt: 0,
+        reason: 'deadline',
+        error: last,
+        at: clock.now(),
+      });
       throw last;
     });
     const result = settle(wrap(policy, giveUpEarly).execute(hang, { clock }));
