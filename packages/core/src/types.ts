@@ -1,3 +1,5 @@
+import type { BulkheadRejectedError, CircuitOpenError, TimeoutError } from './errors.js';
+
 /**
  * Public types of the Bulwark policy contract. Every policy package, transport and instrumentation
  * speaks in these terms.
@@ -329,3 +331,175 @@ export interface Policy {
 
 /** How a keyed policy picks its state: by an attribute, or by a function of the context. */
 export type KeyOption = 'model' | 'host' | 'operation' | ((context: Context) => string);
+
+/*
+ * The events of each policy, and the state it reports for gauges. They live here so that
+ * telemetry and user code import types, never policies. One pattern on every policy: events are
+ * `on` + what happened (`onRetry`, `onRejected`), payloads are `<Policy><What>Event` with one shape
+ * each and the call's `context` when a call caused them; the state for gauges is `state(key)`
+ * and `states()` (every key), each entry a `<Policy>Status`.
+ */
+
+/** `retry()`'s `onRetry`: an attempt failed and the policy waits `delayMs` before the next. */
+export interface RetryEvent {
+  /** The 0-based number of the attempt that failed. */
+  readonly attempt: number;
+  /** The wait before the next attempt. */
+  readonly delayMs: number;
+  /** The error of the attempt that failed. */
+  readonly error: unknown;
+  /** The context the policy received (the call's). */
+  readonly context: Context;
+}
+
+/** `retry()`'s `onGiveUp`: the call fails through the policy (also a `give-up` {@link CallEvent}). */
+export interface RetryGiveUpEvent {
+  /** The 0-based number of the last attempt. */
+  readonly attempt: number;
+  /** The error the policy rethrows (the caller's own reason when `reason` is `cancelled`). */
+  readonly error: unknown;
+  /** Why the policy did not retry. */
+  readonly reason: GiveUpReason;
+  /** The context the policy received (the call's). */
+  readonly context: Context;
+}
+
+/** `retry()`'s `onBudgetExhausted`: the retry budget refused a retry. */
+export interface RetryBudgetExhaustedEvent {
+  /** The 0-based number of the attempt that failed. */
+  readonly attempt: number;
+  /** The error that would have been retried; the call rejects with it. */
+  readonly error: unknown;
+  /** The budget's key (`'default'` without a `key` option). */
+  readonly key: string;
+  /** The context the policy received (the call's). */
+  readonly context: Context;
+}
+
+/** A retry budget as a gauge reads it. */
+export interface RetryBudgetStatus {
+  /** Whole retries the budget allows right now (`Infinity` with `budget: false`). */
+  readonly remaining: number;
+}
+
+/** `timeout()`'s `onTimeout`: its limit expired, before the call rejects. */
+export interface TimeoutEvent {
+  /** The budget this policy enforces. */
+  readonly phase: 'attempt' | 'total';
+  readonly timeoutMs: number;
+  readonly elapsedMs: number;
+  /** The attempt number of the context the policy received. */
+  readonly attempt: number;
+  /** The error the call rejects with. */
+  readonly error: TimeoutError;
+  /** The context the policy received. */
+  readonly context: Context;
+}
+
+/** Where a circuit breaker stands. */
+export type CircuitState = 'closed' | 'open' | 'half-open';
+
+/** `circuitBreaker()`'s `onStateChange`: the breaker of `key` moved `from` → `to`. */
+export interface CircuitStateChangeEvent {
+  readonly key: string;
+  readonly from: CircuitState;
+  readonly to: CircuitState;
+  /** What moved it: the failure that opened it, or a short text. */
+  readonly reason: unknown;
+}
+
+/** `circuitBreaker()`'s `onRejected`: a call was refused without running. */
+export interface CircuitRejectedEvent {
+  readonly key: string;
+  readonly state: 'open' | 'half-open';
+  /** The error the call rejects with. */
+  readonly error: CircuitOpenError;
+  readonly context: Context;
+}
+
+/** `circuitBreaker()`'s `onOutcome`: a call ran and was counted (`success`, `failure`) or not (`ignore`). */
+export interface CircuitOutcomeEvent {
+  readonly key: string;
+  readonly outcome: 'success' | 'failure' | 'ignore';
+  readonly durationMs: number;
+  readonly error?: unknown;
+  readonly context: Context;
+}
+
+/** A circuit breaker as a gauge reads it. */
+export interface CircuitBreakerStatus {
+  state: CircuitState;
+  /** When an open breaker lets a probe through (clock time). */
+  retryAt: number | undefined;
+  /** Probes in flight. */
+  probes: number;
+}
+
+/** `bulkhead()`'s `onQueued`: a call waits for a slot. */
+export interface BulkheadQueuedEvent {
+  readonly key: string;
+  /** Calls waiting, this one included. */
+  readonly queued: number;
+  readonly context: Context;
+}
+
+/** `bulkhead()`'s `onAcquired`: a call got its slot, at once (`waitedMs` 0) or after waiting. */
+export interface BulkheadAcquiredEvent {
+  readonly key: string;
+  readonly waitedMs: number;
+  readonly context: Context;
+}
+
+/** `bulkhead()`'s `onRejected`: slots and queue were full. */
+export interface BulkheadRejectedEvent {
+  readonly key: string;
+  /** The error the call rejects with. */
+  readonly error: BulkheadRejectedError;
+  readonly context: Context;
+}
+
+/** `bulkhead()`'s `onReleased`: a call gave its slot back. */
+export interface BulkheadReleasedEvent {
+  readonly key: string;
+  readonly context: Context;
+}
+
+/** A bulkhead's key as a gauge reads it. */
+export interface BulkheadStatus {
+  /** Calls holding a slot. */
+  running: number;
+  /** Calls waiting for one. */
+  queued: number;
+  /** Calls turned away so far. */
+  rejected: number;
+}
+
+/**
+ * What telemetry subscribes to: each policy names its kind and carries its events and its state
+ * for gauges. `@bulwark/otel` switches on `kind`; nothing probes for method names.
+ */
+export type ObservablePolicy =
+  | {
+      readonly kind: 'retry';
+      readonly onRetry: Event<RetryEvent>;
+      readonly onGiveUp: Event<RetryGiveUpEvent>;
+      readonly onBudgetExhausted: Event<RetryBudgetExhaustedEvent>;
+      states(): Iterable<[string, RetryBudgetStatus]>;
+    }
+  | { readonly kind: 'timeout'; readonly onTimeout: Event<TimeoutEvent> }
+  | {
+      readonly kind: 'circuit-breaker';
+      readonly onStateChange: Event<CircuitStateChangeEvent>;
+      readonly onRejected: Event<CircuitRejectedEvent>;
+      states(): Iterable<[string, CircuitBreakerStatus]>;
+    }
+  | {
+      readonly kind: 'bulkhead';
+      readonly onQueued: Event<BulkheadQueuedEvent>;
+      readonly onAcquired: Event<BulkheadAcquiredEvent>;
+      readonly onRejected: Event<BulkheadRejectedEvent>;
+      states(): Iterable<[string, BulkheadStatus]>;
+    };
+
+/** The kinds of {@link ObservablePolicy}. */
+export type PolicyKind = ObservablePolicy['kind'];

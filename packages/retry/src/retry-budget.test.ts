@@ -62,7 +62,7 @@ describe('retry() budget', () => {
     expect(retries).toBeGreaterThanOrEqual(200);
     expect(exhausted.length).toBeGreaterThan(700);
     expect(reasons.get('budget')).toBe(exhausted.length);
-    expect(policy.budgetRemaining()).toBe(0);
+    expect(policy.state().remaining).toBe(0);
     // the call fails with the last error, left as it was, and the event carries the call's context
     const refused = exhausted.map((event) => event.error);
     for (const error of refused) expect(errors).toContain(error);
@@ -77,8 +77,8 @@ describe('retry() budget', () => {
     expect(refusedCalls.size).toBe(exhausted.length);
     // the window slides: ten seconds later the budget is back to its floor
     clock.advance(10_000);
-    expect(policy.budgetRemaining()).toBe(10);
-    expect([...policy.budgets()]).toEqual([['default', 10]]);
+    expect(policy.state().remaining).toBe(10);
+    expect([...policy.states()].map(([key, status]) => [key, status.remaining])).toEqual([['default', 10]]);
   });
 
   it('turns off with budget: false', async () => {
@@ -96,8 +96,8 @@ describe('retry() budget', () => {
       ),
     );
     expect(attempts).toBe(600);
-    expect(policy.budgetRemaining()).toBe(Number.POSITIVE_INFINITY);
-    expect([...policy.budgets()]).toEqual([]);
+    expect(policy.state().remaining).toBe(Number.POSITIVE_INFINITY);
+    expect([...policy.states()].map(([key, status]) => [key, status.remaining])).toEqual([]);
     expect(clock.pending).toBe(0);
   });
 
@@ -127,20 +127,20 @@ describe('retry() budget', () => {
     for (let index = 0; index < 10; index++) await call('a');
     // 1 + 10% of 10 calls = 2 retries for "a"
     expect(contexts.filter((context) => context.attempt === 1)).toHaveLength(2);
-    expect(policy.budgetRemaining('a')).toBe(0);
-    expect(policy.budgetRemaining('b')).toBe(1);
+    expect(policy.state('a').remaining).toBe(0);
+    expect(policy.state('b').remaining).toBe(1);
     await call('b');
     expect(contexts.at(-1)?.attempt).toBe(1);
-    expect(policy.budgetRemaining('b')).toBe(0);
-    expect([...policy.budgets()]).toEqual([
+    expect(policy.state('b').remaining).toBe(0);
+    expect([...policy.states()].map(([key, status]) => [key, status.remaining])).toEqual([
       ['a', 0],
       ['b', 0],
     ]);
     // time on the calls' clock does not move the window; the policy's clock does
     callClock.advance(5_000);
-    expect(policy.budgetRemaining('a')).toBe(0);
+    expect(policy.state('a').remaining).toBe(0);
     clock.advance(1_000);
-    expect(policy.budgetRemaining('a')).toBe(1);
+    expect(policy.state('a').remaining).toBe(1);
     expect(giveUps.filter((event) => event.reason === 'budget').length).toBeGreaterThan(0);
   });
 });

@@ -9,6 +9,7 @@ import {
   type GiveUpReason,
   type KeyOption,
   LruMap,
+  type ObservablePolicy,
   type PolicyLimits,
   realClock,
   resolveKey,
@@ -21,6 +22,7 @@ import { type ResolvedRetryOptions, resolveRetryOptions } from './retry-options.
 import type {
   RetryBackoffContext,
   RetryBudgetExhaustedEvent,
+  RetryBudgetStatus,
   RetryEvent,
   RetryGiveUpEvent,
   RetryOptions,
@@ -58,7 +60,9 @@ function abortReason(reason: unknown): GiveUpReason {
  * backoff (or the server's `Retry-After`) between attempts, and never replays a committed attempt,
  * retries a caller's cancel, waits past the deadline or spends more than its retry budget.
  */
-export class RetryPolicy extends BasePolicy {
+export class RetryPolicy extends BasePolicy implements Extract<ObservablePolicy, { kind: 'retry' }> {
+  /** What telemetry knows this policy by. */
+  readonly kind = 'retry' as const;
   /** Attempts in total, the first one included. */
   readonly maxAttempts: number;
   readonly #options: ResolvedRetryOptions;
@@ -92,27 +96,38 @@ export class RetryPolicy extends BasePolicy {
   }
 
   /**
-   * Whole retries the budget allows right now (for a gauge): for `key` when the policy is keyed,
-   * `Infinity` with `budget: false`.
+   * The retry budget of `key` for a gauge: the whole retries it allows right now (`Infinity` with
+   * `budget: false`; the budget's `minRetries` for a key not seen yet).
    */
-  budgetRemaining(key: string = DEFAULT_KEY): number {
-    if (this.#budget) return this.#budget.remaining();
+  state(key: string = DEFAULT_KEY): RetryBudgetStatus {
+    if (this.#budget) return { remaining: this.#budget.remaining() };
     if (this.#keyedBudgets) {
       const budget = this.#keyedBudgets.peek(key);
-      return budget ? budget.remaining() : (this.#options.budget?.minRetries ?? 0);
+      return { remaining: budget ? budget.remaining() : (this.#options.budget?.minRetries ?? 0) };
     }
-    return Number.POSITIVE_INFINITY;
+    return { remaining: Number.POSITIVE_INFINITY };
   }
 
   /**
-   * Whole retries each budget allows right now, by key (`'default'` when the policy is not keyed),
-   * for gauges. Yields nothing with `budget: false`.
+   * Every budget kept, by key (`'default'` when the policy is not keyed), for gauges. Yields
+   * nothing with `budget: false`.
    */
-  *budgets(): IterableIterator<[string, number]> {
-    if (this.#budget) yield [DEFAULT_KEY, this.#budget.remaining()];
+  *states(): IterableIterator<[string, RetryBudgetStatus]> {
+    if (this.#budget) yield [DEFAULT_KEY, { remaining: this.#budget.remaining() }];
     else if (this.#keyedBudgets) {
-      for (const [key, budget] of this.#keyedBudgets.entries()) yield [key, budget.remaining()];
+      for (const [key, budget] of this.#keyedBudgets.entries())
+        yield [key, { remaining: budget.remaining() }];
     }
+  }
+
+  /** @deprecated Use `state(key).remaining`. */
+  budgetRemaining(key: string = DEFAULT_KEY): number {
+    return this.state(key).remaining;
+  }
+
+  /** @deprecated Use `states()`, whose entries are `[key, { remaining }]`. */
+  *budgets(): IterableIterator<[string, number]> {
+    for (const [key, status] of this.states()) yield [key, status.remaining];
   }
 
   async run<T>(context: Context, next: (context: Context) => Promise<T>): Promise<T> {

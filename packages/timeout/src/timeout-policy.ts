@@ -6,6 +6,7 @@ import {
   type Event,
   linkSignal,
   type ModelLoadWait,
+  type ObservablePolicy,
   type PhaseBudgets,
   type PolicyLimits,
   TimeoutError,
@@ -27,7 +28,9 @@ import type { TimeoutEvent, TimeoutOptions } from './types.js';
  * beneath it. Placed outside `retry()` it is the call's deadline (`totalMs`); inside, a limit per
  * attempt (`attemptMs`).
  */
-export class TimeoutPolicy extends BasePolicy {
+export class TimeoutPolicy extends BasePolicy implements Extract<ObservablePolicy, { kind: 'timeout' }> {
+  /** What telemetry knows this policy by. */
+  readonly kind = 'timeout' as const;
   /** The limit over what the policy wraps, or `undefined` when it only passes phase budgets inward. */
   readonly limitMs: number | undefined;
   /** The phase budgets handed to each attempt, or `undefined` for none. */
