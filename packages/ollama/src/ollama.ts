@@ -2,7 +2,6 @@ import {
   type Attributes,
   anyOf,
   assertSignal,
-  BulwarkError,
   budget,
   type CallTimeout,
   type Clock,

@@ -1,4 +1,4 @@
-import type { Clock, Context, GiveUpReason, KeyOption } from '@bulwark/core';
+import type { Clock, Context, KeyOption } from '@bulwark/core';
 import type { IBackoffFactory } from 'cockatiel';
 
 /**
