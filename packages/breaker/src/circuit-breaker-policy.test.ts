@@ -28,6 +28,8 @@ function setup(options: Parameters<typeof circuitBreaker>[0] = {}) {
 describe('circuitBreaker()', () => {
   it('opens after consecutive failures, fails fast, probes after halfOpenAfterMs and closes', async () => {
     const { clock, policy, changes } = setup({ breaker: () => new ConsecutiveBreaker(3) });
+    const refusals: unknown[] = [];
+    policy.onRejected((event) => refusals.push(event.error));
     for (let i = 0; i < 3; i++) await expect(policy.execute(fail(boom()))).rejects.toThrow(ConnectionError);
     expect(policy.state()).toEqual({ state: 'open', retryAt: 1_000, probes: 0 });
     let ran = false;
@@ -40,6 +42,12 @@ describe('circuitBreaker()', () => {
     expect(rejected).toBeInstanceOf(CircuitOpenError);
     expect(rejected.message).toBe('Circuit breaker "default" is open; next probe in 1000 ms');
     expect(rejected.retryAt).toBe(1_000);
+    // the event carries the very error the call rejects with; the former names are aliases
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]).toBe(rejected);
+    expect(policy.onReject).toBe(policy.onRejected);
+    expect(policy.getState()).toEqual(policy.state());
+    expect(policy.kind).toBe('circuit-breaker');
     clock.advance(1_000);
     await expect(policy.execute(() => 'probe ok')).resolves.toBe('probe ok');
     expect(changes).toEqual(['default:closed->open', 'default:open->half-open', 'default:half-open->closed']);

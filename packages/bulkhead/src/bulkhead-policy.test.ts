@@ -164,11 +164,17 @@ describe('bulkhead()', () => {
     policy.onAcquired((event) => seen.push(`acquired ${event.key}`));
     policy.onRejected((event) => seen.push(`rejected ${event.key}`));
     policy.onReleased((event) => seen.push(`released ${event.key}`));
+    const refusals: unknown[] = [];
+    policy.onRejected((event) => refusals.push(event.error));
     const gate = deferred();
     const attributes = { model: 'm' };
     const first = policy.execute(() => gate.promise, { attributes });
     const second = policy.execute(() => undefined, { attributes });
-    await policy.execute(() => undefined, { attributes }).catch(() => undefined);
+    const refused = await policy.execute(() => undefined, { attributes }).catch((error: unknown) => error);
+    // the event carries the very error the call rejects with
+    expect(refused).toBeInstanceOf(BulkheadRejectedError);
+    expect(refusals).toEqual([refused]);
+    expect(refusals[0]).toBe(refused);
     gate.resolve();
     await Promise.all([first, second]);
     expect(seen).toEqual([
@@ -179,6 +185,18 @@ describe('bulkhead()', () => {
       'acquired default',
       'released default',
     ]);
+  });
+
+  it('keeps the former snapshot names as aliases of state() and states()', async () => {
+    const policy = bulkhead({ limit: 1, queue: 0, key: 'model' });
+    const gate = deferred();
+    const running = policy.execute(() => gate.promise, { attributes: { model: 'a' } });
+    expect(policy.kind).toBe('bulkhead');
+    expect(policy.stats('a')).toEqual(policy.state('a'));
+    expect([...policy.entries()]).toEqual([...policy.states()]);
+    expect([...policy.states()]).toEqual([['a', { running: 1, queued: 0, rejected: 0 }]]);
+    gate.resolve();
+    await running;
   });
 
   it('with a store, holds one limit across policies sharing it and gives every lease back once', async () => {
