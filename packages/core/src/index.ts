@@ -50,7 +50,7 @@ export type { PolicyRun } from './policy.js';
 export { BasePolicy, definePolicy, invoke, noop } from './policy.js';
 export { parseRetryAfter } from './retry-after.js';
 export type { LinkedController } from './signal.js';
-export { assertSignal, describe, linkSignal, raceSignal, sleep } from './signal.js';
+export { assertSignal, describe, linkSignal, raceSignal, sleep, whenAborted } from './signal.js';
 export type {
   AttemptEndEvent,
   AttemptStartEvent,

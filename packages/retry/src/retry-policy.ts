@@ -15,6 +15,7 @@ import {
   resolveKey,
   sleep,
   TimeoutError,
+  whenAborted,
 } from '@bulwark/core';
 import type { IBackoff } from 'cockatiel';
 import { RetryBudget } from './retry-budget.js';
@@ -53,6 +54,64 @@ const keepAliveClock: Clock = {
 /** Why the signal of a call aborted: a Bulwark deadline outside the retry, or the caller's cancel. */
 function abortReason(reason: unknown): GiveUpReason {
   return TimeoutError.is(reason) ? 'outer-deadline' : 'cancelled';
+}
+
+/**
+ * One call's lifecycle as a retry reports it on the call's context: the attempt in progress,
+ * whether it has ended, whether the call has given up. Each is reported once: a cancel or an outer
+ * deadline ends the attempt and gives up from the signal's listener, before the call's rejection
+ * can be observed, and the later rethrow reports nothing again.
+ */
+class CallLifecycle {
+  readonly #context: Context;
+  readonly #giveUps: Emitter<RetryGiveUpEvent>;
+  #attempt = 0;
+  #attemptContext: Context | undefined;
+  #givenUp = false;
+
+  constructor(context: Context, giveUps: Emitter<RetryGiveUpEvent>) {
+    this.#context = context;
+    this.#giveUps = giveUps;
+  }
+
+  start(attempt: number, attemptContext: Context): void {
+    this.#attempt = attempt;
+    this.#attemptContext = attemptContext;
+    const context = this.#context;
+    context.reportCallEvent({
+      type: 'attempt-start',
+      attempt,
+      maxAttempts: attemptContext.maxAttempts,
+      at: context.clock.now(),
+    });
+  }
+
+  end(error: unknown, failed: boolean): void {
+    const attemptContext = this.#attemptContext;
+    if (attemptContext === undefined) return;
+    this.#attemptContext = undefined;
+    const context = this.#context;
+    context.reportCallEvent({
+      type: 'attempt-end',
+      attempt: this.#attempt,
+      at: context.clock.now(),
+      outcome: failed ? 'failure' : 'success',
+      error,
+      committed: attemptContext.committed,
+    });
+  }
+
+  /** Reports the give-up (once) and returns the error to rethrow. */
+  giveUp(error: unknown, reason: GiveUpReason): unknown {
+    if (this.#givenUp) return error;
+    this.#givenUp = true;
+    this.end(error, true);
+    const context = this.#context;
+    const attempt = this.#attempt;
+    if (this.#giveUps.size > 0) this.#giveUps.emit({ attempt, error, reason, context });
+    context.reportCallEvent({ type: 'give-up', attempt, reason, error, at: context.clock.now() });
+    return error;
+  }
 }
 
 /**
@@ -139,62 +198,32 @@ export class RetryPolicy extends BasePolicy implements Extract<ObservablePolicy,
     if (budget) options.budgetStore?.recordCall(key, options.budget as NonNullable<typeof options.budget>);
     const signal = context.signal;
     const clock = context.clock;
-    // The call's lifecycle as this policy reports it: the attempt in progress, whether it has
-    // ended, whether the call has given up. A cancel or an outer deadline ends both at once, from
-    // the signal's listener, so they are reported before anyone can see the call reject.
-    let attempt = 0;
-    let attemptContext: Context = context;
-    let attemptOpen = false;
-    let givenUp = false;
-    const endAttempt = (error: unknown, failed: boolean): void => {
-      if (!attemptOpen) return;
-      attemptOpen = false;
-      context.reportCallEvent({
-        type: 'attempt-end',
-        attempt,
-        at: clock.now(),
-        outcome: failed ? 'failure' : 'success',
-        error,
-        committed: attemptContext.committed,
-      });
-    };
-    const giveUp = (error: unknown, reason: GiveUpReason): unknown => {
-      if (givenUp) return error;
-      givenUp = true;
-      endAttempt(error, true);
-      if (this.#giveUps.size > 0) this.#giveUps.emit({ attempt, error, reason, context });
-      context.reportCallEvent({ type: 'give-up', attempt, reason, error, at: clock.now() });
-      return error;
-    };
-    const onAbort = (): void => {
-      giveUp(signal.reason, abortReason(signal.reason));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
+    const call = new CallLifecycle(context, this.#giveUps);
+    const stopListening = whenAborted(signal, () => call.giveUp(signal.reason, abortReason(signal.reason)));
     // Attempts start fresh commit states; a commit is passed outward as it happens, so policies
     // and observers outside this one see it too.
     const onCommit = (): void => context.commit();
     let backoff: IBackoff<RetryBackoffContext> | undefined;
     try {
-      for (; ; attempt++) {
-        attemptContext = context.with({ attempt, maxAttempts, onCommit });
-        attemptOpen = true;
-        context.reportCallEvent({ type: 'attempt-start', attempt, maxAttempts, at: clock.now() });
+      for (let attempt = 0; ; attempt++) {
+        const attemptContext = context.with({ attempt, maxAttempts, onCommit });
+        call.start(attempt, attemptContext);
         let error: unknown;
         try {
           const value = await next(attemptContext);
-          endAttempt(undefined, false);
+          call.end(undefined, false);
           return value;
         } catch (caught) {
           error = caught;
         }
 
-        if (signal.aborted) throw giveUp(signal.reason, abortReason(signal.reason));
-        endAttempt(error, true);
+        if (signal.aborted) throw call.giveUp(signal.reason, abortReason(signal.reason));
+        call.end(error, true);
         if (attemptContext.committed || (BulwarkError.is(error) && error.committed)) {
-          throw giveUp(error, 'committed');
+          throw call.giveUp(error, 'committed');
         }
-        if (!options.retryOn(error, attemptContext)) throw giveUp(error, 'not-retryable');
-        if (attempt + 1 >= maxAttempts) throw giveUp(error, 'max-attempts');
+        if (!options.retryOn(error, attemptContext)) throw call.giveUp(error, 'not-retryable');
+        if (attempt + 1 >= maxAttempts) throw call.giveUp(error, 'max-attempts');
 
         const backoffContext: RetryBackoffContext = {
           attempt: attempt + 1,
@@ -205,13 +234,13 @@ export class RetryPolicy extends BasePolicy implements Extract<ObservablePolicy,
         };
         backoff = backoff ? backoff.next(backoffContext) : options.backoff.next(backoffContext);
         const delayMs = this.#delayMs(backoff.duration, error);
-        if (delayMs >= context.remainingMs()) throw giveUp(error, 'deadline');
+        if (delayMs >= context.remainingMs()) throw call.giveUp(error, 'deadline');
         const allowed =
           budget === undefined ||
           (options.budgetStore ? await this.#tryRetry(budget, key) : budget.tryRetry());
         if (!allowed) {
           if (this.#exhausted.size > 0) this.#exhausted.emit({ attempt, error, key, context });
-          throw giveUp(error, 'budget');
+          throw call.giveUp(error, 'budget');
         }
 
         if (this.#retries.size > 0) this.#retries.emit({ attempt, delayMs, error, context });
@@ -219,14 +248,14 @@ export class RetryPolicy extends BasePolicy implements Extract<ObservablePolicy,
           try {
             await sleep(delayMs, { clock: clock === realClock ? keepAliveClock : clock, signal });
           } catch {
-            throw giveUp(signal.reason, abortReason(signal.reason));
+            throw call.giveUp(signal.reason, abortReason(signal.reason));
           }
         } else if (signal.aborted) {
-          throw giveUp(signal.reason, abortReason(signal.reason));
+          throw call.giveUp(signal.reason, abortReason(signal.reason));
         }
       }
     } finally {
-      signal.removeEventListener('abort', onAbort);
+      stopListening();
     }
   }
 
