@@ -191,7 +191,7 @@ async function burst(sim: Awaited<ReturnType<typeof startOllamaSim>>): Promise<v
   sim.resetStats();
   const calls = Array.from({ length: 20 }, (_, i) => call(() => ollama.chat(ask(model, `burst ${i}`))));
   const timer = setInterval(() => {
-    const stats = limit.stats(model);
+    const stats = limit.state(model);
     progress(`running ${stats.running}, queued ${stats.queued}, rejected ${stats.rejected}`);
   }, 50);
   const outcomes = await Promise.all(calls);

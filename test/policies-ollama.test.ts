@@ -93,9 +93,12 @@ describe('timeout() and retry() against the Ollama simulator', () => {
 
   it('does not retry 404 for an unknown model', async () => {
     const policy = retry({ maxAttempts: 4, initialDelayMs: 10 });
+    const reasons: string[] = [];
+    policy.onGiveUp((event) => reasons.push(event.reason));
     const error = await chat(policy, 'no-such-model').catch((caught) => caught);
     expect(error).toBeInstanceOf(ResponseError);
-    expect(error).toMatchObject({ status: 404, notRetried: 'not-retryable' });
+    expect(error).toMatchObject({ status: 404 });
+    expect(reasons).toEqual(['not-retryable']);
     expect(sim.requests).toHaveLength(1);
   });
 
@@ -111,17 +114,21 @@ describe('timeout() and retry() against the Ollama simulator', () => {
     // tokens 30 ms apart: each chunk reaches the caller before the failure that follows it
     await using slow = await startOllamaSim({ host: '127.0.0.1', port: 0, tokenDelayMs: 30 });
     const policy = retry({ maxAttempts: 3, initialDelayMs: 10 });
+    const reasons: string[] = [];
+    policy.onGiveUp((event) => reasons.push(event.reason));
     slow.setFaults([{ route: '/api/chat', kind: 'error-line', afterChunks: 3 }]);
     const errorLine = await chat(policy, 'llama3.2', slow.url).catch((caught) => caught);
     expect(errorLine).toBeInstanceOf(StreamError);
-    expect(errorLine).toMatchObject({ committed: true, retryable: false, notRetried: 'committed' });
+    expect(errorLine).toMatchObject({ committed: true, retryable: false });
+    expect(reasons).toEqual(['committed']);
     expect(slow.requests).toHaveLength(1);
 
     slow.clearRequests();
     slow.setFaults([{ route: '/api/chat', kind: 'reset', afterChunks: 3 }]);
     const reset = await chat(policy, 'llama3.2', slow.url).catch((caught) => caught);
     expect(reset).toBeInstanceOf(ConnectionError);
-    expect(reset).toMatchObject({ committed: true, notRetried: 'committed' });
+    expect(reset).toMatchObject({ committed: true });
+    expect(reasons).toEqual(['committed', 'committed']);
     expect(slow.requests).toHaveLength(1);
   });
 

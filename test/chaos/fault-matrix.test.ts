@@ -10,7 +10,14 @@
 import { spawnSync } from 'node:child_process';
 import { getEventListeners, setMaxListeners } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { BulwarkError, ErrorCode, type TimeoutError } from '@bulwark/core';
+import {
+  BulwarkError,
+  definePolicy,
+  ErrorCode,
+  type GiveUpReason,
+  type TimeoutError,
+  wrap,
+} from '@bulwark/core';
 import { Ollama } from '@bulwark/ollama';
 import { type OllamaSim, type RequestRecord, simulatedReply, startOllamaSim } from '@bulwark/ollama-sim';
 import { createInstrumentation, type LogRecordLike } from '@bulwark/otel';
@@ -79,6 +86,9 @@ const expectedErrors: Record<Exclude<FaultKind, 'none'>, { codes: string[]; phas
   crawl: { codes: [ErrorCode.Timeout], phases: ['total'] },
 };
 
+/** The give-up reason each failed call's lifecycle reported, by the error the call rejected with. */
+const giveUpReasons = new WeakMap<object, GiveUpReason>();
+
 /** Why a call's outcome is wrong for its fault, or undefined when it is right. */
 function verdict(call: CallResult): string | undefined {
   const expectedText = simulatedReply({
@@ -106,8 +116,9 @@ function verdict(call: CallResult): string | undefined {
   if (expected.phases && !expected.phases.includes((error as TimeoutError).phase)) {
     return `timed out in phase ${(error as TimeoutError).phase} (${(error as TimeoutError).timeoutMs} ms budget, ${Math.round((error as TimeoutError).elapsedMs)} ms into attempt ${(error as TimeoutError).attempt}), expected ${expected.phases}`;
   }
-  if (!KINDS[call.kind].persistent && error.notRetried !== 'budget') {
-    return `a transient fault was not retried (notRetried: ${error.notRetried})`;
+  const reason = giveUpReasons.get(error);
+  if (!KINDS[call.kind].persistent && reason !== 'budget') {
+    return `a transient fault was not retried (give-up reason: ${reason})`;
   }
   return undefined;
 }
@@ -168,7 +179,19 @@ describe(`fault matrix (CHAOS_SEED=${SEED}, ${CALLS} calls)`, () => {
       faults: faultsFor(),
     });
     // One policy shared by two clients: the bulkhead and breaker states are per model, not per client.
-    const policy = chaosPolicy();
+    const policy = wrap(
+      definePolicy((context, next) =>
+        next(
+          context.with({
+            onCallEvent: (event) => {
+              if (event.type === 'give-up' && typeof event.error === 'object' && event.error !== null)
+                giveUpReasons.set(event.error, event.reason);
+            },
+          }),
+        ),
+      ),
+      chaosPolicy(),
+    );
     const common = {
       host: sim.url,
       policy,

@@ -28,8 +28,10 @@ function setup(options: Parameters<typeof circuitBreaker>[0] = {}) {
 describe('circuitBreaker()', () => {
   it('opens after consecutive failures, fails fast, probes after halfOpenAfterMs and closes', async () => {
     const { clock, policy, changes } = setup({ breaker: () => new ConsecutiveBreaker(3) });
+    const refusals: unknown[] = [];
+    policy.onRejected((event) => refusals.push(event.error));
     for (let i = 0; i < 3; i++) await expect(policy.execute(fail(boom()))).rejects.toThrow(ConnectionError);
-    expect(policy.getState()).toEqual({ state: 'open', retryAt: 1_000, probes: 0 });
+    expect(policy.state()).toEqual({ state: 'open', retryAt: 1_000, probes: 0 });
     let ran = false;
     const rejected = (await policy
       .execute(() => {
@@ -40,6 +42,12 @@ describe('circuitBreaker()', () => {
     expect(rejected).toBeInstanceOf(CircuitOpenError);
     expect(rejected.message).toBe('Circuit breaker "default" is open; next probe in 1000 ms');
     expect(rejected.retryAt).toBe(1_000);
+    // the event carries the very error the call rejects with; the former names are aliases
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]).toBe(rejected);
+    expect(policy.onReject).toBe(policy.onRejected);
+    expect(policy.getState()).toEqual(policy.state());
+    expect(policy.kind).toBe('circuit-breaker');
     clock.advance(1_000);
     await expect(policy.execute(() => 'probe ok')).resolves.toBe('probe ok');
     expect(changes).toEqual(['default:closed->open', 'default:open->half-open', 'default:half-open->closed']);
@@ -63,7 +71,7 @@ describe('circuitBreaker()', () => {
     expect(again.cause).toBe(third);
     clock.advance(1_000);
     await policy.execute(() => 'probe ok');
-    expect(policy.getState().state).toBe('closed');
+    expect(policy.state().state).toBe('closed');
   });
 
   it('re-opens when the probe fails, moving the next probe time', async () => {
@@ -71,7 +79,7 @@ describe('circuitBreaker()', () => {
     await policy.execute(fail(boom())).catch(() => {});
     clock.advance(1_000);
     await policy.execute(fail(boom())).catch(() => {});
-    expect(policy.getState()).toEqual({ state: 'open', retryAt: 2_000, probes: 0 });
+    expect(policy.state()).toEqual({ state: 'open', retryAt: 2_000, probes: 0 });
   });
 
   it('lets only halfOpenProbes through and rejects everyone else at once while they run', async () => {
@@ -86,10 +94,10 @@ describe('circuitBreaker()', () => {
     const other = (await policy.execute(() => 'x').catch((error: unknown) => error)) as CircuitOpenError;
     expect(other).toBeInstanceOf(CircuitOpenError);
     expect(other.state).toBe('half-open');
-    expect(policy.getState().probes).toBe(2);
+    expect(policy.state().probes).toBe(2);
     release();
     await Promise.all(probes);
-    expect(policy.getState().state).toBe('closed');
+    expect(policy.state().state).toBe('closed');
   });
 
   it('keeps one breaker per key: a failing model does not stop another', async () => {
@@ -122,13 +130,13 @@ describe('circuitBreaker()', () => {
   ])('classifies %s', async (_, error, expected) => {
     const { policy } = setup({ breaker: () => new ConsecutiveBreaker(1) });
     await policy.execute(fail(error)).catch(() => {});
-    expect(policy.getState().state).toBe(expected);
+    expect(policy.state().state).toBe(expected);
   });
 
   it('counts overload when asked to', async () => {
     const { policy } = setup({ breaker: () => new ConsecutiveBreaker(1), countOverload: true });
     await policy.execute(fail(new ResponseError({ status: 503 }))).catch(() => {});
-    expect(policy.getState().state).toBe('open');
+    expect(policy.state().state).toBe('open');
   });
 
   it("never counts a caller's cancel", async () => {
@@ -144,7 +152,7 @@ describe('circuitBreaker()', () => {
     );
     controller.abort(reason);
     await expect(call).rejects.toBe(reason);
-    expect(policy.getState().state).toBe('closed');
+    expect(policy.state().state).toBe('closed');
   });
 
   it('opens on a sampling window once the minimum throughput is there', async () => {
@@ -156,13 +164,13 @@ describe('circuitBreaker()', () => {
     for (let i = 0; i < 3; i++) await policy.execute(() => 'ok');
     await policy.execute(fail(boom())).catch(() => {});
     await policy.execute(fail(boom())).catch(() => {});
-    expect(policy.getState().state).toBe('closed'); // 2 of 5: below the minimum throughput
+    expect(policy.state().state).toBe('closed'); // 2 of 5: below the minimum throughput
     clock.advance(11_000); // the successes leave the window
     for (let i = 0; i < 3; i++) await policy.execute(() => 'ok');
     for (let i = 0; i < 2; i++) await policy.execute(fail(boom())).catch(() => {});
-    expect(policy.getState().state).toBe('closed'); // 2 failures of 5 calls
+    expect(policy.state().state).toBe('closed'); // 2 failures of 5 calls
     await policy.execute(fail(boom())).catch(() => {});
-    expect(policy.getState().state).toBe('open'); // 3 of 6 = 50%
+    expect(policy.state().state).toBe('open'); // 3 of 6 = 50%
   });
 
   it('takes a SamplingWindowBreaker instance as breaker and counts each key on its own copy', async () => {
@@ -174,8 +182,8 @@ describe('circuitBreaker()', () => {
     expect(await run('a', () => 'ok')).toBe('ok');
     await run('a', fail(boom()));
     await run('b', () => 'ok');
-    expect(policy.getState('a').state).toBe('open'); // 1 of 2 on key a
-    expect(policy.getState('b').state).toBe('closed');
+    expect(policy.state('a').state).toBe('open'); // 1 of 2 on key a
+    expect(policy.state('b').state).toBe('closed');
     expect(template.state).toEqual({ buckets: [] }); // the instance given is a template, never counted on
   });
 
@@ -207,13 +215,13 @@ describe('circuitBreaker()', () => {
       clock.advance(5_000);
       return 'long healthy stream';
     });
-    expect(policy.getState().state).toBe('closed');
+    expect(policy.state().state).toBe('closed');
     const value = await policy.execute(async () => {
       clock.advance(600);
       return 'slow but fine';
     });
     expect(value).toBe('slow but fine');
-    expect(policy.getState().state).toBe('open');
+    expect(policy.state().state).toBe('open');
   });
 
   it('exports and restores its state', async () => {
@@ -224,11 +232,11 @@ describe('circuitBreaker()', () => {
     const snapshot = JSON.parse(JSON.stringify(policy.exportState()));
     const { policy: restored, changes } = setup({ key: 'model', breaker: () => new ConsecutiveBreaker(2) });
     restored.restoreState(snapshot);
-    expect(restored.getState('b')).toEqual({ state: 'open', retryAt: 1_000, probes: 0 });
+    expect(restored.state('b')).toEqual({ state: 'open', retryAt: 1_000, probes: 0 });
     expect(changes).toEqual(['b:closed->open']);
     // a's one failure was carried over: one more opens it.
     await restored.execute(fail(boom()), { attributes: { model: 'a' } }).catch(() => {});
-    expect(restored.getState('a').state).toBe('open');
+    expect(restored.state('a').state).toBe('open');
     expect(() => restored.restoreState({} as never)).toThrow(/not a snapshot/);
   });
 
@@ -242,8 +250,8 @@ describe('circuitBreaker()', () => {
     const { policy } = setup({ key: 'model', breaker: new ConsecutiveBreaker(2) });
     await policy.execute(fail(boom()), { attributes: { model: 'a' } }).catch(() => {});
     await policy.execute(fail(boom()), { attributes: { model: 'b' } }).catch(() => {});
-    expect(policy.getState('a').state).toBe('closed');
-    expect(policy.getState('b').state).toBe('closed');
+    expect(policy.state('a').state).toBe('closed');
+    expect(policy.state('b').state).toBe('closed');
   });
 
   it('with a store: follows its answers, tells it what calls decided, and uses its own state when it has no answer', async () => {

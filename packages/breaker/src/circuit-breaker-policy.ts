@@ -6,6 +6,7 @@ import {
   type Context,
   duration,
   Emitter,
+  type Event,
   func,
   hostAttribute,
   InvalidOptionError,
@@ -14,6 +15,7 @@ import {
   keyOption,
   LruMap,
   type ModelLoadWait,
+  type ObservablePolicy,
   object,
   oneOf,
   realClock,
@@ -26,14 +28,14 @@ import { SamplingWindowBreaker } from './sampling-breaker.js';
 import type {
   BreakerProbe,
   BreakerSnapshot,
-  BreakerStatus,
   BreakerStore,
   CircuitBreakerOptions,
+  CircuitBreakerStatus,
+  CircuitOutcomeEvent,
+  CircuitRejectedEvent,
   CircuitState,
+  CircuitStateChangeEvent,
   Outcome,
-  OutcomeEvent,
-  RejectEvent,
-  StateChangeEvent,
 } from './types.js';
 
 export const DEFAULT_HALF_OPEN_AFTER_MS = 30_000;
@@ -61,7 +63,10 @@ function copyBreaker(template: IBreaker): IBreaker {
  * go through and every other call still fails at once, never waiting for a probe that may be a
  * minutes-long generation.
  */
-export class CircuitBreakerPolicy extends BasePolicy {
+export class CircuitBreakerPolicy
+  extends BasePolicy
+  implements Extract<ObservablePolicy, { kind: 'circuit-breaker' }>
+{
   readonly halfOpenAfterMs: number;
   readonly halfOpenProbes: number;
   readonly #key: KeyOption | undefined;
@@ -72,13 +77,17 @@ export class CircuitBreakerPolicy extends BasePolicy {
   readonly #clock: Clock;
   readonly #store: BreakerStore | undefined;
   readonly #breakers: LruMap<string, Breaker>;
-  readonly #stateChange = new Emitter<StateChangeEvent>();
-  readonly #reject = new Emitter<RejectEvent>();
-  readonly #outcome = new Emitter<OutcomeEvent>();
+  readonly #stateChange = new Emitter<CircuitStateChangeEvent>();
+  readonly #reject = new Emitter<CircuitRejectedEvent>();
+  readonly #outcome = new Emitter<CircuitOutcomeEvent>();
+  /** What telemetry knows this policy by. */
+  readonly kind = 'circuit-breaker' as const;
   /** A breaker changed state. */
-  readonly onStateChange = this.#stateChange.event;
-  /** A call was refused without running. */
-  readonly onReject = this.#reject.event;
+  readonly onStateChange: Event<CircuitStateChangeEvent> = this.#stateChange.event;
+  /** A call was refused without running, with the `CircuitOpenError` it rejects with. */
+  readonly onRejected: Event<CircuitRejectedEvent> = this.#reject.event;
+  /** @deprecated Use `onRejected`. */
+  readonly onReject: Event<CircuitRejectedEvent> = this.#reject.event;
   /** A call ran and was counted (`success`, `failure`) or not (`ignore`). */
   readonly onOutcome = this.#outcome.event;
 
@@ -192,14 +201,15 @@ export class CircuitBreakerPolicy extends BasePolicy {
       }
     }
     const state = breaker.state === 'open' ? 'open' : 'half-open';
-    if (this.#reject.size > 0) this.#reject.emit({ key, state, context });
-    throw new CircuitOpenError({
+    const error = new CircuitOpenError({
       key,
       state,
       retryAt: state === 'open' ? breaker.retryAt : undefined,
       now: this.#clock.now(),
       host: hostAttribute(context.attributes),
     });
+    if (this.#reject.size > 0) this.#reject.emit({ key, state, error, context });
+    throw error;
   }
 
   #runLocal<T>(
@@ -216,17 +226,16 @@ export class CircuitBreakerPolicy extends BasePolicy {
       (breaker.state === 'half-open' && breaker.probes >= this.halfOpenProbes)
     ) {
       const state = breaker.state;
-      if (this.#reject.size > 0) this.#reject.emit({ key, state, context });
-      return Promise.reject(
-        new CircuitOpenError({
-          key,
-          state,
-          retryAt: state === 'open' ? breaker.retryAt : undefined,
-          now: this.#clock.now(),
-          cause: breaker.openedBy,
-          host: hostAttribute(context.attributes),
-        }),
-      );
+      const error = new CircuitOpenError({
+        key,
+        state,
+        retryAt: state === 'open' ? breaker.retryAt : undefined,
+        now: this.#clock.now(),
+        cause: breaker.openedBy,
+        host: hostAttribute(context.attributes),
+      });
+      if (this.#reject.size > 0) this.#reject.emit({ key, state, error, context });
+      return Promise.reject(error);
     }
     const probe = breaker.state === 'half-open';
     if (probe) breaker.probes++;
@@ -333,15 +342,20 @@ export class CircuitBreakerPolicy extends BasePolicy {
     }
   }
 
-  /** Where the breaker of `key` stands. */
-  getState(key = 'default'): BreakerStatus {
+  /** Where the breaker of `key` stands (`closed` for a key not seen yet). */
+  state(key = 'default'): CircuitBreakerStatus {
     const breaker = this.#breakers.peek(key);
     if (!breaker) return { state: 'closed', retryAt: undefined, probes: 0 };
     return { state: breaker.state, retryAt: breaker.retryAt, probes: breaker.probes };
   }
 
+  /** @deprecated Use `state(key)`. */
+  getState(key = 'default'): CircuitBreakerStatus {
+    return this.state(key);
+  }
+
   /** Every breaker with its status. */
-  *states(): IterableIterator<[string, BreakerStatus]> {
+  *states(): IterableIterator<[string, CircuitBreakerStatus]> {
     for (const [key, breaker] of this.#breakers.entries()) {
       yield [key, { state: breaker.state, retryAt: breaker.retryAt, probes: breaker.probes }];
     }

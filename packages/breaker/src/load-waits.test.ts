@@ -45,7 +45,7 @@ describe('circuitBreaker() and waits on a model load', () => {
       }),
     ).rejects.toThrow();
     expect(outcomes).toEqual(['ignore', 'ignore']);
-    expect(policy.getState().state).toBe('closed');
+    expect(policy.state().state).toBe('closed');
   });
 
   it('counts a failed load on the one waiter that carries it', async () => {
@@ -58,7 +58,7 @@ describe('circuitBreaker() and waits on a model load', () => {
       });
     for (const counts of [false, true, false, false]) await expect(failed(counts)).rejects.toThrow();
     expect(outcomes).toEqual(['ignore', 'failure', 'ignore', 'ignore']);
-    expect(policy.getState().state).toBe('closed');
+    expect(policy.state().state).toBe('closed');
     // the counted waiter's error is classified as usual: a 400 from the load is not a failure
     await expect(
       policy.execute((context: Context) => {
@@ -88,7 +88,7 @@ describe('circuitBreaker() and waits on a model load', () => {
       }),
     ).rejects.toThrow();
     expect(outcomes).toEqual(['success', 'failure']);
-    expect(policy.getState().state).toBe('open');
+    expect(policy.state().state).toBe('open');
   });
 
   it('ignores a load timeout even without a reported wait', async () => {

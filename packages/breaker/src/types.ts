@@ -1,8 +1,14 @@
-import type { Clock, Context, KeyOption } from '@bulwark/core';
+import type {
+  CircuitBreakerStatus,
+  CircuitOutcomeEvent,
+  CircuitRejectedEvent,
+  CircuitState,
+  CircuitStateChangeEvent,
+  Clock,
+  Context,
+  KeyOption,
+} from '@bulwark/core';
 import type { IBreaker } from 'cockatiel';
-
-/** Where a breaker stands. */
-export type CircuitState = 'closed' | 'open' | 'half-open';
 
 /** How a call's outcome counts for the breaker. */
 export type Outcome = 'success' | 'failure' | 'ignore';
@@ -76,36 +82,23 @@ export interface BreakerStore {
   releaseProbe(key: string, probe: BreakerProbe): Promise<void>;
 }
 
-export interface StateChangeEvent {
-  readonly key: string;
-  readonly from: CircuitState;
-  readonly to: CircuitState;
-  /** The error that opened it, or why it changed. */
-  readonly reason: unknown;
-}
+/** The payloads of this policy's events and its state, defined in `@bulwark/core` so telemetry imports types only. */
+export type {
+  CircuitBreakerStatus,
+  CircuitOutcomeEvent,
+  CircuitRejectedEvent,
+  CircuitState,
+  CircuitStateChangeEvent,
+} from '@bulwark/core';
 
-export interface RejectEvent {
-  readonly key: string;
-  readonly state: 'open' | 'half-open';
-  readonly context: Context;
-}
-
-export interface OutcomeEvent {
-  readonly key: string;
-  readonly outcome: Outcome;
-  readonly durationMs: number;
-  readonly error?: unknown;
-  readonly context: Context;
-}
-
-/** What `getState(key)` reports, for health checks. */
-export interface BreakerStatus {
-  state: CircuitState;
-  /** When an open breaker lets its next probe through (clock time). */
-  retryAt: number | undefined;
-  /** Probe calls in flight. */
-  probes: number;
-}
+/** @deprecated Use `CircuitStateChangeEvent`. */
+export type StateChangeEvent = CircuitStateChangeEvent;
+/** @deprecated Use `CircuitRejectedEvent`. */
+export type RejectEvent = CircuitRejectedEvent;
+/** @deprecated Use `CircuitOutcomeEvent`. */
+export type OutcomeEvent = CircuitOutcomeEvent;
+/** @deprecated Use `CircuitBreakerStatus`. */
+export type BreakerStatus = CircuitBreakerStatus;
 
 /** A JSON snapshot of every breaker, for `restoreState()`. */
 export interface BreakerSnapshot {

@@ -39,7 +39,7 @@ describe('bulkhead()', () => {
       ),
     );
     await tick();
-    expect(policy.stats()).toEqual({ running: 4, queued: 50, rejected: 446 });
+    expect(policy.state()).toEqual({ running: 4, queued: 50, rejected: 446 });
     for (const gate of gates) gate.resolve();
     const outcomes = await Promise.all(settled);
     expect(outcomes.filter((outcome) => outcome === 'ok')).toHaveLength(54);
@@ -50,7 +50,7 @@ describe('bulkhead()', () => {
     );
     expect(maxRunning).toBe(4);
     expect(order).toEqual(Array.from({ length: 54 }, (_, index) => index));
-    expect(policy.stats()).toEqual({ running: 0, queued: 0, rejected: 446 });
+    expect(policy.state()).toEqual({ running: 0, queued: 0, rejected: 446 });
   });
 
   it('keeps keys apart', async () => {
@@ -64,7 +64,7 @@ describe('bulkhead()', () => {
     );
     gate.resolve();
     await a;
-    expect(policy.stats('a')).toEqual({ running: 0, queued: 0, rejected: 1 });
+    expect(policy.state('a')).toEqual({ running: 0, queued: 0, rejected: 1 });
   });
 
   it('holds the slot until a long operation (a stream) settles', async () => {
@@ -95,13 +95,13 @@ describe('bulkhead()', () => {
     const second = policy.execute(() => 'never', { clock });
     const caught = second.catch((error: unknown) => error);
     await clock.advanceAsync(999);
-    expect(policy.stats().queued).toBe(1);
+    expect(policy.state().queued).toBe(1);
     await clock.advanceAsync(1);
     const error = (await caught) as TimeoutError;
     expect(error).toBeInstanceOf(TimeoutError);
     expect(error.phase).toBe('queue');
     expect(error.timeoutMs).toBe(1_000);
-    expect(policy.stats().queued).toBe(0);
+    expect(policy.state().queued).toBe(0);
     gate.resolve();
     await first;
     expect(clock.pending).toBe(0);
@@ -118,7 +118,7 @@ describe('bulkhead()', () => {
     await clock.advanceAsync(500);
     const error = (await caught) as TimeoutError;
     expect(error.phase).toBe('total');
-    expect(policy.stats().queued).toBe(0);
+    expect(policy.state().queued).toBe(0);
     gate.resolve();
     await first;
     expect(clock.pending).toBe(0);
@@ -134,7 +134,7 @@ describe('bulkhead()', () => {
     const third = policy.execute(() => 'third');
     controller.abort(reason);
     await expect(cancelled).rejects.toBe(reason);
-    expect(policy.stats().queued).toBe(1);
+    expect(policy.state().queued).toBe(1);
     gate.resolve();
     await first;
     await expect(third).resolves.toBe('third');
@@ -154,7 +154,7 @@ describe('bulkhead()', () => {
     for (const gate of gates) gate.resolve();
     await Promise.all(running);
     await expect(last).resolves.toBe('served');
-    expect(policy.stats()).toEqual({ running: 0, queued: 0, rejected: 0 });
+    expect(policy.state()).toEqual({ running: 0, queued: 0, rejected: 0 });
   });
 
   it('reports queued, acquired, rejected and released events with the context', async () => {
@@ -164,11 +164,17 @@ describe('bulkhead()', () => {
     policy.onAcquired((event) => seen.push(`acquired ${event.key}`));
     policy.onRejected((event) => seen.push(`rejected ${event.key}`));
     policy.onReleased((event) => seen.push(`released ${event.key}`));
+    const refusals: unknown[] = [];
+    policy.onRejected((event) => refusals.push(event.error));
     const gate = deferred();
     const attributes = { model: 'm' };
     const first = policy.execute(() => gate.promise, { attributes });
     const second = policy.execute(() => undefined, { attributes });
-    await policy.execute(() => undefined, { attributes }).catch(() => undefined);
+    const refused = await policy.execute(() => undefined, { attributes }).catch((error: unknown) => error);
+    // the event carries the very error the call rejects with
+    expect(refused).toBeInstanceOf(BulkheadRejectedError);
+    expect(refusals).toEqual([refused]);
+    expect(refusals[0]).toBe(refused);
     gate.resolve();
     await Promise.all([first, second]);
     expect(seen).toEqual([
@@ -179,6 +185,18 @@ describe('bulkhead()', () => {
       'acquired default',
       'released default',
     ]);
+  });
+
+  it('keeps the former snapshot names as aliases of state() and states()', async () => {
+    const policy = bulkhead({ limit: 1, queue: 0, key: 'model' });
+    const gate = deferred();
+    const running = policy.execute(() => gate.promise, { attributes: { model: 'a' } });
+    expect(policy.kind).toBe('bulkhead');
+    expect(policy.stats('a')).toEqual(policy.state('a'));
+    expect([...policy.entries()]).toEqual([...policy.states()]);
+    expect([...policy.states()]).toEqual([['a', { running: 1, queued: 0, rejected: 0 }]]);
+    gate.resolve();
+    await running;
   });
 
   it('with a store, holds one limit across policies sharing it and gives every lease back once', async () => {

@@ -4,12 +4,14 @@ import {
   type Context,
   duration,
   Emitter,
+  type Event,
   hostAttribute,
   InvalidOptionError,
   integer,
   type KeyOption,
   keyOption,
   LruMap,
+  type ObservablePolicy,
   object,
   resolveKey,
   TimeoutError,
@@ -23,7 +25,7 @@ import type {
   BulkheadQueuedEvent,
   BulkheadRejectedEvent,
   BulkheadReleasedEvent,
-  BulkheadStats,
+  BulkheadStatus,
   BulkheadStore,
 } from './types.js';
 
@@ -87,7 +89,7 @@ class KeyState {
  * A call holds its slot until its operation settles: for a stream, until the stream ends, is
  * abandoned or fails.
  */
-export class BulkheadPolicy extends BasePolicy {
+export class BulkheadPolicy extends BasePolicy implements Extract<ObservablePolicy, { kind: 'bulkhead' }> {
   readonly limit: number;
   readonly queue: number;
   readonly queueMs: number | undefined;
@@ -98,14 +100,16 @@ export class BulkheadPolicy extends BasePolicy {
   readonly #acquired = new Emitter<BulkheadAcquiredEvent>();
   readonly #rejected = new Emitter<BulkheadRejectedEvent>();
   readonly #released = new Emitter<BulkheadReleasedEvent>();
+  /** What telemetry knows this policy by. */
+  readonly kind = 'bulkhead' as const;
   /** A call waits in the queue. */
-  readonly onQueued = this.#queued.event;
+  readonly onQueued: Event<BulkheadQueuedEvent> = this.#queued.event;
   /** A call got its slot (at once or after waiting). */
-  readonly onAcquired = this.#acquired.event;
-  /** A call was turned away: slots and queue full. */
-  readonly onRejected = this.#rejected.event;
+  readonly onAcquired: Event<BulkheadAcquiredEvent> = this.#acquired.event;
+  /** A call was turned away (slots and queue full), with the `BulkheadRejectedError` it rejects with. */
+  readonly onRejected: Event<BulkheadRejectedEvent> = this.#rejected.event;
   /** A call gave its slot back. */
-  readonly onReleased = this.#released.event;
+  readonly onReleased: Event<BulkheadReleasedEvent> = this.#released.event;
 
   constructor(options: BulkheadOptions = {}) {
     super();
@@ -133,17 +137,27 @@ export class BulkheadPolicy extends BasePolicy {
     });
   }
 
-  /** The counters of `key`. */
-  stats(key = 'default'): BulkheadStats {
+  /** The counters of `key` (all 0 for a key not seen yet). */
+  state(key = 'default'): BulkheadStatus {
     const state = this.#states.peek(key);
     return { running: state?.running ?? 0, queued: state?.queued ?? 0, rejected: state?.rejected ?? 0 };
   }
 
   /** Every key with its counters. */
-  *entries(): IterableIterator<[string, BulkheadStats]> {
+  *states(): IterableIterator<[string, BulkheadStatus]> {
     for (const [key, state] of this.#states.entries()) {
       yield [key, { running: state.running, queued: state.queued, rejected: state.rejected }];
     }
+  }
+
+  /** @deprecated Use `state(key)`. */
+  stats(key = 'default'): BulkheadStatus {
+    return this.state(key);
+  }
+
+  /** @deprecated Use `states()`. */
+  entries(): IterableIterator<[string, BulkheadStatus]> {
+    return this.states();
   }
 
   run<T>(context: Context, next: (context: Context) => Promise<T>): Promise<T> {
@@ -157,15 +171,14 @@ export class BulkheadPolicy extends BasePolicy {
     }
     if (state.queued >= this.queue) {
       state.rejected++;
-      if (this.#rejected.size > 0) this.#rejected.emit({ key, context });
-      return Promise.reject(
-        new BulkheadRejectedError({
-          key,
-          limit: this.limit,
-          queue: this.queue,
-          host: hostAttribute(context.attributes),
-        }),
-      );
+      const error = new BulkheadRejectedError({
+        key,
+        limit: this.limit,
+        queue: this.queue,
+        host: hostAttribute(context.attributes),
+      });
+      if (this.#rejected.size > 0) this.#rejected.emit({ key, error, context });
+      return Promise.reject(error);
     }
     return this.#wait(state, key, context).then(() => this.#hold(state, key, context, next));
   }
@@ -264,13 +277,14 @@ export class BulkheadPolicy extends BasePolicy {
     }
     if (state.queued + (first ? 0 : state.asking) >= this.queue) {
       state.rejected++;
-      if (this.#rejected.size > 0) this.#rejected.emit({ key, context });
-      throw new BulkheadRejectedError({
+      const error = new BulkheadRejectedError({
         key,
         limit: this.limit,
         queue: this.queue,
         host: hostAttribute(context.attributes),
       });
+      if (this.#rejected.size > 0) this.#rejected.emit({ key, error, context });
+      throw error;
     }
     const lease = await this.#wait(state, key, context, first);
     return this.#hold(state, key, context, next, lease);

@@ -7,5 +7,6 @@ export type {
   BulkheadRejectedEvent,
   BulkheadReleasedEvent,
   BulkheadStats,
+  BulkheadStatus,
   BulkheadStore,
 } from './types.js';

@@ -1,4 +1,4 @@
-import type { Context, KeyOption } from '@bulwark/core';
+import type { BulkheadStatus, KeyOption } from '@bulwark/core';
 
 /** Options of `bulkhead()`. */
 export interface BulkheadOptions {
@@ -41,34 +41,14 @@ export interface BulkheadStore {
   readonly pollMs?: number;
 }
 
-/** Counters of one key. */
-export interface BulkheadStats {
-  running: number;
-  queued: number;
-  /** Calls rejected because slots and queue were full, since the key was created. */
-  rejected: number;
-}
+/** The payloads of this policy's events and its state, defined in `@bulwark/core` so telemetry imports types only. */
+export type {
+  BulkheadAcquiredEvent,
+  BulkheadQueuedEvent,
+  BulkheadRejectedEvent,
+  BulkheadReleasedEvent,
+  BulkheadStatus,
+} from '@bulwark/core';
 
-export interface BulkheadQueuedEvent {
-  readonly key: string;
-  /** Calls waiting, this one included. */
-  readonly queued: number;
-  readonly context: Context;
-}
-
-export interface BulkheadAcquiredEvent {
-  readonly key: string;
-  /** How long the call waited for its slot. */
-  readonly waitedMs: number;
-  readonly context: Context;
-}
-
-export interface BulkheadRejectedEvent {
-  readonly key: string;
-  readonly context: Context;
-}
-
-export interface BulkheadReleasedEvent {
-  readonly key: string;
-  readonly context: Context;
-}
+/** @deprecated Use `BulkheadStatus`. */
+export type BulkheadStats = BulkheadStatus;

@@ -2,6 +2,8 @@ import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from './clock.js';
 import { createContext } from './context.js';
+import { InvalidOptionError } from './errors.js';
+import { noop } from './policy.js';
 
 describe('Context', () => {
   it('shares one commit state within an attempt and starts fresh on a new attempt', () => {
@@ -110,5 +112,74 @@ describe('reportModelLoad()', () => {
     outer.reportModelLoad({ type: 'wait-start', model: 'm', host: 'h', loadStartedAt: 0, at: 0 });
     createContext().reportModelLoad({ type: 'wait-start', model: 'm', host: 'h', loadStartedAt: 0, at: 0 });
     expect(seen).toEqual(['outer:wait-start', 'inner:wait-start', 'outer:wait-start']);
+  });
+});
+
+describe('Context lifecycle events', () => {
+  it('delivers call events to the listeners of the context and of every context above it, in order', () => {
+    const clock = new ManualClock(100);
+    const seen: string[] = [];
+    const root = createContext({ clock, onCallEvent: (event) => seen.push(`caller:${event.type}`) });
+    const outer = root.with({ onCallEvent: (event) => seen.push(`outer:${event.type}`) });
+    const attempt = outer.with({ attempt: 0 });
+    const inner = attempt.with({ onCallEvent: (event) => seen.push(`inner:${event.type}`) });
+    outer.reportCallEvent({ type: 'attempt-start', attempt: 0, maxAttempts: 2, at: clock.now() });
+    inner.reportCallEvent({
+      type: 'attempt-end',
+      attempt: 0,
+      at: clock.now(),
+      outcome: 'success',
+      error: undefined,
+      committed: false,
+    });
+    expect(seen).toEqual([
+      'caller:attempt-start',
+      'outer:attempt-start',
+      'caller:attempt-end',
+      'outer:attempt-end',
+      'inner:attempt-end',
+    ]);
+  });
+
+  it('reports one commit per call, with the attempt that committed, however many contexts commit', () => {
+    const clock = new ManualClock(5);
+    const events: unknown[] = [];
+    const root = createContext({ clock, onCallEvent: (event) => events.push(event) });
+    const attempt1 = root.with({ attempt: 1, onCommit: () => root.commit() });
+    clock.advance(10);
+    attempt1.commit();
+    attempt1.commit();
+    root.with({ attempt: 2 }).commit();
+    expect(events).toEqual([{ type: 'commit', attempt: 1, at: 15 }]);
+    expect(root.committed).toBe(true);
+  });
+
+  it('keeps reporting when a listener throws, and surfaces the error on a later turn', async () => {
+    const thrown = new Error('listener bug');
+    const seen: string[] = [];
+    const surfaced = new Promise<unknown>((resolve) => {
+      const original = process.listeners('uncaughtException');
+      process.removeAllListeners('uncaughtException');
+      process.once('uncaughtException', (error) => {
+        for (const listener of original) process.on('uncaughtException', listener);
+        resolve(error);
+      });
+    });
+    const context = createContext({
+      onCallEvent: () => {
+        throw thrown;
+      },
+    }).with({ onCallEvent: (event) => seen.push(event.type) });
+    context.reportCallEvent({ type: 'give-up', attempt: 0, reason: 'budget', error: undefined, at: 0 });
+    expect(seen).toEqual(['give-up']);
+    expect(await surfaced).toBe(thrown);
+  });
+
+  it('rejects an onCallEvent that is not a function, naming it', async () => {
+    const error = await noop()
+      .execute(() => 1, { onCallEvent: 'log' as never })
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect((error as InvalidOptionError).message).toContain('"onCallEvent"');
   });
 });

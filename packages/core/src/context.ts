@@ -1,12 +1,16 @@
 import { realClock } from './clock.js';
 import { neverAborted } from './never-aborted.js';
 import type {
+  AttemptEndEvent,
+  AttemptStartEvent,
   Attributes,
+  CallEvent,
   CallTimeout,
   Clock,
   Context,
   ContextPatch,
   ExecuteOptions,
+  GiveUpEvent,
   ModelLoadWait,
   PhaseBudgets,
 } from './types.js';
@@ -27,6 +31,13 @@ const noHooks: Hooks = Object.freeze({
   attemptAttributes: undefined,
   retryBudget: undefined,
 });
+type CallListeners = readonly ((event: CallEvent) => void)[];
+
+/** What every context of one call shares. */
+interface CallScope {
+  /** The call's `commit` event was reported (once per call, whichever attempt committed). */
+  commitReported: boolean;
+}
 
 interface Commitment {
   committed: boolean;
@@ -49,6 +60,8 @@ class CallContext implements Context {
   readonly callTimeout: Readonly<CallTimeout> | undefined;
   readonly #commitment: Commitment;
   readonly #hooks: Hooks;
+  readonly #callListeners: CallListeners | undefined;
+  readonly #scope: CallScope;
 
   constructor(
     signal: AbortSignal,
@@ -61,6 +74,8 @@ class CallContext implements Context {
     commitment: Commitment,
     hooks: Hooks,
     callTimeout: Readonly<CallTimeout> | undefined,
+    callListeners: CallListeners | undefined,
+    scope: CallScope,
   ) {
     this.signal = signal;
     this.attempt = attempt;
@@ -72,6 +87,8 @@ class CallContext implements Context {
     this.#commitment = commitment;
     this.#hooks = hooks;
     this.callTimeout = callTimeout;
+    this.#callListeners = callListeners;
+    this.#scope = scope;
   }
 
   get committed(): boolean {
@@ -82,12 +99,18 @@ class CallContext implements Context {
     const commitment = this.#commitment;
     if (commitment.committed) return;
     commitment.committed = true;
+    const scope = this.#scope;
+    const report = !scope.commitReported;
+    scope.commitReported = true;
     const listeners = commitment.listeners;
+    const callListeners = report ? this.#callListeners : undefined;
+    if (!listeners && !callListeners) return;
+    const at = this.clock.now();
     if (listeners) {
       commitment.listeners = undefined;
-      const at = this.clock.now();
       for (const listener of listeners) listener(at);
     }
+    if (callListeners) notify(callListeners, { type: 'commit', attempt: this.attempt, at });
   }
 
   firstChunk(): void {
@@ -116,6 +139,11 @@ class CallContext implements Context {
   spendRetry(): boolean | Promise<boolean> {
     const budget = this.#hooks.retryBudget;
     return budget ? budget() : true;
+  }
+
+  reportCallEvent(event: AttemptStartEvent | AttemptEndEvent | GiveUpEvent): void {
+    const listeners = this.#callListeners;
+    if (listeners) notify(listeners, event);
   }
 
   with(patch: ContextPatch): Context {
@@ -165,7 +193,25 @@ class CallContext implements Context {
           }
         : hooks,
       this.callTimeout,
+      patch.onCallEvent ? [...(this.#callListeners ?? []), patch.onCallEvent] : this.#callListeners,
+      this.#scope,
     );
+  }
+}
+
+/**
+ * Calls each lifecycle listener; one that throws does not disturb the policy that reported (its
+ * error is rethrown on a later turn, as an uncaught exception), like an `Emitter`'s.
+ */
+function notify(listeners: CallListeners, event: CallEvent): void {
+  for (const listener of listeners) {
+    try {
+      listener(event);
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
   }
 }
 
@@ -191,5 +237,7 @@ export function createContext(options: ExecuteOptions = {}): Context {
     { committed: false, listeners: undefined, started: false, firstChunkListeners: undefined },
     attemptAttributes ? { ...noHooks, attemptAttributes } : noHooks,
     options.timeout && Object.freeze(withoutUndefined(options.timeout)),
+    options.onCallEvent && [options.onCallEvent],
+    { commitReported: false },
   );
 }

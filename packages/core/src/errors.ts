@@ -1,4 +1,4 @@
-import type { TimeoutPhase } from './types.js';
+import type { GiveUpReason, TimeoutPhase } from './types.js';
 
 const brand = Symbol.for('bulwark.error');
 
@@ -40,14 +40,8 @@ export const ErrorCode = {
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-/** Why a retry policy let an error pass instead of retrying it. */
-export type NotRetriedReason =
-  | 'committed'
-  | 'not-retryable'
-  | 'max-attempts'
-  | 'deadline'
-  | 'budget'
-  | 'cancelled';
+/** @deprecated Use {@link GiveUpReason}: the reason of a `give-up` call event. */
+export type NotRetriedReason = GiveUpReason;
 
 export interface BulwarkErrorOptions {
   /** A stable code, `ERR_BULWARK_…`: one of {@link ErrorCode} for Bulwark's own classes. */
@@ -70,10 +64,12 @@ export class BulwarkError extends Error {
   readonly code: string;
   /** Whether a retry may help. The retry policy reads this and nothing else by default. */
   readonly retryable: boolean;
-  /** Output had been delivered to the caller when this happened. */
-  committed: boolean;
-  /** Set by a retry policy that let this error pass: why it did not retry. */
-  notRetried?: NotRetriedReason;
+  /**
+   * Output had been delivered to the caller when the error was made, as the code that made it
+   * knew. Nothing changes it later: why a call was not retried is the `give-up` call event's
+   * `reason` (see `CallEvent`).
+   */
+  readonly committed: boolean;
   /**
    * The server the failed attempt went to, as an origin (`http://10.0.0.2:11434`, never with
    * credentials): the host that answered, timed out or refused, or whose breaker or bulkhead

@@ -51,26 +51,49 @@ export type { PolicyRun } from './policy.js';
 export { BasePolicy, definePolicy, invoke, noop } from './policy.js';
 export { parseRetryAfter } from './retry-after.js';
 export type { LinkedController } from './signal.js';
-export { assertSignal, describe, linkSignal, raceSignal, sleep } from './signal.js';
+export { assertSignal, describe, linkSignal, raceSignal, sleep, whenAborted } from './signal.js';
 export type { StreamLifetimeState } from './stream-lifetime.js';
 export { StreamLifetime } from './stream-lifetime.js';
 export type {
+  AttemptEndEvent,
+  AttemptStartEvent,
   Attributes,
+  BulkheadAcquiredEvent,
+  BulkheadQueuedEvent,
+  BulkheadRejectedEvent,
+  BulkheadReleasedEvent,
+  BulkheadStatus,
+  CallEvent,
   CallTimeout,
+  CircuitBreakerStatus,
+  CircuitOutcomeEvent,
+  CircuitRejectedEvent,
+  CircuitState,
+  CircuitStateChangeEvent,
   Clock,
+  CommitEvent,
   Context,
   ContextPatch,
   Disposable,
   Event,
   ExecuteOptions,
+  GiveUpEvent,
+  GiveUpReason,
   KeyOption,
   ModelLoadEndEvent,
   ModelLoadStartEvent,
   ModelLoadWait,
+  ObservablePolicy,
   Operation,
   PhaseBudgets,
   Policy,
+  PolicyKind,
   PolicyLimits,
+  RetryBudgetExhaustedEvent,
+  RetryBudgetStatus,
+  RetryEvent,
+  RetryGiveUpEvent,
+  TimeoutEvent,
   TimeoutPhase,
   TimerHandle,
 } from './types.js';

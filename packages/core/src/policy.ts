@@ -1,5 +1,6 @@
 import { createContext } from './context.js';
-import { assertSignal } from './signal.js';
+import { InvalidOptionError } from './errors.js';
+import { assertSignal, describe } from './signal.js';
 import type { Context, ExecuteOptions, Operation, Policy } from './types.js';
 
 /** The middleware form of a policy. */
@@ -24,6 +25,13 @@ export abstract class BasePolicy implements Policy {
   execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T> {
     try {
       assertSignal(options?.signal, 'execute()');
+      const onCallEvent = options?.onCallEvent;
+      if (onCallEvent !== undefined && typeof onCallEvent !== 'function') {
+        throw new InvalidOptionError(
+          `execute(): option "onCallEvent" must be a function, got ${describe(onCallEvent)}`,
+          'onCallEvent',
+        );
+      }
     } catch (error) {
       return Promise.reject(error);
     }

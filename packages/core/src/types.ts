@@ -1,3 +1,5 @@
+import type { BulkheadRejectedError, CircuitOpenError, TimeoutError } from './errors.js';
+
 /**
  * Public types of the Bulwark policy contract. Every policy package, transport and instrumentation
  * speaks in these terms.
@@ -119,6 +121,84 @@ export interface ModelLoadEndEvent {
   readonly error: unknown;
 }
 
+/**
+ * Why a call failed without another attempt, as `retry()` reports it in a {@link GiveUpEvent}:
+ *
+ * - `max-attempts`: the last allowed attempt failed;
+ * - `not-retryable`: the error is not one to retry (`retryOn` said no);
+ * - `committed`: output had reached the caller, so the attempt cannot be replayed;
+ * - `deadline`: the wait before the next attempt would overrun the deadline in force;
+ * - `budget`: the retry budget refused the retry;
+ * - `cancelled`: the caller's signal aborted;
+ * - `outer-deadline`: a deadline outside the retry (a `timeout()` around it, a call's `totalMs`) fired.
+ */
+export type GiveUpReason =
+  | 'max-attempts'
+  | 'not-retryable'
+  | 'committed'
+  | 'deadline'
+  | 'budget'
+  | 'cancelled'
+  | 'outer-deadline';
+
+/** An attempt starts: `retry()` reports it before it runs the attempt. */
+export interface AttemptStartEvent {
+  readonly type: 'attempt-start';
+  /** The 0-based attempt number. */
+  readonly attempt: number;
+  /** Attempts allowed in total. */
+  readonly maxAttempts: number | undefined;
+  /** Clock time the attempt started. */
+  readonly at: number;
+}
+
+/** The call committed: its first output reached the caller (reported once per call by `commit()`). */
+export interface CommitEvent {
+  readonly type: 'commit';
+  /** The attempt that committed. */
+  readonly attempt: number;
+  /** Clock time of the commit. */
+  readonly at: number;
+}
+
+/** An attempt ended: `retry()` reports it as soon as the attempt settles. */
+export interface AttemptEndEvent {
+  readonly type: 'attempt-end';
+  readonly attempt: number;
+  /** Clock time the attempt ended. */
+  readonly at: number;
+  /** `success`: the attempt returned; `failure`: it threw `error`. */
+  readonly outcome: 'success' | 'failure';
+  /** What the attempt threw, when it failed. */
+  readonly error: unknown;
+  /** Output of this attempt had reached the caller. */
+  readonly committed: boolean;
+}
+
+/**
+ * The call fails with no further attempt: `retry()` reports it once, with the error the call
+ * rejects with (the caller's own reason for `cancelled`, the deadline's `TimeoutError` for
+ * `outer-deadline`). A caller's cancel and an outer deadline are reported the moment the signal
+ * aborts, before the call's rejection can be observed.
+ */
+export interface GiveUpEvent {
+  readonly type: 'give-up';
+  /** The 0-based number of the last attempt. */
+  readonly attempt: number;
+  readonly reason: GiveUpReason;
+  readonly error: unknown;
+  /** Clock time of the decision. */
+  readonly at: number;
+}
+
+/**
+ * The lifecycle of a call, in order: for each attempt `attempt-start`, at most one `commit` for the
+ * whole call, `attempt-end`; then, when the call fails through a retry, one `give-up`. Attempt and
+ * give-up events come from `retry()`: a pipeline without one runs a single attempt and reports only
+ * `commit`. Subscribe with `execute(fn, { onCallEvent })` or `context.with({ onCallEvent })`.
+ */
+export type CallEvent = AttemptStartEvent | CommitEvent | AttemptEndEvent | GiveUpEvent;
+
 /** A handle to something that can be released; events return one per listener. */
 export interface Disposable {
   dispose(): void;
@@ -178,6 +258,11 @@ export interface ContextPatch {
    * budget sets it on each attempt's context.
    */
   retryBudget?: () => boolean | Promise<boolean>;
+  /**
+   * Called with every {@link CallEvent} reported through this context or any context derived from
+   * it, in order, for every attempt of the call.
+   */
+  onCallEvent?: (event: CallEvent) => void;
 }
 
 /** What the operation sees. Immutable: policies derive a new context with {@link Context.with}. */
@@ -214,6 +299,11 @@ export interface Context {
    * when no retry policy with a budget runs the call.
    */
   spendRetry(): boolean | Promise<boolean>;
+  /**
+   * Tells the listeners that subscribed with `onCallEvent` about an attempt's start or end or the
+   * call's give-up (`retry()` does). A `commit` is reported by {@link Context.commit}, not here.
+   */
+  reportCallEvent(event: AttemptStartEvent | AttemptEndEvent | GiveUpEvent): void;
   /** A derived context. */
   with(patch: ContextPatch): Context;
 }
@@ -235,6 +325,12 @@ export interface ExecuteOptions {
    * @default undefined (every attempt has the call's attributes)
    */
   attemptAttributes?: (attempt: number) => Attributes | undefined;
+  /**
+   * Called with every {@link CallEvent} of the call, in order: attempts started and ended, the
+   * commit, the give-up and its reason.
+   * @default undefined (no listener)
+   */
+  onCallEvent?: (event: CallEvent) => void;
 }
 
 /** The operation a policy runs. */
@@ -256,3 +352,175 @@ export interface Policy {
  * one state per model on each host), or by a function of the context.
  */
 export type KeyOption = 'model' | 'host' | 'host+model' | 'operation' | ((context: Context) => string);
+
+/*
+ * The events of each policy, and the state it reports for gauges. They live here so that
+ * telemetry and user code import types, never policies. One pattern on every policy: events are
+ * `on` + what happened (`onRetry`, `onRejected`), payloads are `<Policy><What>Event` with one shape
+ * each and the call's `context` when a call caused them; the state for gauges is `state(key)`
+ * and `states()` (every key), each entry a `<Policy>Status`.
+ */
+
+/** `retry()`'s `onRetry`: an attempt failed and the policy waits `delayMs` before the next. */
+export interface RetryEvent {
+  /** The 0-based number of the attempt that failed. */
+  readonly attempt: number;
+  /** The wait before the next attempt. */
+  readonly delayMs: number;
+  /** The error of the attempt that failed. */
+  readonly error: unknown;
+  /** The context the policy received (the call's). */
+  readonly context: Context;
+}
+
+/** `retry()`'s `onGiveUp`: the call fails through the policy (also a `give-up` {@link CallEvent}). */
+export interface RetryGiveUpEvent {
+  /** The 0-based number of the last attempt. */
+  readonly attempt: number;
+  /** The error the policy rethrows (the caller's own reason when `reason` is `cancelled`). */
+  readonly error: unknown;
+  /** Why the policy did not retry. */
+  readonly reason: GiveUpReason;
+  /** The context the policy received (the call's). */
+  readonly context: Context;
+}
+
+/** `retry()`'s `onBudgetExhausted`: the retry budget refused a retry. */
+export interface RetryBudgetExhaustedEvent {
+  /** The 0-based number of the attempt that failed. */
+  readonly attempt: number;
+  /** The error that would have been retried; the call rejects with it. */
+  readonly error: unknown;
+  /** The budget's key (`'default'` without a `key` option). */
+  readonly key: string;
+  /** The context the policy received (the call's). */
+  readonly context: Context;
+}
+
+/** A retry budget as a gauge reads it. */
+export interface RetryBudgetStatus {
+  /** Whole retries the budget allows right now (`Infinity` with `budget: false`). */
+  readonly remaining: number;
+}
+
+/** `timeout()`'s `onTimeout`: its limit expired, before the call rejects. */
+export interface TimeoutEvent {
+  /** The budget this policy enforces. */
+  readonly phase: 'attempt' | 'total';
+  readonly timeoutMs: number;
+  readonly elapsedMs: number;
+  /** The attempt number of the context the policy received. */
+  readonly attempt: number;
+  /** The error the call rejects with. */
+  readonly error: TimeoutError;
+  /** The context the policy received. */
+  readonly context: Context;
+}
+
+/** Where a circuit breaker stands. */
+export type CircuitState = 'closed' | 'open' | 'half-open';
+
+/** `circuitBreaker()`'s `onStateChange`: the breaker of `key` moved `from` → `to`. */
+export interface CircuitStateChangeEvent {
+  readonly key: string;
+  readonly from: CircuitState;
+  readonly to: CircuitState;
+  /** What moved it: the failure that opened it, or a short text. */
+  readonly reason: unknown;
+}
+
+/** `circuitBreaker()`'s `onRejected`: a call was refused without running. */
+export interface CircuitRejectedEvent {
+  readonly key: string;
+  readonly state: 'open' | 'half-open';
+  /** The error the call rejects with. */
+  readonly error: CircuitOpenError;
+  readonly context: Context;
+}
+
+/** `circuitBreaker()`'s `onOutcome`: a call ran and was counted (`success`, `failure`) or not (`ignore`). */
+export interface CircuitOutcomeEvent {
+  readonly key: string;
+  readonly outcome: 'success' | 'failure' | 'ignore';
+  readonly durationMs: number;
+  readonly error?: unknown;
+  readonly context: Context;
+}
+
+/** A circuit breaker as a gauge reads it. */
+export interface CircuitBreakerStatus {
+  state: CircuitState;
+  /** When an open breaker lets a probe through (clock time). */
+  retryAt: number | undefined;
+  /** Probes in flight. */
+  probes: number;
+}
+
+/** `bulkhead()`'s `onQueued`: a call waits for a slot. */
+export interface BulkheadQueuedEvent {
+  readonly key: string;
+  /** Calls waiting, this one included. */
+  readonly queued: number;
+  readonly context: Context;
+}
+
+/** `bulkhead()`'s `onAcquired`: a call got its slot, at once (`waitedMs` 0) or after waiting. */
+export interface BulkheadAcquiredEvent {
+  readonly key: string;
+  readonly waitedMs: number;
+  readonly context: Context;
+}
+
+/** `bulkhead()`'s `onRejected`: slots and queue were full. */
+export interface BulkheadRejectedEvent {
+  readonly key: string;
+  /** The error the call rejects with. */
+  readonly error: BulkheadRejectedError;
+  readonly context: Context;
+}
+
+/** `bulkhead()`'s `onReleased`: a call gave its slot back. */
+export interface BulkheadReleasedEvent {
+  readonly key: string;
+  readonly context: Context;
+}
+
+/** A bulkhead's key as a gauge reads it. */
+export interface BulkheadStatus {
+  /** Calls holding a slot. */
+  running: number;
+  /** Calls waiting for one. */
+  queued: number;
+  /** Calls turned away so far. */
+  rejected: number;
+}
+
+/**
+ * What telemetry subscribes to: each policy names its kind and carries its events and its state
+ * for gauges. `@bulwark/otel` switches on `kind`; nothing probes for method names.
+ */
+export type ObservablePolicy =
+  | {
+      readonly kind: 'retry';
+      readonly onRetry: Event<RetryEvent>;
+      readonly onGiveUp: Event<RetryGiveUpEvent>;
+      readonly onBudgetExhausted: Event<RetryBudgetExhaustedEvent>;
+      states(): Iterable<[string, RetryBudgetStatus]>;
+    }
+  | { readonly kind: 'timeout'; readonly onTimeout: Event<TimeoutEvent> }
+  | {
+      readonly kind: 'circuit-breaker';
+      readonly onStateChange: Event<CircuitStateChangeEvent>;
+      readonly onRejected: Event<CircuitRejectedEvent>;
+      states(): Iterable<[string, CircuitBreakerStatus]>;
+    }
+  | {
+      readonly kind: 'bulkhead';
+      readonly onQueued: Event<BulkheadQueuedEvent>;
+      readonly onAcquired: Event<BulkheadAcquiredEvent>;
+      readonly onRejected: Event<BulkheadRejectedEvent>;
+      states(): Iterable<[string, BulkheadStatus]>;
+    };
+
+/** The kinds of {@link ObservablePolicy}. */
+export type PolicyKind = ObservablePolicy['kind'];

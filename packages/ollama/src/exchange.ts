@@ -459,10 +459,20 @@ export class Exchange implements Dispatcher.DispatchHandler {
         if (error instanceof StreamError) return error;
         if (error instanceof ProtocolError) {
           return this.#body === 'records'
-            ? new ProtocolError(`${error.message}${this.#at()}`, { cause: error.cause, committed, host: this.#host })
+            ? new ProtocolError(`${error.message}${this.#at()}`, {
+                cause: error.cause,
+                committed,
+                host: this.#host,
+              })
             : error;
         }
-        return classifyBodyFailure(error, this.#body === 'records' && committed, true, this.#target, this.#host);
+        return classifyBodyFailure(
+          error,
+          this.#body === 'records' && committed,
+          true,
+          this.#target,
+          this.#host,
+        );
       }
       case 'status':
         return new ResponseError({

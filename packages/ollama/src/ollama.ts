@@ -2,7 +2,6 @@ import {
   type Attributes,
   anyOf,
   assertSignal,
-  BulwarkError,
   budget,
   type CallTimeout,
   type Clock,
@@ -585,9 +584,9 @@ export class Ollama {
             await lifetime.done;
             return whole.result(final);
           } catch (error) {
-            // The caller may have taken a record between the failure and here: then it is committed.
+            // The caller may have taken a record between the failure and here: then the attempt is
+            // committed (the context says so, for retry and telemetry) and its records stay.
             if (!lifetime.committed) channel.drop(lifetime);
-            else if (BulwarkError.is(error)) error.committed = true;
             lifetime.fail(error);
             throw error;
           }

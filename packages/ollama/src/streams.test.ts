@@ -266,16 +266,20 @@ describe('streams under retry', () => {
   });
 
   it('a failure after a chunk reached the caller is not retried (committed)', async () => {
+    const policy = retry({ maxAttempts: 3, initialDelayMs: 1 });
+    const reasons: string[] = [];
+    policy.onGiveUp((event) => reasons.push(event.reason));
     const { sim, ollama } = await setup(
       [{ route: '/api/chat', kind: 'error-line', afterChunks: 3, message: 'runner died', tokenDelayMs: 10 }],
-      retried(),
+      wrap(timeout({ totalMs: 10_000 }), policy),
     );
     const parts: ChatResponse[] = [];
     const error = await (async () => {
       for await (const part of await ollama.chat({ ...request, stream: true })) parts.push(part);
     })().catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(StreamError);
-    expect(error).toMatchObject({ committed: true, notRetried: 'committed' });
+    expect(error).toMatchObject({ committed: true });
+    expect(reasons).toEqual(['committed']);
     expect(parts).toHaveLength(3);
     expect(parts.map((part) => part.message.content).join('')).toBe(expected.chunks.slice(0, 3).join(''));
     expect(sim.requests).toHaveLength(1);

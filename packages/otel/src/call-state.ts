@@ -1,4 +1,11 @@
-import type { Clock, Context } from '@bulwark/core';
+import {
+  BulkheadRejectedError,
+  type CallEvent,
+  CircuitOpenError,
+  type Clock,
+  type Context,
+  type GiveUpEvent,
+} from '@bulwark/core';
 import {
   type Attributes,
   createContextKey,
@@ -27,6 +34,7 @@ import {
   ATTR_BULWARK_OLLAMA_PROMPT_EVAL_DURATION,
   ATTR_BULWARK_OLLAMA_TOTAL_DURATION,
   ATTR_BULWARK_RETRY_COUNT,
+  ATTR_BULWARK_RETRY_REASON,
   ATTR_BULWARK_TIMEOUT_COUNT,
   ATTR_BULWARK_TIMEOUT_LIMIT,
   ATTR_BULWARK_TIMEOUT_PHASE,
@@ -49,6 +57,7 @@ import {
   CallOutcome,
   EVENT_BULWARK_CANCELLED,
   EVENT_BULWARK_OPERATION_EXCEPTION,
+  EVENT_BULWARK_RETRY_GIVE_UP,
   EVENT_BULWARK_STREAM_COMMITTED,
   EVENT_BULWARK_TIMEOUT,
   EVENT_GEN_AI_CLIENT_OPERATION_EXCEPTION,
@@ -112,15 +121,32 @@ export function activeCallState(): CallState | undefined {
 const isObject = (value: unknown): value is object =>
   (typeof value === 'object' && value !== null) || typeof value === 'function';
 
+/** What refused an attempt, for its span's status: `Circuit breaker "llama3.2" is open`. */
+function refusalText(error: unknown): string {
+  if (CircuitOpenError.is(error)) return `Circuit breaker "${error.key}" is ${error.state}`;
+  if (BulkheadRejectedError.is(error)) return `Bulkhead "${error.key}" is full`;
+  return messageOf(error);
+}
+
 function messageOf(error: unknown): string {
   if (error instanceof Error) return error.message;
   return typeof error === 'string' ? error : String(error);
 }
 
+/** An attempt whose span is open: the attempt layer runs it. */
+interface OpenAttempt {
+  readonly number: number;
+  readonly span: Span | undefined;
+}
+
 /**
- * One call's telemetry: its operation span, its attempt spans, the first chunk and the metrics
- * recorded when it ends. The operation layer makes it; the attempt layer and the policy event
- * listeners find it in the Bulwark context's attributes.
+ * One call's telemetry, fed in order by three sources: the attempt layer (each attempt it runs),
+ * the call's lifecycle events (`attempt-start`, `commit`, `attempt-end`, `give-up`, reported on the
+ * Bulwark context) and the policies' events (found through the context they carry). Each fact has
+ * one source, so nothing is counted twice: an attempt that ran ends at the attempt layer; one the
+ * attempt layer never saw (a breaker or bulkhead refused it) ends at its `attempt-end`, or at the
+ * call's end without a retry; a timeout is counted where it is first seen, and only the latest
+ * one can be seen again (by the attempt that it aborted, the retry that reports it, the call's end).
  */
 export class CallState {
   /** The operation layer that made this state. */
@@ -141,33 +167,29 @@ export class CallState {
   readonly otelContext: OtelContext;
   readonly clock: Clock;
   readonly startAt: number;
-  /** When the first chunk of any attempt reached the caller (clock time). */
+  /** When the call committed: its first chunk reached the caller (clock time). */
   firstChunkAt: number | undefined;
   /** When the latest attempt received its first chunk, streamed or not (clock time). */
   attemptFirstChunkAt: number | undefined;
-  /** Attempts made, rejected ones included. */
+  /** Attempts made, refused ones included. */
   attempts = 0;
-  /** Timeouts during the call, each timeout error counted once. */
+  /** Timeouts during the call. */
   timeouts = 0;
   /** The call waited on a model load its client owns (recorded from the wait, not the answer). */
   waitedOnLoad = false;
   readonly #tracer: Tracer | undefined;
   readonly #signal: AbortSignal;
-  /** Attempt numbers seen: bits for 0 to 30, a set beyond (made on first use). */
-  #seenBits = 0;
-  #seenBeyond: Set<number> | undefined;
-  /** Open attempt spans: the latest one in fields, any other in a map (made on first use). */
-  #openAttempt = -1;
-  #openSpan: Span | undefined;
-  #openOthers: Map<number, Span> | undefined;
-  #lastAttempt = -1;
-  /** Errors already accounted for: attempt failures, rejections, timeouts. */
-  #attemptErrors: WeakSet<object> | undefined;
-  #rejections: WeakSet<object> | undefined;
-  #timeouts: WeakSet<object> | undefined;
-  #queuedAt: Map<string, number> | undefined;
-  /** The attempt a refusal event recorded without its error object, if any. */
-  #refusedWithoutError: number | undefined;
+  /** The attempt span opened last, and any other still open (an aborted attempt still settling). */
+  #open: OpenAttempt | undefined;
+  #openOthers: OpenAttempt[] | undefined;
+  /** The latest attempt number the attempt layer ran. */
+  #ran = -1;
+  /** A retry reports this call's attempts. */
+  #retried = false;
+  /** The latest timeout counted: the only one a later source can report again. */
+  #lastTimeout: unknown;
+  /** The error the latest attempt the attempt layer ran failed with. */
+  #lastAttemptError: unknown;
   /** The call's attributes as it started, and the description made from them. */
   readonly #attributes: Context['attributes'];
   readonly #startDescription: CallDescription;
@@ -215,29 +237,8 @@ export class CallState {
   spanFor(attempt: number | undefined): Span | undefined {
     if (!this.recording) return undefined;
     if (attempt === undefined) return this.span;
-    return (attempt === this.#openAttempt ? this.#openSpan : this.#openOthers?.get(attempt)) ?? this.span;
-  }
-
-  #seenAttempt(attempt: number): boolean {
-    return attempt >= 0 && attempt < 31
-      ? (this.#seenBits & (1 << attempt)) !== 0
-      : !!this.#seenBeyond?.has(attempt);
-  }
-
-  #openAttemptSpan(attempt: number, span: Span): void {
-    if (this.#openSpan !== undefined) {
-      this.#openOthers ??= new Map();
-      this.#openOthers.set(this.#openAttempt, this.#openSpan);
-    }
-    this.#openAttempt = attempt;
-    this.#openSpan = span;
-  }
-
-  #closeAttemptSpan(attempt: number): void {
-    if (attempt === this.#openAttempt) {
-      this.#openAttempt = -1;
-      this.#openSpan = undefined;
-    } else this.#openOthers?.delete(attempt);
+    if (this.#open?.number === attempt) return this.#open.span ?? this.span;
+    return this.#openOthers?.find((open) => open.number === attempt)?.span ?? this.span;
   }
 
   /** Adds one point to `bulwark.events`. */
@@ -253,28 +254,50 @@ export class CallState {
     );
   }
 
-  /** Notes when the call started waiting for the bulkhead slot of `key`. */
-  queued(key: string, at: number): void {
-    this.#queuedAt ??= new Map();
-    this.#queuedAt.set(key, at);
+  /** One event of the call's lifecycle, as the context reports it. */
+  onCallEvent(event: CallEvent): void {
+    switch (event.type) {
+      case 'attempt-start':
+        this.#retried = true;
+        this.attemptFirstChunkAt = undefined;
+        return;
+      case 'commit':
+        this.firstChunkAt ??= event.at;
+        return;
+      case 'attempt-end':
+        // An attempt the attempt layer never ran was refused before dispatch: it still gets a span.
+        if (event.outcome === 'failure' && this.#ran < event.attempt && isRejection(event.error))
+          this.#refused(event.attempt, event.error);
+        return;
+      case 'give-up':
+        this.#gaveUp(event);
+        return;
+    }
   }
 
-  /** The wait, in ms, since {@link CallState.queued} for `key`, if it was noted. */
-  dequeued(key: string, at: number): number | undefined {
-    const start = this.#queuedAt?.get(key);
-    this.#queuedAt?.delete(key);
-    return start === undefined ? undefined : at - start;
+  #gaveUp(event: GiveUpEvent): void {
+    // A caller's cancel is not a give-up: the call records it as `bulwark.cancelled`.
+    if (event.reason === 'cancelled') return;
+    const span = this.spanFor(undefined);
+    if (span) {
+      const attributes: Attributes = {
+        [ATTR_BULWARK_ATTEMPT_NUMBER]: event.attempt,
+        [ATTR_BULWARK_RETRY_REASON]: event.reason,
+      };
+      if (event.error !== undefined) attributes[ATTR_ERROR_TYPE] = errorType(event.error);
+      span.addEvent(EVENT_BULWARK_RETRY_GIVE_UP, attributes, event.at);
+    }
+    this.countEvent(BulwarkEventName.GiveUp);
   }
 
   /**
-   * Records a timeout once per error object: a `bulwark.timeout` event on the attempt's span (or
-   * the operation span) and a `bulwark.events` point with the phase.
+   * Records a timeout unless it is the one counted last: a `bulwark.timeout` event on the attempt's
+   * span (or the operation span) and a `bulwark.events` point with the phase.
    */
   noteTimeout(error: unknown, attempt: number | undefined): void {
     const phase = timeoutPhase(error);
-    if (phase === undefined || !isObject(error) || this.#timeouts?.has(error)) return;
-    this.#timeouts ??= new WeakSet();
-    this.#timeouts.add(error);
+    if (phase === undefined || error === this.#lastTimeout) return;
+    this.#lastTimeout = error;
     this.timeouts++;
     const span = this.spanFor(attempt);
     if (span) {
@@ -295,23 +318,14 @@ export class CallState {
     );
   }
 
-  #noteAttempt(attempt: number): void {
-    if (attempt >= 0 && attempt < 31) this.#seenBits |= 1 << attempt;
-    else {
-      this.#seenBeyond ??= new Set();
-      this.#seenBeyond.add(attempt);
-    }
-    this.attempts++;
-    if (attempt > this.#lastAttempt) {
-      this.#lastAttempt = attempt;
-      this.attemptFirstChunkAt = undefined;
-    }
-  }
-
   /** Runs one attempt under its span: the attempt layer's work. */
   runAttempt<T>(context: Context, next: (context: Context) => Promise<T>): Promise<T> {
     const attempt = context.attempt;
-    this.#noteAttempt(attempt);
+    this.attempts++;
+    if (attempt > this.#ran) {
+      this.#ran = attempt;
+      if (!this.#retried) this.attemptFirstChunkAt = undefined;
+    }
     // A client with several hosts routes each attempt: the call is described by the latest one's.
     const host = context.attributes.host;
     if (host !== this.#attributes.host || this.description !== this.#startDescription)
@@ -345,20 +359,24 @@ export class CallState {
         },
         this.otelContext,
       );
-      this.#openAttemptSpan(attempt, span);
       active = trace.setSpan(active, span);
     }
+    const open: OpenAttempt = { number: attempt, span };
+    if (this.#open) {
+      this.#openOthers ??= [];
+      this.#openOthers.push(this.#open);
+    }
+    this.#open = open;
     const inner = context.with({
       onFirstChunk: (at) => {
-        if (attempt === this.#lastAttempt) this.attemptFirstChunkAt = at;
+        if (attempt === this.#ran) this.attemptFirstChunkAt = at;
       },
-      onCommit: (at) => {
-        if (this.firstChunkAt === undefined) this.firstChunkAt = at;
-        if (span) {
-          span.setAttribute(ATTR_BULWARK_ATTEMPT_TIME_TO_FIRST_CHUNK, (at - startAt) / 1000);
-          span.addEvent(EVENT_BULWARK_STREAM_COMMITTED, at);
-        }
-      },
+      onCommit: span
+        ? (at) => {
+            span.setAttribute(ATTR_BULWARK_ATTEMPT_TIME_TO_FIRST_CHUNK, (at - startAt) / 1000);
+            span.addEvent(EVENT_BULWARK_STREAM_COMMITTED, at);
+          }
+        : undefined,
       onModelLoad: (wait) => {
         this.waitedOnLoad = true;
         recordModelLoadWait(wait, this.description, this.instruments, span, attempt);
@@ -370,48 +388,37 @@ export class CallState {
     } catch (error) {
       promise = Promise.reject(error);
     }
-    return this.#settleAttempt(promise, attempt, startAt, clock, span);
-  }
-
-  /** Ends the attempt when its promise settles (a method, not two closures per attempt). */
-  async #settleAttempt<T>(
-    promise: Promise<T>,
-    attempt: number,
-    startAt: number,
-    clock: Clock,
-    span: Span | undefined,
-  ): Promise<T> {
-    let value: T;
-    try {
-      value = await promise;
-    } catch (error) {
-      this.#endAttempt(attempt, startAt, clock, span, error, true);
-      throw error;
-    }
-    this.#endAttempt(attempt, startAt, clock, span, undefined, false);
-    return value;
+    return promise.then(
+      (value) => {
+        this.#endAttempt(open, startAt, clock, inner.signal, undefined, false);
+        return value;
+      },
+      (error: unknown) => {
+        this.#endAttempt(open, startAt, clock, inner.signal, error, true);
+        throw error;
+      },
+    );
   }
 
   #endAttempt(
-    attempt: number,
+    open: OpenAttempt,
     startAt: number,
     clock: Clock,
-    span: Span | undefined,
+    signal: AbortSignal,
     error: unknown,
     failed: boolean,
   ): void {
+    const { number: attempt, span } = open;
     const endAt = clock.now();
     let type: string | undefined;
     if (failed) {
-      if (isObject(error)) {
-        this.#attemptErrors ??= new WeakSet();
-        this.#attemptErrors.add(error);
-      }
+      this.#lastAttemptError = error;
       if (this.isCancel(error)) {
         span?.addEvent(EVENT_BULWARK_CANCELLED, endAt);
       } else {
         type = errorType(error);
-        this.noteTimeout(error, attempt);
+        // A timeout that aborted the attempt from outside was counted by the policy that fired.
+        if (!(signal.aborted && error === signal.reason)) this.noteTimeout(error, attempt);
         if (span) {
           span.setAttribute(ATTR_ERROR_TYPE, type);
           const phase = timeoutPhase(error);
@@ -420,7 +427,8 @@ export class CallState {
         }
       }
     }
-    this.#closeAttemptSpan(attempt);
+    if (this.#open === open) this.#open = this.#openOthers?.pop();
+    else if (this.#openOthers) this.#openOthers = this.#openOthers.filter((other) => other !== open);
     span?.end(endAt);
     const instruments = this.instruments;
     if (instruments) {
@@ -439,29 +447,17 @@ export class CallState {
 
   /**
    * An attempt that a breaker or bulkhead refused before dispatch (the attempt layer never ran for
-   * it): a zero-length `bulwark.attempt` span in error, so every attempt has a span. Once per
-   * attempt number and per error. Refusal events carry no error object: they give its
-   * `error.type` and message in `described` instead.
+   * it): a zero-length `bulwark.attempt` span in error, so every attempt has a span.
    */
-  rejectedAttempt(
-    attempt: number | undefined,
-    error: unknown,
-    described?: { type: string; message: string },
-  ): void {
-    if (isObject(error)) {
-      if (this.#rejections?.has(error) || this.#attemptErrors?.has(error)) return;
-      this.#rejections ??= new WeakSet();
-      this.#rejections.add(error);
-    }
-    const number = attempt ?? this.#lastAttempt + 1;
-    if (this.#seenAttempt(number)) return;
-    this.#noteAttempt(number);
-    if (error === undefined) this.#refusedWithoutError = number;
-    else this.noteTimeout(error, undefined);
+  #refused(attempt: number, error: unknown): void {
+    this.attempts++;
+    this.noteTimeout(error, undefined);
     if (!this.recording || !this.#tracer) return;
     const at = this.clock.now();
-    const type = error === undefined && described ? described.type : errorType(error);
-    const attributes: Attributes = { [ATTR_BULWARK_ATTEMPT_NUMBER]: number, [ATTR_ERROR_TYPE]: type };
+    const attributes: Attributes = {
+      [ATTR_BULWARK_ATTEMPT_NUMBER]: attempt,
+      [ATTR_ERROR_TYPE]: errorType(error),
+    };
     const phase = timeoutPhase(error);
     if (phase !== undefined) attributes[ATTR_BULWARK_TIMEOUT_PHASE] = phase;
     const span = this.#tracer.startSpan(
@@ -469,8 +465,7 @@ export class CallState {
       { kind: SpanKind.INTERNAL, startTime: at, attributes },
       this.otelContext,
     );
-    const message = error === undefined && described ? described.message : messageOf(error);
-    span.setStatus({ code: SpanStatusCode.ERROR, message });
+    span.setStatus({ code: SpanStatusCode.ERROR, message: refusalText(error) });
     span.end(at);
   }
 
@@ -479,17 +474,16 @@ export class CallState {
     const endAt = this.clock.now();
     const cancelled = failed && this.isCancel(error);
     if (failed && !cancelled) {
-      // A refusal no event reported (or reported for an earlier attempt) still gets its attempt span.
-      if (isRejection(error) && this.#refusedWithoutError !== this.#lastAttempt)
-        this.rejectedAttempt(undefined, error);
-      this.noteTimeout(error, undefined);
+      // Without a retry to report it, an attempt refused before dispatch ends here: a refusal
+      // the last attempt the attempt layer ran did not fail with.
+      if (!this.#retried && isRejection(error) && error !== this.#lastAttemptError)
+        this.#refused(this.#ran + 1, error);
+      else this.noteTimeout(error, undefined);
     }
     const { description } = this;
     const summary = failed ? undefined : summarizeResponse(value);
     const type = failed && !cancelled ? errorType(error) : undefined;
-    const delivered =
-      this.firstChunkAt !== undefined ||
-      (isObject(error) && (error as { committed?: unknown }).committed === true);
+    const delivered = this.firstChunkAt !== undefined;
     const streamed = this.stream && this.firstChunkAt !== undefined;
     // The caller's first chunk for a stream; the first chunk of the last attempt otherwise.
     const firstChunkAt = this.firstChunkAt ?? this.attemptFirstChunkAt;

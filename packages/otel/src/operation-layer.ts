@@ -55,7 +55,10 @@ export class OperationLayer extends BasePolicy {
       startAt,
       instruments,
     );
-    const inner = context.with({ attributes: { [CALL]: state } as unknown as Attributes });
+    const inner = context.with({
+      attributes: { [CALL]: state } as unknown as Attributes,
+      onCallEvent: (event) => state.onCallEvent(event),
+    });
     let promise: Promise<T>;
     try {
       promise = otelContext.with(state.otelContext, next, undefined, inner);

@@ -1,3 +1,4 @@
+import type { ObservablePolicy } from '@bulwark/core';
 import { type Attributes, type ObservableResult, ValueType } from '@opentelemetry/api';
 import { type Instruments, onInstruments } from './active-instruments.js';
 import {
@@ -12,107 +13,42 @@ import {
   METRIC_BULWARK_RETRY_BUDGET_REMAINING,
 } from './semconv.js';
 
-type Fields = Record<string, unknown>;
-
-const isObject = (value: unknown): value is Fields => typeof value === 'object' && value !== null;
-const finite = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+type Watchable = Exclude<ObservablePolicy, { kind: 'timeout' }>;
+type Of<K extends Watchable['kind']> = Extract<Watchable, { kind: K }>;
 
 /** The states a breaker reports on `bulwark.circuit_breaker.state`, one series each. */
-const BREAKER_STATES = ['closed', 'open', 'half_open'] as const;
+const BREAKER_STATES = ['closed', 'open', 'half-open'] as const;
 
-interface Watched {
-  readonly policy: WeakRef<Fields>;
+interface Watched<P extends object> {
+  readonly policy: WeakRef<P>;
   readonly pipeline: string;
 }
 
-/** A breaker's state per key, read through whichever state API it has. */
-function breakerStates(policy: Fields): Iterable<readonly [string, string]> {
-  const out: Array<readonly [string, string]> = [];
-  const add = (key: unknown, state: unknown) => {
-    const value = isObject(state) ? state.state : state;
-    if (typeof value === 'string')
-      out.push([typeof key === 'string' ? key : 'default', value.replace(/-/g, '_')]);
-  };
-  const source = typeof policy.states === 'function' ? (policy.states as () => unknown)() : undefined;
-  if (source instanceof Map) for (const [key, state] of source) add(key, state);
-  else if (source !== undefined && isObject(source) && Symbol.iterator in source) {
-    for (const entry of source as Iterable<unknown>) {
-      if (Array.isArray(entry)) add(entry[0], entry[1]);
-      else if (isObject(entry)) add(entry.key, entry.state);
-    }
-  } else if (isObject(source)) {
-    for (const [key, state] of Object.entries(source)) add(key, state);
-  } else if (typeof policy.state === 'string') {
-    add('default', policy.state);
-  }
-  return out;
-}
-
-/** A bulkhead's running and queued counts per key. */
-function bulkheadCounts(policy: Fields): Array<{ key: string; executing: number; queued: number }> {
-  const out: Array<{ key: string; executing: number; queued: number }> = [];
-  const add = (key: unknown, entry: unknown) => {
-    if (!isObject(entry)) return;
-    const executing = entry.executing ?? entry.running ?? entry.active;
-    const queued = entry.queued ?? entry.waiting;
-    if (finite(executing) && finite(queued))
-      out.push({ key: typeof key === 'string' ? key : 'default', executing, queued });
-  };
-  const source =
-    typeof policy.entries === 'function'
-      ? (policy.entries as () => unknown)()
-      : typeof policy.stats === 'function'
-        ? (policy.stats as () => unknown)()
-        : undefined;
-  if (source instanceof Map) for (const [key, entry] of source) add(key, entry);
-  else if (source !== undefined && isObject(source) && Symbol.iterator in source) {
-    for (const entry of source as Iterable<unknown>) {
-      if (Array.isArray(entry)) add(entry[0], entry[1]);
-      else if (isObject(entry)) add(entry.key, entry);
-    }
-  } else if (isObject(source)) {
-    if ('executing' in source || 'running' in source) add('default', source);
-    else for (const [key, entry] of Object.entries(source)) add(key, entry);
-  }
-  return out;
-}
-
-const isBreaker = (policy: Fields) => typeof policy.onStateChange === 'function';
-const isBulkhead = (policy: Fields) =>
-  typeof policy.onQueued === 'function' || typeof policy.onAcquired === 'function';
-const hasBudget = (policy: Fields) => typeof policy.budgetRemaining === 'function';
-
-const breakers: Watched[] = [];
-const bulkheads: Watched[] = [];
-const retries: Watched[] = [];
+const breakers: Watched<Of<'circuit-breaker'>>[] = [];
+const bulkheads: Watched<Of<'bulkhead'>>[] = [];
+const retries: Watched<Of<'retry'>>[] = [];
 const known = new WeakSet<object>();
 
 /** Drops the entries whose policy was collected; calls `visit` with the live ones. */
-function each(list: Watched[], visit: (policy: Fields, pipeline: string) => void): void {
+function each<P extends object>(list: Watched<P>[], visit: (policy: P, pipeline: string) => void): void {
   for (let index = list.length - 1; index >= 0; index--) {
-    const entry = list[index] as Watched;
+    const entry = list[index] as Watched<P>;
     const policy = entry.policy.deref();
     if (policy === undefined) list.splice(index, 1);
-    else {
-      try {
-        visit(policy, entry.pipeline);
-      } catch {
-        // A state API that throws reports nothing this round.
-      }
-    }
+    else visit(policy, entry.pipeline);
   }
 }
 
 function observeBreakers(result: ObservableResult): void {
   each(breakers, (policy, pipeline) => {
-    for (const [key, current] of breakerStates(policy)) {
+    for (const [key, status] of policy.states()) {
       for (const state of BREAKER_STATES) {
         const attributes: Attributes = {
           [ATTR_BULWARK_PIPELINE_NAME]: pipeline,
           [ATTR_BULWARK_CIRCUIT_BREAKER_KEY]: key,
-          [ATTR_BULWARK_CIRCUIT_BREAKER_STATE]: state,
+          [ATTR_BULWARK_CIRCUIT_BREAKER_STATE]: state.replace('-', '_'),
         };
-        result.observe(state === current ? 1 : 0, attributes);
+        result.observe(state === status.state ? 1 : 0, attributes);
       }
     }
   });
@@ -120,34 +56,24 @@ function observeBreakers(result: ObservableResult): void {
 
 function observeBulkheads(executing: ObservableResult, queued: ObservableResult): void {
   each(bulkheads, (policy, pipeline) => {
-    for (const entry of bulkheadCounts(policy)) {
+    for (const [key, status] of policy.states()) {
       const attributes: Attributes = {
         [ATTR_BULWARK_PIPELINE_NAME]: pipeline,
-        [ATTR_BULWARK_BULKHEAD_KEY]: entry.key,
+        [ATTR_BULWARK_BULKHEAD_KEY]: key,
       };
-      executing.observe(entry.executing, attributes);
-      queued.observe(entry.queued, attributes);
+      executing.observe(status.running, attributes);
+      queued.observe(status.queued, attributes);
     }
   });
 }
 
-/** A retry policy's remaining budget per key: every key through `budgets()`, else the default one. */
-function budgetsOf(policy: Fields): Iterable<readonly [unknown, unknown]> {
-  if (typeof policy.budgets === 'function') {
-    const source = (policy.budgets as () => unknown)();
-    if (isObject(source) && Symbol.iterator in source) return source as Iterable<[unknown, unknown]>;
-  }
-  return [['default', (policy.budgetRemaining as () => unknown)()]];
-}
-
 function observeBudgets(result: ObservableResult): void {
   each(retries, (policy, pipeline) => {
-    for (const entry of budgetsOf(policy)) {
-      const [key, remaining] = entry;
-      if (finite(remaining))
-        result.observe(remaining, {
+    for (const [key, status] of policy.states()) {
+      if (Number.isFinite(status.remaining))
+        result.observe(status.remaining, {
           [ATTR_BULWARK_PIPELINE_NAME]: pipeline,
-          [ATTR_BULWARK_RETRY_KEY]: typeof key === 'string' ? key : 'default',
+          [ATTR_BULWARK_RETRY_KEY]: key,
         });
     }
   });
@@ -217,23 +143,11 @@ onInstruments((instruments) => {
  * `bulwark.bulkhead.executing` / `.queued`, `bulwark.retry.budget.remaining`), by weak reference:
  * a policy that is dropped stops being reported.
  */
-export function watchPolicy(policy: Fields, pipeline: string): void {
-  if (known.has(policy)) return;
-  const entry: Watched = { policy: new WeakRef(policy), pipeline };
-  let watched = false;
-  if (isBreaker(policy)) {
-    breakers.push(entry);
-    watched = true;
-  }
-  if (isBulkhead(policy)) {
-    bulkheads.push(entry);
-    watched = true;
-  }
-  if (hasBudget(policy)) {
-    retries.push(entry);
-    watched = true;
-  }
-  if (!watched) return;
+export function watchPolicy(policy: ObservablePolicy, pipeline: string): void {
+  if (policy.kind === 'timeout' || known.has(policy)) return;
   known.add(policy);
+  if (policy.kind === 'circuit-breaker') breakers.push({ policy: new WeakRef(policy), pipeline });
+  else if (policy.kind === 'bulkhead') bulkheads.push({ policy: new WeakRef(policy), pipeline });
+  else retries.push({ policy: new WeakRef(policy), pipeline });
   if (current) register(current);
 }

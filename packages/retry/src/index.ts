@@ -12,6 +12,7 @@ export type {
   RetryBudgetExhaustedEvent,
   RetryBudgetLimits,
   RetryBudgetOptions,
+  RetryBudgetStatus,
   RetryBudgetStore,
   RetryEvent,
   RetryGiveUpEvent,

@@ -1,4 +1,4 @@
-import { type BulwarkError, type Context, ManualClock, ResponseError } from '@bulwark/core';
+import { type Context, ManualClock, ResponseError } from '@bulwark/core';
 import { ConstantBackoff } from 'cockatiel';
 import { describe, expect, it } from 'vitest';
 import { RetryBudget } from './retry-budget.js';
@@ -62,10 +62,11 @@ describe('retry() budget', () => {
     expect(retries).toBeGreaterThanOrEqual(200);
     expect(exhausted.length).toBeGreaterThan(700);
     expect(reasons.get('budget')).toBe(exhausted.length);
-    expect(policy.budgetRemaining()).toBe(0);
-    // the call fails with the last error, marked, and the event carries the call's context
-    const refused = errors.filter((error) => (error as BulwarkError).notRetried === 'budget');
-    expect(refused).toHaveLength(exhausted.length);
+    expect(policy.state().remaining).toBe(0);
+    // the call fails with the last error, left as it was, and the event carries the call's context
+    const refused = exhausted.map((event) => event.error);
+    for (const error of refused) expect(errors).toContain(error);
+    expect(errors[0]).not.toHaveProperty('notRetried');
     expect(refused[0]).toBeInstanceOf(ResponseError);
     expect(refused).toContain(exhausted[0]?.error);
     expect(exhausted[0]?.key).toBe('default');
@@ -75,8 +76,12 @@ describe('retry() budget', () => {
     expect(refusedCalls.size).toBe(exhausted.length);
     // the window slides: ten seconds later the budget is back to its floor
     clock.advance(10_000);
+    expect(policy.state().remaining).toBe(10);
+    expect([...policy.states()].map(([key, status]) => [key, status.remaining])).toEqual([['default', 10]]);
+    // the former names are aliases
     expect(policy.budgetRemaining()).toBe(10);
     expect([...policy.budgets()]).toEqual([['default', 10]]);
+    expect(policy.kind).toBe('retry');
   });
 
   it('turns off with budget: false', async () => {
@@ -94,8 +99,8 @@ describe('retry() budget', () => {
       ),
     );
     expect(attempts).toBe(600);
-    expect(policy.budgetRemaining()).toBe(Number.POSITIVE_INFINITY);
-    expect([...policy.budgets()]).toEqual([]);
+    expect(policy.state().remaining).toBe(Number.POSITIVE_INFINITY);
+    expect([...policy.states()].map(([key, status]) => [key, status.remaining])).toEqual([]);
     expect(clock.pending).toBe(0);
   });
 
@@ -125,20 +130,20 @@ describe('retry() budget', () => {
     for (let index = 0; index < 10; index++) await call('a');
     // 1 + 10% of 10 calls = 2 retries for "a"
     expect(contexts.filter((context) => context.attempt === 1)).toHaveLength(2);
-    expect(policy.budgetRemaining('a')).toBe(0);
-    expect(policy.budgetRemaining('b')).toBe(1);
+    expect(policy.state('a').remaining).toBe(0);
+    expect(policy.state('b').remaining).toBe(1);
     await call('b');
     expect(contexts.at(-1)?.attempt).toBe(1);
-    expect(policy.budgetRemaining('b')).toBe(0);
-    expect([...policy.budgets()]).toEqual([
+    expect(policy.state('b').remaining).toBe(0);
+    expect([...policy.states()].map(([key, status]) => [key, status.remaining])).toEqual([
       ['a', 0],
       ['b', 0],
     ]);
     // time on the calls' clock does not move the window; the policy's clock does
     callClock.advance(5_000);
-    expect(policy.budgetRemaining('a')).toBe(0);
+    expect(policy.state('a').remaining).toBe(0);
     clock.advance(1_000);
-    expect(policy.budgetRemaining('a')).toBe(1);
+    expect(policy.state('a').remaining).toBe(1);
     expect(giveUps.filter((event) => event.reason === 'budget').length).toBeGreaterThan(0);
   });
 });
@@ -162,15 +167,17 @@ describe('retry() budget and extra requests', () => {
     expect(paid).toEqual([true, true, false, false]);
     expect(policy.budgetRemaining()).toBe(0);
     // The spent budget now refuses a real retry too.
+    const reasons: string[] = [];
+    policy.onGiveUp((event) => reasons.push(event.reason));
     let attempts = 0;
-    const error = await policy
-      .execute(() => {
+    await expect(
+      policy.execute(() => {
         attempts++;
         return alwaysBusy();
-      })
-      .catch((caught: unknown) => caught);
+      }),
+    ).rejects.toThrow();
     expect(attempts).toBe(1);
-    expect((error as BulwarkError).notRetried).toBe('budget');
+    expect(reasons).toEqual(['budget']);
   });
 
   it('without a retry policy, or with budget: false, an extra request is always allowed', async () => {

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import {
-  type BulwarkError,
+  type CallEvent,
   ConnectionError,
   type Context,
   definePolicy,
@@ -83,7 +83,8 @@ describe('retry()', () => {
     const { error } = await result;
     expect(contexts).toHaveLength(3);
     expect(error).toBe(errors[2]);
-    expect((error as BulwarkError).notRetried).toBe('max-attempts');
+    // the reason travels in the event, never on the error
+    expect(error).not.toHaveProperty('notRetried');
     expect(giveUps).toEqual([{ attempt: 2, error, reason: 'max-attempts', context: expect.anything() }]);
     expect(clock.pending).toBe(0);
   });
@@ -92,13 +93,16 @@ describe('retry()', () => {
     const clock = new ManualClock();
     const policy = retry();
     expect(policy.maxAttempts).toBe(3);
+    const reasons: string[] = [];
+    policy.onGiveUp((event) => reasons.push(event.reason));
     const notFound = new ResponseError({ status: 404, serverMessage: 'model "x" not found' });
     const first = failing([notFound]);
     const result = settle(policy.execute(first.operation, { clock }));
     await clock.advanceAsync(0);
     expect((await result).error).toBe(notFound);
     expect(first.contexts).toHaveLength(1);
-    expect(notFound.notRetried).toBe('not-retryable');
+    expect(reasons).toEqual(['not-retryable']);
+    expect(notFound).not.toHaveProperty('notRetried');
 
     const plain = new Error('not ours');
     const second = failing([plain]);
@@ -128,12 +132,15 @@ describe('retry()', () => {
     });
     const typeError = new TypeError('fetch failed');
     const run = failing([typeError, busy()]);
-    const result = settle(policy.execute(run.operation, { clock }));
+    const events: CallEvent[] = [];
+    const result = settle(
+      policy.execute(run.operation, { clock, onCallEvent: (event) => events.push(event) }),
+    );
     await clock.advanceAsync(0);
     const { error } = await result;
     expect(run.contexts).toHaveLength(2);
     expect(error).toBeInstanceOf(ResponseError);
-    expect((error as BulwarkError).notRetried).toBe('not-retryable');
+    expect(events.at(-1)).toMatchObject({ type: 'give-up', attempt: 1, reason: 'not-retryable', error });
     expect(seen.map(([, attempt]) => attempt)).toEqual([0, 1]);
     expect(seen[0]?.[0]).toBe(typeError);
     expect((typeError as unknown as { notRetried?: string }).notRetried).toBeUndefined();
@@ -276,7 +283,7 @@ describe('retry()', () => {
     expect(run.contexts).toHaveLength(2);
     expect(error).toBe(errors[1]);
     expect((error as Error).cause).toBe(cause);
-    expect((error as BulwarkError).notRetried).toBe('deadline');
+    expect(error).not.toHaveProperty('notRetried');
     expect(giveUps[0]?.reason).toBe('deadline');
     expect(clock.pending).toBe(0);
   });
@@ -342,6 +349,7 @@ describe('retry()', () => {
     const reset = new ConnectionError({ reason: 'reset', message: 'reset mid-stream' });
     expect(reset.retryable).toBe(true);
     let attempts = 0;
+    const events: CallEvent[] = [];
     const result = settle(
       wrap(outer, capture, policy).execute(
         async (context) => {
@@ -349,25 +357,35 @@ describe('retry()', () => {
           context.commit();
           throw reset;
         },
-        { clock },
+        { clock, onCallEvent: (event) => events.push(event) },
       ),
     );
     await clock.advanceAsync(0);
     expect((await result).error).toBe(reset);
     expect(attempts).toBe(1);
-    expect(reset.notRetried).toBe('committed');
-    expect(reset.committed).toBe(true);
+    // the commit travels on the context: the error is left as it was made
+    expect(events.map((event) => event.type)).toEqual(['attempt-start', 'commit', 'attempt-end', 'give-up']);
+    expect(events[2]).toMatchObject({ outcome: 'failure', error: reset, committed: true });
+    expect(events[3]).toMatchObject({ reason: 'committed', error: reset, attempt: 0 });
+    expect(reset.committed).toBe(false);
+    expect(reset).not.toHaveProperty('notRetried');
     expect(outerContext?.committed).toBe(true);
     expect(commits).toEqual([clock.now()]);
 
     // an error that says it was committed is not replayed either
     const midStream = new StreamError({ serverMessage: 'model crashed', committed: true });
     const run = failing([midStream]);
-    const second = settle(retry({ retryOn: () => true }).execute(run.operation, { clock }));
+    const reasons: string[] = [];
+    const second = settle(
+      retry({ retryOn: () => true }).execute(run.operation, {
+        clock,
+        onCallEvent: (event) => event.type === 'give-up' && reasons.push(event.reason),
+      }),
+    );
     await clock.advanceAsync(0);
     expect((await second).error).toBe(midStream);
     expect(run.contexts).toHaveLength(1);
-    expect(midStream.notRetried).toBe('committed');
+    expect(reasons).toEqual(['committed']);
   });
 
   it('does not cut short a stream-like operation that resolves late after committing', async () => {
@@ -400,22 +418,59 @@ describe('retry()', () => {
     const second = settle(retry({ retryOn: () => false }).execute(failing([plain]).operation, { clock }));
     await clock.advanceAsync(0);
     expect((await second).error).toBe(plain);
-    expect((plain as Error & { notRetried?: string }).notRetried).toBe('not-retryable');
+    expect(plain).not.toHaveProperty('notRetried');
   });
 
-  it('adds the last attempt error as the cause of a deadline that fires during its retries', async () => {
+  it('reports a deadline that fires during its retries as an outer deadline, at once, and leaves its error alone', async () => {
     const clock = new ManualClock();
     const controller = new AbortController();
     const policy = retry({ backoff: new ConstantBackoff(1_000) });
     const last = busy();
     const run = failing([last, busy()]);
-    const result = settle(policy.execute(run.operation, { clock, signal: controller.signal }));
+    const events: CallEvent[] = [];
+    const result = settle(
+      policy.execute(run.operation, {
+        clock,
+        signal: controller.signal,
+        onCallEvent: (event) => events.push(event),
+      }),
+    );
     await clock.advanceAsync(500);
     const deadline = new TimeoutError({ phase: 'total', timeoutMs: 500, elapsedMs: 500 });
     controller.abort(deadline);
-    expect(deadline.cause).toBe(last);
+    // reported from the abort itself, before the call's rejection can be seen
+    expect(events.map((event) => event.type)).toEqual(['attempt-start', 'attempt-end', 'give-up']);
+    expect(events[1]).toMatchObject({ outcome: 'failure', error: last });
+    expect(events[2]).toMatchObject({ reason: 'outer-deadline', error: deadline, attempt: 0 });
+    expect(deadline.cause).toBeUndefined();
     expect((await result).error).toBe(deadline);
+    expect(events).toHaveLength(3);
     expect(clock.pending).toBe(0);
+  });
+
+  it("reports a caller's cancel during an attempt as the attempt's end and a give-up, once", async () => {
+    const clock = new ManualClock();
+    const controller = new AbortController();
+    const reason = new Error('stop');
+    const events: CallEvent[] = [];
+    let release!: () => void;
+    const result = settle(
+      retry().execute(
+        () =>
+          new Promise((_, reject) => {
+            release = () => reject(busy());
+          }),
+        { clock, signal: controller.signal, onCallEvent: (event) => events.push(event) },
+      ),
+    );
+    await clock.advanceAsync(0);
+    controller.abort(reason);
+    expect(events.map((event) => event.type)).toEqual(['attempt-start', 'attempt-end', 'give-up']);
+    expect(events[1]).toMatchObject({ attempt: 0, outcome: 'failure', error: reason, committed: false });
+    expect(events[2]).toMatchObject({ attempt: 0, reason: 'cancelled', error: reason });
+    release();
+    expect((await result).error).toBe(reason);
+    expect(events).toHaveLength(3);
   });
 
   it('rejects bad options with an InvalidOptionError naming the option', () => {

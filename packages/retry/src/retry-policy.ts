@@ -5,15 +5,17 @@ import {
   type Context,
   DEFAULT_KEY,
   Emitter,
-  ErrorCode,
   type Event,
+  type GiveUpReason,
   type KeyOption,
   LruMap,
-  type NotRetriedReason,
+  type ObservablePolicy,
   type PolicyLimits,
   realClock,
   resolveKey,
   sleep,
+  TimeoutError,
+  whenAborted,
 } from '@bulwark/core';
 import type { IBackoff } from 'cockatiel';
 import { RetryBudget } from './retry-budget.js';
@@ -21,6 +23,7 @@ import { type ResolvedRetryOptions, resolveRetryOptions } from './retry-options.
 import type {
   RetryBackoffContext,
   RetryBudgetExhaustedEvent,
+  RetryBudgetStatus,
   RetryEvent,
   RetryGiveUpEvent,
   RetryOptions,
@@ -48,42 +51,67 @@ const keepAliveClock: Clock = {
   },
 };
 
-/** Sets a field on an error we may not own, unless it is frozen or the field is read-only. */
-function mark(error: unknown, field: 'notRetried' | 'committed', value: unknown): void {
-  if (typeof error !== 'object' || error === null || Object.isFrozen(error)) return;
-  try {
-    (error as Record<string, unknown>)[field] = value;
-  } catch {
-    // a read-only property on someone else's error: leave it
-  }
-}
-
-function isCommitted(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { committed?: unknown }).committed === true;
+/** Why the signal of a call aborted: a Bulwark deadline outside the retry, or the caller's cancel. */
+function abortReason(reason: unknown): GiveUpReason {
+  return TimeoutError.is(reason) ? 'outer-deadline' : 'cancelled';
 }
 
 /**
- * When a deadline above this policy fires during its retries, the `TimeoutError` it aborts with gets
- * the last attempt's error as its `cause`, so the chain reads `total → attempt → …`. Only a Bulwark
- * timeout without a cause of its own is touched; a caller's reason never is.
+ * One call's lifecycle as a retry reports it on the call's context: the attempt in progress,
+ * whether it has ended, whether the call has given up. Each is reported once: a cancel or an outer
+ * deadline ends the attempt and gives up from the signal's listener, before the call's rejection
+ * can be observed, and the later rethrow reports nothing again.
  */
-function attachCause(reason: unknown, lastError: unknown): void {
-  if (
-    lastError === undefined ||
-    reason === lastError ||
-    !BulwarkError.is(reason) ||
-    reason.code !== ErrorCode.Timeout ||
-    Object.hasOwn(reason, 'cause') ||
-    !Object.isExtensible(reason)
-  ) {
-    return;
+class CallLifecycle {
+  readonly #context: Context;
+  readonly #giveUps: Emitter<RetryGiveUpEvent>;
+  #attempt = 0;
+  #attemptContext: Context | undefined;
+  #givenUp = false;
+
+  constructor(context: Context, giveUps: Emitter<RetryGiveUpEvent>) {
+    this.#context = context;
+    this.#giveUps = giveUps;
   }
-  Object.defineProperty(reason, 'cause', {
-    value: lastError,
-    writable: true,
-    configurable: true,
-    enumerable: false,
-  });
+
+  start(attempt: number, attemptContext: Context): void {
+    this.#attempt = attempt;
+    this.#attemptContext = attemptContext;
+    const context = this.#context;
+    context.reportCallEvent({
+      type: 'attempt-start',
+      attempt,
+      maxAttempts: attemptContext.maxAttempts,
+      at: context.clock.now(),
+    });
+  }
+
+  end(error: unknown, failed: boolean): void {
+    const attemptContext = this.#attemptContext;
+    if (attemptContext === undefined) return;
+    this.#attemptContext = undefined;
+    const context = this.#context;
+    context.reportCallEvent({
+      type: 'attempt-end',
+      attempt: this.#attempt,
+      at: context.clock.now(),
+      outcome: failed ? 'failure' : 'success',
+      error,
+      committed: attemptContext.committed,
+    });
+  }
+
+  /** Reports the give-up (once) and returns the error to rethrow. */
+  giveUp(error: unknown, reason: GiveUpReason): unknown {
+    if (this.#givenUp) return error;
+    this.#givenUp = true;
+    this.end(error, true);
+    const context = this.#context;
+    const attempt = this.#attempt;
+    if (this.#giveUps.size > 0) this.#giveUps.emit({ attempt, error, reason, context });
+    context.reportCallEvent({ type: 'give-up', attempt, reason, error, at: context.clock.now() });
+    return error;
+  }
 }
 
 /**
@@ -91,7 +119,9 @@ function attachCause(reason: unknown, lastError: unknown): void {
  * backoff (or the server's `Retry-After`) between attempts, and never replays a committed attempt,
  * retries a caller's cancel, waits past the deadline or spends more than its retry budget.
  */
-export class RetryPolicy extends BasePolicy {
+export class RetryPolicy extends BasePolicy implements Extract<ObservablePolicy, { kind: 'retry' }> {
+  /** What telemetry knows this policy by. */
+  readonly kind = 'retry' as const;
   /** Attempts in total, the first one included. */
   readonly maxAttempts: number;
   readonly #options: ResolvedRetryOptions;
@@ -125,27 +155,38 @@ export class RetryPolicy extends BasePolicy {
   }
 
   /**
-   * Whole retries the budget allows right now (for a gauge): for `key` when the policy is keyed,
-   * `Infinity` with `budget: false`.
+   * The retry budget of `key` for a gauge: the whole retries it allows right now (`Infinity` with
+   * `budget: false`; the budget's `minRetries` for a key not seen yet).
    */
-  budgetRemaining(key: string = DEFAULT_KEY): number {
-    if (this.#budget) return this.#budget.remaining();
+  state(key: string = DEFAULT_KEY): RetryBudgetStatus {
+    if (this.#budget) return { remaining: this.#budget.remaining() };
     if (this.#keyedBudgets) {
       const budget = this.#keyedBudgets.peek(key);
-      return budget ? budget.remaining() : (this.#options.budget?.minRetries ?? 0);
+      return { remaining: budget ? budget.remaining() : (this.#options.budget?.minRetries ?? 0) };
     }
-    return Number.POSITIVE_INFINITY;
+    return { remaining: Number.POSITIVE_INFINITY };
   }
 
   /**
-   * Whole retries each budget allows right now, by key (`'default'` when the policy is not keyed),
-   * for gauges. Yields nothing with `budget: false`.
+   * Every budget kept, by key (`'default'` when the policy is not keyed), for gauges. Yields
+   * nothing with `budget: false`.
    */
-  *budgets(): IterableIterator<[string, number]> {
-    if (this.#budget) yield [DEFAULT_KEY, this.#budget.remaining()];
+  *states(): IterableIterator<[string, RetryBudgetStatus]> {
+    if (this.#budget) yield [DEFAULT_KEY, { remaining: this.#budget.remaining() }];
     else if (this.#keyedBudgets) {
-      for (const [key, budget] of this.#keyedBudgets.entries()) yield [key, budget.remaining()];
+      for (const [key, budget] of this.#keyedBudgets.entries())
+        yield [key, { remaining: budget.remaining() }];
     }
+  }
+
+  /** @deprecated Use `state(key).remaining`. */
+  budgetRemaining(key: string = DEFAULT_KEY): number {
+    return this.state(key).remaining;
+  }
+
+  /** @deprecated Use `states()`, whose entries are `[key, { remaining }]`. */
+  *budgets(): IterableIterator<[string, number]> {
+    for (const [key, status] of this.states()) yield [key, status.remaining];
   }
 
   async run<T>(context: Context, next: (context: Context) => Promise<T>): Promise<T> {
@@ -155,6 +196,10 @@ export class RetryPolicy extends BasePolicy {
     const budget = this.#budget ?? this.#keyedBudgets?.getOrCreate(key, () => this.#newBudget());
     budget?.recordCall();
     if (budget) options.budgetStore?.recordCall(key, options.budget as NonNullable<typeof options.budget>);
+    const signal = context.signal;
+    const clock = context.clock;
+    const call = new CallLifecycle(context, this.#giveUps);
+    const stopListening = whenAborted(signal, () => call.giveUp(signal.reason, abortReason(signal.reason)));
     // Attempts start fresh commit states; a commit is passed outward as it happens, so policies
     // and observers outside this one see it too.
     const onCommit = (): void => context.commit();
@@ -166,28 +211,26 @@ export class RetryPolicy extends BasePolicy {
           ? () => this.#tryRetry(budget, key)
           : () => budget.tryRetry();
     let backoff: IBackoff<RetryBackoffContext> | undefined;
-    let lastError: unknown;
-    let onAbort: (() => void) | undefined;
-    const signal = context.signal;
     try {
       for (let attempt = 0; ; attempt++) {
         const attemptContext = context.with({ attempt, maxAttempts, onCommit, retryBudget });
+        call.start(attempt, attemptContext);
         let error: unknown;
         try {
-          return await next(attemptContext);
+          const value = await next(attemptContext);
+          call.end(undefined, false);
+          return value;
         } catch (caught) {
           error = caught;
         }
 
-        if (signal.aborted) throw this.#giveUp(signal.reason, 'cancelled', attempt, context);
-        if (attemptContext.committed || isCommitted(error)) {
-          if (BulwarkError.is(error)) mark(error, 'committed', true);
-          throw this.#giveUp(error, 'committed', attempt, context);
+        if (signal.aborted) throw call.giveUp(signal.reason, abortReason(signal.reason));
+        call.end(error, true);
+        if (attemptContext.committed || (BulwarkError.is(error) && error.committed)) {
+          throw call.giveUp(error, 'committed');
         }
-        if (!options.retryOn(error, attemptContext)) {
-          throw this.#giveUp(error, 'not-retryable', attempt, context);
-        }
-        if (attempt + 1 >= maxAttempts) throw this.#giveUp(error, 'max-attempts', attempt, context);
+        if (!options.retryOn(error, attemptContext)) throw call.giveUp(error, 'not-retryable');
+        if (attempt + 1 >= maxAttempts) throw call.giveUp(error, 'max-attempts');
 
         const backoffContext: RetryBackoffContext = {
           attempt: attempt + 1,
@@ -198,34 +241,28 @@ export class RetryPolicy extends BasePolicy {
         };
         backoff = backoff ? backoff.next(backoffContext) : options.backoff.next(backoffContext);
         const delayMs = this.#delayMs(backoff.duration, error);
-        if (delayMs >= context.remainingMs()) throw this.#giveUp(error, 'deadline', attempt, context);
+        if (delayMs >= context.remainingMs()) throw call.giveUp(error, 'deadline');
         const allowed =
           budget === undefined ||
           (options.budgetStore ? await this.#tryRetry(budget, key) : budget.tryRetry());
         if (!allowed) {
           if (this.#exhausted.size > 0) this.#exhausted.emit({ attempt, error, key, context });
-          throw this.#giveUp(error, 'budget', attempt, context);
+          throw call.giveUp(error, 'budget');
         }
 
-        lastError = error;
-        if (onAbort === undefined) {
-          onAbort = () => attachCause(signal.reason, lastError);
-          signal.addEventListener('abort', onAbort, { once: true });
-        }
         if (this.#retries.size > 0) this.#retries.emit({ attempt, delayMs, error, context });
         if (delayMs > 0) {
           try {
-            const clock = context.clock === realClock ? keepAliveClock : context.clock;
-            await sleep(delayMs, { clock, signal });
+            await sleep(delayMs, { clock: clock === realClock ? keepAliveClock : clock, signal });
           } catch {
-            throw this.#giveUp(signal.reason, 'cancelled', attempt, context);
+            throw call.giveUp(signal.reason, abortReason(signal.reason));
           }
         } else if (signal.aborted) {
-          throw this.#giveUp(signal.reason, 'cancelled', attempt, context);
+          throw call.giveUp(signal.reason, abortReason(signal.reason));
         }
       }
     } finally {
-      if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+      stopListening();
     }
   }
 
@@ -252,13 +289,6 @@ export class RetryPolicy extends BasePolicy {
     const delayMs = typeof retryAfterMs === 'number' && retryAfterMs >= 0 ? retryAfterMs : backoffMs;
     // NaN and negative waits (a broken custom backoff) mean no wait.
     return delayMs > 0 ? Math.min(delayMs, this.#options.maxDelayMs) : 0;
-  }
-
-  #giveUp(error: unknown, reason: NotRetriedReason, attempt: number, context: Context): unknown {
-    // The caller's cancel reason is theirs: never touched.
-    if (reason !== 'cancelled') mark(error, 'notRetried', reason);
-    if (this.#giveUps.size > 0) this.#giveUps.emit({ attempt, error, reason, context });
-    return error;
   }
 
   #newBudget(): RetryBudget {

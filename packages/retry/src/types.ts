@@ -1,4 +1,4 @@
-import type { Clock, Context, KeyOption, NotRetriedReason } from '@bulwark/core';
+import type { Clock, Context, KeyOption } from '@bulwark/core';
 import type { IBackoffFactory } from 'cockatiel';
 
 /**
@@ -118,38 +118,10 @@ export interface RetryOptions {
   clock?: Clock;
 }
 
-/** Emitted by `onRetry` before each wait. */
-export interface RetryEvent {
-  /** The 0-based number of the attempt that failed. */
-  readonly attempt: number;
-  /** The wait before the next attempt. */
-  readonly delayMs: number;
-  /** The error of the attempt that failed. */
-  readonly error: unknown;
-  /** The context the policy received (the call's). */
-  readonly context: Context;
-}
-
-/** Emitted by `onGiveUp` when the call fails through the policy. */
-export interface RetryGiveUpEvent {
-  /** The 0-based number of the last attempt. */
-  readonly attempt: number;
-  /** The error the call rejects with (the caller's own reason when `reason` is `cancelled`). */
-  readonly error: unknown;
-  /** Why the policy did not retry. */
-  readonly reason: NotRetriedReason;
-  /** The context the policy received (the call's). */
-  readonly context: Context;
-}
-
-/** Emitted by `onBudgetExhausted` when the retry budget refuses a retry. */
-export interface RetryBudgetExhaustedEvent {
-  /** The 0-based number of the attempt that failed. */
-  readonly attempt: number;
-  /** The error that would have been retried; the call rejects with it. */
-  readonly error: unknown;
-  /** The budget's key (`'default'` without a `key` option). */
-  readonly key: string;
-  /** The context the policy received (the call's). */
-  readonly context: Context;
-}
+/** The payloads of this policy's events, defined in `@bulwark/core` so telemetry imports types only. */
+export type {
+  RetryBudgetExhaustedEvent,
+  RetryBudgetStatus,
+  RetryEvent,
+  RetryGiveUpEvent,
+} from '@bulwark/core';

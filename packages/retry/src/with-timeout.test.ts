@@ -1,7 +1,9 @@
 import {
   BulwarkError,
+  type CallEvent,
   ConnectionError,
   type Context,
+  type GiveUpReason,
   ManualClock,
   ResponseError,
   StreamError,
@@ -30,6 +32,15 @@ async function settle<T>(
   );
 }
 
+/** The give-up reasons a call reports through its lifecycle events. */
+function giveUps() {
+  const reasons: GiveUpReason[] = [];
+  const onCallEvent = (event: CallEvent): void => {
+    if (event.type === 'give-up') reasons.push(event.reason);
+  };
+  return { reasons, onCallEvent };
+}
+
 /** The chain of `cause`s below an error. */
 function causes(error: unknown): unknown[] {
   const chain: unknown[] = [];
@@ -44,6 +55,7 @@ describe('timeout() with retry()', () => {
     const clock = new ManualClock(0);
     const policy = wrap(retry({ maxAttempts: 3, backoff: new ConstantBackoff(100) }), timeout(300));
     const attempts: Array<[number, number | undefined]> = [];
+    const lifecycle = giveUps();
     const result = settle(
       clock,
       policy.execute(
@@ -51,7 +63,7 @@ describe('timeout() with retry()', () => {
           attempts.push([clock.now(), context.deadline]);
           return hang();
         },
-        { clock },
+        { clock, onCallEvent: lifecycle.onCallEvent },
       ),
     );
     await clock.advanceAsync(5_000);
@@ -66,9 +78,10 @@ describe('timeout() with retry()', () => {
     expect(error).toMatchObject({
       phase: 'attempt',
       attempt: 2,
-      notRetried: 'max-attempts',
       retryable: true,
     });
+    expect(lifecycle.reasons).toEqual(['max-attempts']);
+    expect(error).not.toHaveProperty('notRetried');
     expect((error as Error).message).toBe(
       'Timed out for the attempt to finish after 300 ms (attempt 3 of 3)',
     );
@@ -80,6 +93,7 @@ describe('timeout() with retry()', () => {
     const policy = wrap(timeout(1_000), retry({ maxAttempts: 10, backoff: new ConstantBackoff(300) }));
     const last = new ResponseError({ status: 503 });
     let attempts = 0;
+    const lifecycle = giveUps();
     const result = settle(
       clock,
       policy.execute(
@@ -88,7 +102,7 @@ describe('timeout() with retry()', () => {
           await wait(clock, 100);
           throw attempts === 3 ? last : new ResponseError({ status: 503 });
         },
-        { clock },
+        { clock, onCallEvent: lifecycle.onCallEvent },
       ),
     );
     await clock.advanceAsync(5_000);
@@ -99,7 +113,8 @@ describe('timeout() with retry()', () => {
     expect(error).toBeInstanceOf(TimeoutError);
     expect(error).toMatchObject({ phase: 'total', timeoutMs: 1_000, retryable: false });
     expect((error as Error).cause).toBe(last);
-    expect(last.notRetried).toBe('deadline');
+    expect(lifecycle.reasons).toEqual(['deadline']);
+    expect(last).not.toHaveProperty('notRetried');
     expect(clock.pending).toBe(0);
   });
 
@@ -278,6 +293,7 @@ describe('Ollama failure shapes, with fake operations', () => {
       serverMessage: 'model "nope" not found',
       model: 'nope',
     });
+    const lifecycle = giveUps();
     const result = settle(
       clock,
       policy().execute(
@@ -285,7 +301,7 @@ describe('Ollama failure shapes, with fake operations', () => {
           attempts++;
           throw notFound;
         },
-        { clock },
+        { clock, onCallEvent: lifecycle.onCallEvent },
       ),
     );
     await clock.advanceAsync(30_000);
@@ -293,7 +309,8 @@ describe('Ollama failure shapes, with fake operations', () => {
     expect(error).toBe(notFound);
     expect(at).toBe(0);
     expect(attempts).toBe(1);
-    expect(notFound.notRetried).toBe('not-retryable');
+    expect(lifecycle.reasons).toEqual(['not-retryable']);
+    expect(notFound).not.toHaveProperty('notRetried');
   });
 
   it('a connection reset before output is retried', async () => {
@@ -317,6 +334,7 @@ describe('Ollama failure shapes, with fake operations', () => {
 
   it('an error line mid-stream, after output reached the caller, is not retried', async () => {
     const clock = new ManualClock(0);
+    const lifecycle = giveUps();
     let attempts = 0;
     const result = settle(
       clock,
@@ -327,14 +345,15 @@ describe('Ollama failure shapes, with fake operations', () => {
           await wait(clock, 100);
           throw new StreamError({ serverMessage: 'model runner crashed', committed: context.committed });
         },
-        { clock },
+        { clock, onCallEvent: lifecycle.onCallEvent },
       ),
     );
     await clock.advanceAsync(30_000);
     const { error } = await result;
     expect(attempts).toBe(1);
     expect(BulwarkError.is(error)).toBe(true);
-    expect(error).toMatchObject({ committed: true, retryable: false, notRetried: 'committed' });
+    expect(error).toMatchObject({ committed: true, retryable: false });
+    expect(lifecycle.reasons).toEqual(['committed']);
     expect(clock.pending).toBe(0);
   });
 });

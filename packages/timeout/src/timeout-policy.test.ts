@@ -309,8 +309,14 @@ describe('timeout()', () => {
     const giveUpEarly = definePolicy(async (context) => {
       deadlines.push(context.deadline);
       await wait(clock, 400);
-      // what retry() does when its next wait would overrun context.deadline
-      last.notRetried = 'deadline';
+      // what retry() reports when its next wait would overrun context.deadline
+      context.reportCallEvent({
+        type: 'give-up',
+        attempt: 0,
+        reason: 'deadline',
+        error: last,
+        at: clock.now(),
+      });
       throw last;
     });
     const result = settle(wrap(policy, giveUpEarly).execute(hang, { clock }));

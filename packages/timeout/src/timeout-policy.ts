@@ -7,6 +7,7 @@ import {
   hostAttribute,
   linkSignal,
   type ModelLoadWait,
+  type ObservablePolicy,
   type PhaseBudgets,
   type PolicyLimits,
   TimeoutError,
@@ -23,21 +24,14 @@ import type { TimeoutEvent, TimeoutOptions } from './types.js';
  * call's clock, with a `TimeoutError` as the abort reason.
  */
 
-/** An error a retry policy let pass because its next wait would have overrun the deadline. */
-function gaveUpOnDeadline(error: unknown): boolean {
-  return (
-    typeof error === 'object' &&
-    error !== null &&
-    (error as { notRetried?: unknown }).notRetried === 'deadline'
-  );
-}
-
 /**
  * The `timeout()` policy. It bounds everything it wraps and hands its phase budgets to every attempt
  * beneath it. Placed outside `retry()` it is the call's deadline (`totalMs`); inside, a limit per
  * attempt (`attemptMs`).
  */
-export class TimeoutPolicy extends BasePolicy {
+export class TimeoutPolicy extends BasePolicy implements Extract<ObservablePolicy, { kind: 'timeout' }> {
+  /** What telemetry knows this policy by. */
+  readonly kind = 'timeout' as const;
   /** The limit over what the policy wraps, or `undefined` when it only passes phase budgets inward. */
   readonly limitMs: number | undefined;
   /** The phase budgets handed to each attempt, or `undefined` for none. */
@@ -99,6 +93,10 @@ export class TimeoutPolicy extends BasePolicy {
     const signal = linked.signal;
     // While the operation waits on a shared model load, an expiry reports phase `load`.
     let loading: ModelLoadWait | undefined;
+    // From a retry beneath: the last failed attempt's error (the cause of an expiry during the
+    // retries), and the error it gave up on because its next wait would overrun the deadline.
+    let lastFailure: unknown;
+    let gaveUpOnDeadline: unknown;
     const inner = context.with({
       signal,
       deadline,
@@ -106,12 +104,16 @@ export class TimeoutPolicy extends BasePolicy {
       onModelLoad: (wait) => {
         loading = wait.type === 'wait-start' ? wait : undefined;
       },
+      onCallEvent: (event) => {
+        if (event.type === 'attempt-end' && event.outcome === 'failure') lastFailure = event.error;
+        else if (event.type === 'give-up' && event.reason === 'deadline') gaveUpOnDeadline = event.error;
+      },
     });
     const timer = clock.setTimeout(() => {
       if (settled) return;
-      const error = this.#expired(context, limitMs, clock.now() - start, undefined, loading);
-      // The call rejects first; the inner policies' listeners then see the reason (retry adds the
-      // last attempt's error as its cause) before anyone can observe the rejection.
+      const error = this.#expired(context, limitMs, clock.now() - start, lastFailure, loading);
+      // The call rejects first; the inner policies' listeners then see the reason before anyone
+      // can observe the rejection.
       onAbort(error);
       linked.abort(error);
       this.#emit(error, limitMs, context);
@@ -141,7 +143,7 @@ export class TimeoutPolicy extends BasePolicy {
           settle();
           // A retry beneath gave up early because its next wait would overrun this deadline: the
           // call ran out of this budget, so say so, with the last attempt's error as the cause.
-          if (inner.deadline === deadline && gaveUpOnDeadline(error)) {
+          if (inner.deadline === deadline && error === gaveUpOnDeadline && error !== undefined) {
             const expired = this.#expired(context, limitMs, clock.now() - start, error);
             this.#emit(expired, limitMs, context);
             reject(expired);

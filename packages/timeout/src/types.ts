@@ -1,4 +1,4 @@
-import type { Clock, Context, TimeoutError } from '@bulwark/core';
+import type { Clock } from '@bulwark/core';
 
 /**
  * Options of `timeout()`. Give `attemptMs` or `totalMs` (not both) to bound what the policy wraps,
@@ -48,18 +48,5 @@ export interface TimeoutOptions {
   clock?: Clock;
 }
 
-/** Emitted by `onTimeout` when the policy's limit fires. */
-export interface TimeoutEvent {
-  /** Which budget fired: `attempt` or `total`. */
-  readonly phase: 'attempt' | 'total';
-  /** The size of the budget. */
-  readonly timeoutMs: number;
-  /** How long the policy had been running when it fired. */
-  readonly elapsedMs: number;
-  /** The 0-based attempt number in the context the policy received. */
-  readonly attempt: number;
-  /** The error the call rejects with (also the inner signal's abort reason). */
-  readonly error: TimeoutError;
-  /** The context the policy received: the call's, or the attempt's when placed inside `retry()`. */
-  readonly context: Context;
-}
+/** The payload of `onTimeout`, defined in `@bulwark/core` so telemetry imports types only. */
+export type { TimeoutEvent } from '@bulwark/core';
