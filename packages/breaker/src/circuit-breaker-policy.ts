@@ -361,7 +361,10 @@ export class CircuitBreakerPolicy extends BasePolicy {
   /** Restores a snapshot from `exportState()`. Probes in flight are not carried over. */
   restoreState(snapshot: BreakerSnapshot): void {
     if (snapshot?.version !== 1 || typeof snapshot.breakers !== 'object' || snapshot.breakers === null) {
-      throw new TypeError('restoreState(): not a snapshot made by exportState() (version 1)');
+      throw new InvalidOptionError(
+        'restoreState(): not a snapshot made by exportState() (version 1)',
+        'snapshot',
+      );
     }
     for (const [key, saved] of Object.entries(snapshot.breakers)) {
       const breaker = this.#breaker(key);

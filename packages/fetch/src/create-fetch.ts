@@ -79,12 +79,13 @@ function toHeaders(init: RequestInit['headers'] | Headers | undefined): Headers 
       try {
         new Headers([[name, value]]);
       } catch {
-        throw new TypeError(
+        throw new InvalidOptionError(
           `fetch(): header ${JSON.stringify(String(name).slice(0, 60))} has an invalid name or value`,
+          'headers',
         );
       }
     }
-    throw new TypeError('fetch(): the headers are invalid');
+    throw new InvalidOptionError('fetch(): the headers are invalid', 'headers');
   }
 }
 
@@ -116,17 +117,22 @@ async function prepare(input: string | URL | Request, init: RequestInit): Promis
   } catch {
     // Never echo credentials, even from a URL that does not parse.
     const shown = raw.replace(/\/\/[^/?#]*@/, '//***@');
-    throw new TypeError(
+    throw new InvalidOptionError(
       `fetch(): invalid URL ${JSON.stringify(shown.length > 80 ? `${shown.slice(0, 77)}...` : shown)}`,
+      'input',
     );
   }
   if (url.username || url.password) {
-    throw new TypeError(
+    throw new InvalidOptionError(
       `fetch(): the URL ${safeUrl(url)} carries credentials; send them in a header instead`,
+      'input',
     );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new TypeError(`fetch(): only http: and https: URLs are supported, got ${url.protocol}`);
+    throw new InvalidOptionError(
+      `fetch(): only http: and https: URLs are supported, got ${url.protocol}`,
+      'input',
+    );
   }
   const method = (init.method ?? request?.method ?? 'GET').toUpperCase();
   const headers = toHeaders(init.headers ?? request?.headers);

@@ -512,7 +512,8 @@ export async function startOllamaSim(options: OllamaSimOptions = {}): Promise<Ol
       });
     },
     simulatedReply(request: ReplyRequest) {
-      if (typeof request.model !== 'string') throw new TypeError('simulatedReply: the request has no model');
+      if (typeof request.model !== 'string')
+        throw new SimOptionError('simulatedReply: the request has no model', 'model', request.model);
       const model = state.find(request.model) ?? resolveModel(request.model, defaults);
       return publicReply(planReply(request, model));
     },
