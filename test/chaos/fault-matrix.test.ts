@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { getEventListeners, setMaxListeners } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { BulwarkError, ErrorCode, type TimeoutError } from '@bulwark/core';
+import { BulwarkError, ErrorCode, RetryBudgetExhaustedError, type TimeoutError } from '@bulwark/core';
 import { Ollama } from '@bulwark/ollama';
 import { type OllamaSim, type RequestRecord, simulatedReply, startOllamaSim } from '@bulwark/ollama-sim';
 import { createInstrumentation, type LogRecordLike } from '@bulwark/otel';
@@ -94,7 +94,9 @@ function verdict(call: CallResult): string | undefined {
     }
     return undefined;
   }
-  const error = call.error;
+  // A transient fault the retry budget refused to retry: judge the error of the last attempt.
+  const refusedByBudget = RetryBudgetExhaustedError.is(call.error);
+  const error = refusedByBudget ? (call.error as RetryBudgetExhaustedError).cause : call.error;
   if (!BulwarkError.is(error)) return `failed with a foreign error: ${String(error)}`;
   if (call.kind === 'none' || call.kind === 'slow-drip')
     return `a healthy call failed: ${error.code} ${error.message}`;
@@ -106,7 +108,7 @@ function verdict(call: CallResult): string | undefined {
   if (expected.phases && !expected.phases.includes((error as TimeoutError).phase)) {
     return `timed out in phase ${(error as TimeoutError).phase} (${(error as TimeoutError).timeoutMs} ms budget, ${Math.round((error as TimeoutError).elapsedMs)} ms into attempt ${(error as TimeoutError).attempt}), expected ${expected.phases}`;
   }
-  if (!KINDS[call.kind].persistent && error.notRetried !== 'budget') {
+  if (!KINDS[call.kind].persistent && !refusedByBudget) {
     return `a transient fault was not retried (notRetried: ${error.notRetried})`;
   }
   return undefined;

@@ -12,6 +12,7 @@ import {
   type NotRetriedReason,
   type PolicyLimits,
   realClock,
+  RetryBudgetExhaustedError,
   resolveKey,
   sleep,
 } from '@bulwark/core';
@@ -105,7 +106,10 @@ export class RetryPolicy extends BasePolicy {
   readonly onRetry: Event<RetryEvent> = this.#retries.event;
   /** Fires when the call fails through the policy, with the reason it was not retried. */
   readonly onGiveUp: Event<RetryGiveUpEvent> = this.#giveUps.event;
-  /** Fires when the retry budget refuses a retry; the call then fails with the last error. */
+  /**
+   * Fires when the retry budget refuses a retry, with the error that would have been retried; the
+   * call then fails with a `RetryBudgetExhaustedError` whose `cause` is that error.
+   */
   readonly onBudgetExhausted: Event<RetryBudgetExhaustedEvent> = this.#exhausted.event;
 
   constructor(options?: RetryOptions) {
@@ -197,7 +201,8 @@ export class RetryPolicy extends BasePolicy {
           (options.budgetStore ? await this.#tryRetry(budget, key) : budget.tryRetry());
         if (!allowed) {
           if (this.#exhausted.size > 0) this.#exhausted.emit({ attempt, error, key, context });
-          throw this.#giveUp(error, 'budget', attempt, context);
+          const ratio = (options.budget as NonNullable<typeof options.budget>).ratio;
+          throw this.#giveUp(new RetryBudgetExhaustedError({ cause: error, ratio }), 'budget', attempt, context);
         }
 
         lastError = error;
