@@ -3,6 +3,7 @@ import { type BulkheadOptions, type BulkheadPolicy, bulkhead } from '@bulwark/bu
 import {
   anyOf,
   budget,
+  DEFAULT_PHASE_BUDGETS,
   InvalidOptionError,
   integer,
   object,
@@ -112,13 +113,14 @@ export interface Pipeline {
   bulkhead: BulkheadPolicy | undefined;
 }
 
-/** The budgets `createOllama()` uses when given none. */
+/**
+ * The budgets `createOllama()` uses when given none: a 10-minute deadline over the whole call, the
+ * phase budgets of `DEFAULT_PHASE_BUDGETS` (`@bulwark/core`), and the model load budget of
+ * `new Ollama()`.
+ */
 export const DEFAULT_TIMEOUTS = {
   totalMs: 600_000,
-  connectMs: 10_000,
-  headersMs: 300_000,
-  firstTokenMs: 300_000,
-  idleMs: 60_000,
+  ...DEFAULT_PHASE_BUDGETS,
   loadMs: DEFAULT_MODEL_STATE.loadMs,
 } as const satisfies TimeoutBudgets;
 

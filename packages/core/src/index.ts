@@ -3,6 +3,7 @@ export { flushMicrotasks, ManualClock, realClock } from './clock.js';
 export type { CockatielLikePolicy } from './cockatiel-adapter.js';
 export { fromCockatiel } from './cockatiel-adapter.js';
 export { createContext } from './context.js';
+export { DEFAULT_CONNECTIONS, DEFAULT_PHASE_BUDGETS } from './defaults.js';
 export type {
   AnyBulwarkError,
   BulwarkErrorOptions,

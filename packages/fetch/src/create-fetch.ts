@@ -5,6 +5,8 @@ import {
   budget,
   type Context,
   classifyBodyFailure,
+  DEFAULT_CONNECTIONS,
+  DEFAULT_PHASE_BUDGETS,
   classifyRequestFailure,
   func,
   InvalidOptionError,
@@ -24,10 +26,8 @@ import { Agent, type Dispatcher, Response as UndiciResponse, fetch as undiciFetc
 import type { BulwarkFetch, CreateFetchOptions, RequestInfo } from './types.js';
 
 const DEFAULTS = {
-  connectMs: 10_000,
-  headersMs: 300_000,
-  idleMs: 120_000,
-  connections: 128,
+  ...DEFAULT_PHASE_BUDGETS,
+  connections: DEFAULT_CONNECTIONS,
   maxErrorBodyBytes: 1_048_576,
 } as const;
 
@@ -293,7 +293,7 @@ export function createFetch(options: CreateFetchOptions = {}): BulwarkFetch {
     const connectMs = budgets.connectMs ?? options.connectMs ?? DEFAULTS.connectMs;
     const guard = new AttemptGuard(context);
     guard.start('headers', budgets.headersMs ?? options.headersMs ?? DEFAULTS.headersMs);
-    guard.start('first-token', budgets.firstTokenMs ?? options.firstTokenMs);
+    guard.start('first-token', budgets.firstTokenMs ?? options.firstTokenMs ?? DEFAULTS.firstTokenMs);
     const idleMs = budgets.idleMs ?? options.idleMs ?? DEFAULTS.idleMs;
 
     let response: Awaited<ReturnType<typeof undiciFetch>>;

@@ -4,5 +4,4 @@ export { LineReader } from './line-reader.js';
 export { DEFAULT_MODEL_STATE, Ollama } from './ollama.js';
 export type { ProgressTrackerOptions, TransferProgress } from './progress.js';
 export { ProgressTracker, trackProgress } from './progress.js';
-export { DEFAULT_BUDGETS } from './transport.js';
 export type * from './types.js';
