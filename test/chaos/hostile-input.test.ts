@@ -5,9 +5,17 @@
  */
 import { circuitBreaker, samplingBreaker } from '@bulwark/breaker';
 import { bulkhead } from '@bulwark/bulkhead';
-import { BulwarkError, ErrorCode, InvalidOptionError, noop, ProtocolError, ResponseError } from '@bulwark/core';
+import {
+  BulwarkError,
+  ErrorCode,
+  InvalidOptionError,
+  noop,
+  ProtocolError,
+  ResponseError,
+} from '@bulwark/core';
 import { createFetch } from '@bulwark/fetch';
-import { LineReader, Ollama } from '@bulwark/ollama';
+import { Ollama } from '@bulwark/ollama';
+import { LineReader } from '@bulwark/ollama/internal';
 import { type Fault, type OllamaSim, simulatedReply, startOllamaSim } from '@bulwark/ollama-sim';
 import { createInstrumentation, instrument } from '@bulwark/otel';
 import { retry } from '@bulwark/retry';

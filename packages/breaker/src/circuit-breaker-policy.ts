@@ -1,24 +1,26 @@
 import {
-  anyOf,
   BasePolicy,
   CircuitOpenError,
   type Clock,
   type Context,
-  duration,
   Emitter,
-  func,
   InvalidOptionError,
-  integer,
   type KeyOption,
+  type ModelLoadWait,
+  realClock,
+} from '@bulwark/core';
+import {
+  anyOf,
+  duration,
+  func,
+  integer,
   keyOption,
   LruMap,
-  type ModelLoadWait,
   object,
   oneOf,
-  realClock,
   resolveKey,
   validateOptions,
-} from '@bulwark/core';
+} from '@bulwark/core/internal';
 import { CircuitState as CockatielState, ConsecutiveBreaker, type IBreaker } from 'cockatiel';
 import { classifyFailure } from './classify.js';
 import { SamplingWindowBreaker } from './sampling-breaker.js';

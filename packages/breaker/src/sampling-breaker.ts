@@ -1,12 +1,5 @@
-import {
-  type Clock,
-  duration,
-  InvalidOptionError,
-  integer,
-  numberIn,
-  realClock,
-  validateOptions,
-} from '@bulwark/core';
+import { type Clock, InvalidOptionError, realClock } from '@bulwark/core';
+import { duration, integer, numberIn, validateOptions } from '@bulwark/core/internal';
 import type { IBreaker } from 'cockatiel';
 
 export interface SamplingBreakerOptions {

@@ -2,19 +2,21 @@ import {
   BasePolicy,
   BulkheadRejectedError,
   type Context,
-  duration,
   Emitter,
   InvalidOptionError,
-  integer,
   type KeyOption,
+  TimeoutError,
+  type TimerHandle,
+} from '@bulwark/core';
+import {
+  duration,
+  integer,
   keyOption,
   LruMap,
   object,
   resolveKey,
-  TimeoutError,
-  type TimerHandle,
   validateOptions,
-} from '@bulwark/core';
+} from '@bulwark/core/internal';
 import type {
   BulkheadAcquiredEvent,
   BulkheadLease,

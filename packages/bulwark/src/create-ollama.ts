@@ -1,26 +1,15 @@
 import { type CircuitBreakerOptions, type CircuitBreakerPolicy, circuitBreaker } from '@bulwark/breaker';
 import { type BulkheadOptions, type BulkheadPolicy, bulkhead } from '@bulwark/bulkhead';
-import {
-  anyOf,
-  budget,
-  DEFAULT_PHASE_BUDGETS,
-  InvalidOptionError,
-  integer,
-  object,
-  oneOf,
-  type Policy,
-  validateOptions,
-  wrap,
-} from '@bulwark/core';
+import { DEFAULT_PHASE_BUDGETS, InvalidOptionError, type Policy, wrap } from '@bulwark/core';
+import { anyOf, budget, integer, object, oneOf, validateOptions } from '@bulwark/core/internal';
 import {
   DEFAULT_MODEL_STATE,
   type FleetHostOptions,
   type FleetOptions,
   Ollama,
   type OllamaOptions,
-  resolveCallTimeout,
-  timeoutNumber,
 } from '@bulwark/ollama';
+import { resolveCallTimeout, timeoutNumber } from '@bulwark/ollama/internal';
 import { createInstrumentation, type InstrumentOptions } from '@bulwark/otel';
 import { type RetryOptions, type RetryPolicy, retry } from '@bulwark/retry';
 import { timeout } from '@bulwark/timeout';

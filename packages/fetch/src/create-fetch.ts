@@ -1,26 +1,30 @@
 import {
-  AttemptGuard,
   type Attributes,
-  anyOf,
-  budget,
   type Context,
-  classifyBodyFailure,
   DEFAULT_CONNECTIONS,
   DEFAULT_PHASE_BUDGETS,
-  classifyRequestFailure,
-  func,
   InvalidOptionError,
-  integer,
-  isIdempotent,
   noop,
-  object,
-  oneOf,
   parseRetryAfter,
+  RETRYABLE_STATUSES,
   ResponseError,
   TimeoutError,
+} from '@bulwark/core';
+import {
+  AttemptGuard,
+  anyOf,
+  budget,
+  classifyBodyFailure,
+  classifyRequestFailure,
+  func,
+  integer,
+  isIdempotent,
+  object,
+  oneOf,
+  serverMessage,
   targetText,
   validateOptions,
-} from '@bulwark/core';
+} from '@bulwark/core/internal';
 import { Agent, type Dispatcher, Response as UndiciResponse, fetch as undiciFetch } from 'undici';
 
 import type { BulwarkFetch, CreateFetchOptions, RequestInfo } from './types.js';
@@ -33,7 +37,6 @@ const DEFAULTS = {
 
 /** Statuses that say the server did not process the request: replayable whatever the method. */
 const NOT_PROCESSED_STATUSES: ReadonlySet<number> = new Set([408, 429, 503]);
-const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
 const NULL_BODY_STATUSES: ReadonlySet<number> = new Set([101, 103, 204, 205, 304]);
 const MAX_MODEL_SNIFF_BYTES = 1_048_576;
 
@@ -180,25 +183,6 @@ async function readBounded(
     if (offset >= out.byteLength) break;
   }
   return out;
-}
-
-/** The server's own error text: `{"error":"…"}`, `{"error":{"message":"…"}}`, or the start of the text. */
-function serverMessage(body: Uint8Array, contentType: string | null): string | undefined {
-  if (body.byteLength === 0) return undefined;
-  const text = new TextDecoder().decode(body.subarray(0, 64 * 1024));
-  if (contentType?.includes('json')) {
-    try {
-      const parsed = JSON.parse(text) as { error?: unknown; message?: unknown };
-      if (typeof parsed.error === 'string') return parsed.error;
-      const nested = (parsed.error as { message?: unknown } | undefined)?.message;
-      if (typeof nested === 'string') return nested;
-      if (typeof parsed.message === 'string') return parsed.message;
-    } catch {
-      // fall through to the text
-    }
-  }
-  const flat = text.replace(/\s+/g, ' ').trim();
-  return flat.length > 200 ? `${flat.slice(0, 197)}...` : flat;
 }
 
 /**

@@ -1,14 +1,14 @@
 import {
   anyOf,
   duration,
-  InvalidOptionError,
   integer,
   type OptionCheck,
   object,
   oneOf,
   string,
   validateOptions,
-} from 'bulwark';
+} from '@bulwark/core/internal';
+import { InvalidOptionError } from 'bulwark';
 import { GATEWAY_DEFAULTS } from './defaults.js';
 import type { GatewayOptions } from './types.js';
 

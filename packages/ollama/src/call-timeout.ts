@@ -1,14 +1,11 @@
+import { type CallTimeout, InvalidOptionError, realClock, TimeoutError } from '@bulwark/core';
 import {
   budget,
-  type CallTimeout,
-  InvalidOptionError,
   type LinkedController,
   linkSignal,
   type OptionCheck,
-  realClock,
-  TimeoutError,
   validateOptions,
-} from '@bulwark/core';
+} from '@bulwark/core/internal';
 
 /** The smallest `timeout: N` accepted: below it the number is almost surely seconds typed as milliseconds. */
 export const MIN_TIMEOUT_MS = 1_000;

@@ -1,29 +1,31 @@
 import {
   type Attributes,
-  anyOf,
-  assertSignal,
   BulwarkError,
-  budget,
   type CallTimeout,
   type Clock,
   type Context,
   DEFAULT_CONNECTIONS,
-  duration,
   type Event,
-  func,
   InvalidOptionError,
-  integer,
   type ModelLoadEndEvent,
   type ModelLoadStartEvent,
   noop,
+  type Policy,
+  realClock,
+} from '@bulwark/core';
+import {
+  anyOf,
+  assertSignal,
+  budget,
+  duration,
+  func,
+  integer,
   numberIn,
   object,
   oneOf,
-  type Policy,
   pipelineLimits,
-  realClock,
   validateOptions,
-} from '@bulwark/core';
+} from '@bulwark/core/internal';
 import { callDeadline, resolveCallTimeout } from './call-timeout.js';
 import { Channel } from './channel.js';
 import { checkFallbackModels, fallsBack } from './fleet/fallback-models.js';

@@ -1,4 +1,5 @@
-import { type Clock, duration, realClock, validateOptions } from '@bulwark/core';
+import { type Clock, realClock } from '@bulwark/core';
+import { duration, validateOptions } from '@bulwark/core/internal';
 import type { ProgressResponse } from './types.js';
 
 /** Options of {@link ProgressTracker} and {@link trackProgress}. */

@@ -1,10 +1,5 @@
-import {
-  AttemptGuard,
-  type Context,
-  DEFAULT_PHASE_BUDGETS,
-  MAX_TIMER_MS,
-  type PhaseBudgets,
-} from '@bulwark/core';
+import { type Context, DEFAULT_PHASE_BUDGETS, type PhaseBudgets } from '@bulwark/core';
+import { AttemptGuard, MAX_TIMER_MS } from '@bulwark/core/internal';
 import { Agent, type Dispatcher, EnvHttpProxyAgent, ProxyAgent } from 'undici';
 import { type Budgets, Exchange, type Reading, type StreamHandlers } from './exchange.js';
 import { pathPrefix } from './host.js';
@@ -12,7 +7,6 @@ import { timedConnector } from './timed-connector.js';
 import { USER_AGENT } from './version.js';
 
 export type { StreamHandlers } from './exchange.js';
-
 
 /** undici's own timers back ours up, a little later, so that ours fire first and name the phase. */
 const BACKSTOP_SLACK_MS = 2_000;
@@ -99,7 +93,10 @@ export class OllamaTransport {
       connectMs: first.connectMs ?? budgets.connectMs ?? options.connectMs ?? DEFAULT_PHASE_BUDGETS.connectMs,
       headersMs: first.headersMs ?? budgets.headersMs ?? options.headersMs ?? DEFAULT_PHASE_BUDGETS.headersMs,
       firstTokenMs:
-        first.firstTokenMs ?? budgets.firstTokenMs ?? options.firstTokenMs ?? DEFAULT_PHASE_BUDGETS.firstTokenMs,
+        first.firstTokenMs ??
+        budgets.firstTokenMs ??
+        options.firstTokenMs ??
+        DEFAULT_PHASE_BUDGETS.firstTokenMs,
       idleMs: first.idleMs ?? budgets.idleMs ?? options.idleMs ?? DEFAULT_PHASE_BUDGETS.idleMs,
     };
   }

@@ -1,4 +1,4 @@
-import { boolean, object, oneOf, validateOptions } from '@bulwark/core';
+import { boolean, object, oneOf, validateOptions } from '@bulwark/core/internal';
 import type { InstrumentOptions, LoggerLike, SemconvMode } from './types.js';
 
 /** Options with every default applied. */

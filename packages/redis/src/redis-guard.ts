@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { duration, Emitter, InvalidOptionError, object, oneOf, string, validateOptions } from '@bulwark/core';
+import { Emitter, InvalidOptionError } from '@bulwark/core';
+import { duration, object, oneOf, string, validateOptions } from '@bulwark/core/internal';
 import { StoreUnavailableError } from './store-unavailable-error.js';
 import type {
   RedisScriptClient,

@@ -2,7 +2,12 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ConsecutiveBreaker, circuitBreaker } from '@bulwark/breaker';
 import { bulkhead } from '@bulwark/bulkhead';
-import { CircuitOpenError, InvalidOptionError, ResponseError, RetryBudgetExhaustedError } from '@bulwark/core';
+import {
+  CircuitOpenError,
+  InvalidOptionError,
+  ResponseError,
+  RetryBudgetExhaustedError,
+} from '@bulwark/core';
 import { Ollama } from '@bulwark/ollama';
 import { startOllamaSim } from '@bulwark/ollama-sim';
 import { TokenLimitError, tokenRateLimit } from '@bulwark/rate-limit';

@@ -1,21 +1,23 @@
 import {
-  anyOf,
   BulwarkError,
-  boolean,
   type Clock,
   type Context,
+  InvalidOptionError,
+  type KeyOption,
+  realClock,
+} from '@bulwark/core';
+import {
+  anyOf,
+  boolean,
   duration,
   func,
-  InvalidOptionError,
   integer,
-  type KeyOption,
   keyOption,
   numberIn,
   type OptionCheck,
   object,
-  realClock,
   validateOptions,
-} from '@bulwark/core';
+} from '@bulwark/core/internal';
 import { decorrelatedJitterGenerator, ExponentialBackoff, type IBackoffFactory } from 'cockatiel';
 import type {
   RetryBackoffContext,

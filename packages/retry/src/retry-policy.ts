@@ -3,19 +3,16 @@ import {
   BulwarkError,
   type Clock,
   type Context,
-  DEFAULT_KEY,
   Emitter,
   ErrorCode,
   type Event,
   type KeyOption,
-  LruMap,
   type NotRetriedReason,
   type PolicyLimits,
-  realClock,
   RetryBudgetExhaustedError,
-  resolveKey,
-  sleep,
+  realClock,
 } from '@bulwark/core';
+import { DEFAULT_KEY, LruMap, resolveKey, sleep } from '@bulwark/core/internal';
 import type { IBackoff } from 'cockatiel';
 import { RetryBudget } from './retry-budget.js';
 import { type ResolvedRetryOptions, resolveRetryOptions } from './retry-options.js';
@@ -202,7 +199,12 @@ export class RetryPolicy extends BasePolicy {
         if (!allowed) {
           if (this.#exhausted.size > 0) this.#exhausted.emit({ attempt, error, key, context });
           const ratio = (options.budget as NonNullable<typeof options.budget>).ratio;
-          throw this.#giveUp(new RetryBudgetExhaustedError({ cause: error, ratio }), 'budget', attempt, context);
+          throw this.#giveUp(
+            new RetryBudgetExhaustedError({ cause: error, ratio }),
+            'budget',
+            attempt,
+            context,
+          );
         }
 
         lastError = error;

@@ -1,11 +1,5 @@
-import {
-  budget,
-  type Clock,
-  InvalidOptionError,
-  type OptionCheck,
-  type PhaseBudgets,
-  validateOptions,
-} from '@bulwark/core';
+import { type Clock, InvalidOptionError, type PhaseBudgets } from '@bulwark/core';
+import { budget, type OptionCheck, validateOptions } from '@bulwark/core/internal';
 import type { TimeoutOptions } from './types.js';
 
 const positiveDuration = budget(1);

@@ -4,12 +4,12 @@ import {
   type Context,
   Emitter,
   type Event,
-  linkSignal,
   type ModelLoadWait,
   type PhaseBudgets,
   type PolicyLimits,
   TimeoutError,
 } from '@bulwark/core';
+import { linkSignal } from '@bulwark/core/internal';
 import { resolveTimeoutOptions } from './timeout-options.js';
 import type { TimeoutEvent, TimeoutOptions } from './types.js';
 
