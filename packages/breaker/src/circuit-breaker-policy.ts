@@ -11,6 +11,7 @@ import {
 } from '@bulwark/core';
 import {
   anyOf,
+  clockOption,
   duration,
   func,
   integer,
@@ -94,7 +95,7 @@ export class CircuitBreakerPolicy extends BasePolicy {
       countOverload: oneOf(true, false),
       failureOn: func,
       maxKeys: integer(1),
-      clock: object,
+      clock: clockOption,
       store: object,
     });
     const store = options.store;

@@ -7,11 +7,12 @@ export { AttemptGuard } from './attempt-guard.js';
 export { targetText } from './errors.js';
 export { DEFAULT_KEY, LruMap, resolveKey } from './keyed.js';
 export { classifyBodyFailure, classifyRequestFailure, isIdempotent } from './network-errors.js';
-export type { OptionCheck } from './options.js';
+export type { OptionCheck, OptionSchema } from './options.js';
 export {
   anyOf,
   boolean,
   budget,
+  clockOption,
   duration,
   func,
   integer,

@@ -3,6 +3,7 @@ import {
   duration,
   integer,
   type OptionCheck,
+  type OptionSchema,
   object,
   oneOf,
   string,
@@ -48,7 +49,7 @@ const schema = {
   refreshMs: duration(100),
   pageIntervalMs: duration(50),
   env: object,
-} satisfies Record<keyof GatewayOptions, OptionCheck>;
+} satisfies OptionSchema<GatewayOptions>;
 
 /** The upstream URL, checked: http(s), no credentials, no path beyond `/`. */
 export function parseUpstream(value: string, where = 'startGateway()'): string {

@@ -4,6 +4,7 @@ import {
   type LinkedController,
   linkSignal,
   type OptionCheck,
+  type OptionSchema,
   validateOptions,
 } from '@bulwark/core/internal';
 
@@ -17,7 +18,7 @@ const callTimeoutSchema = {
   headersMs: budget(1),
   firstTokenMs: budget(1),
   idleMs: budget(1),
-} satisfies Record<keyof CallTimeout, OptionCheck>;
+} satisfies OptionSchema<CallTimeout>;
 
 /**
  * The check of a `timeout` given as one number: milliseconds from {@link MIN_TIMEOUT_MS} to

@@ -17,6 +17,7 @@ import {
   anyOf,
   assertSignal,
   budget,
+  clockOption,
   duration,
   func,
   integer,
@@ -264,7 +265,7 @@ export class Ollama {
     validateOptions('new Ollama(): option "modelState"', modelState, {
       maxModels: integer(1),
       serverKeepAliveMs: numberIn(Number.NEGATIVE_INFINITY, Number.MAX_SAFE_INTEGER),
-      clock: object,
+      clock: clockOption,
     });
     if (options.policy !== undefined && typeof options.policy.execute !== 'function') {
       throw new InvalidOptionError('new Ollama(): option "policy" must be a Bulwark policy', 'policy');
@@ -275,7 +276,7 @@ export class Ollama {
       baseEjectionMs: duration(1),
       maxEjectionMs: duration(1),
       maxEjectionPercent: numberIn(0, 100),
-      clock: object,
+      clock: clockOption,
     });
     const specs = resolveHosts(options.host, options.hosts);
     this.#fallbacks = checkFallbackModels(options.fallbackModels);
