@@ -44,7 +44,7 @@ import {
 
 const WHERE = 'startOllamaSim()';
 
-const OPTIONS_SCHEMA: Record<string, Check> = {
+const OPTIONS_SCHEMA: { readonly [K in keyof OllamaSimOptions]-?: Check } = {
   host: nonEmptyString,
   port: integer(0, 65_535),
   models: (value) => (Array.isArray(value) ? undefined : 'must be an array of model names or specs'),
