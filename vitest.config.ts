@@ -7,6 +7,10 @@ export default defineConfig({
   resolve: {
     alias: [
       {
+        find: /^@bulwark\/([a-z-]+)\/internal$/,
+        replacement: `${fileURLToPath(new URL('./packages/', import.meta.url))}$1/src/internal.ts`,
+      },
+      {
         find: /^@bulwark\/([a-z-]+)$/,
         replacement: `${fileURLToPath(new URL('./packages/', import.meta.url))}$1/src/index.ts`,
       },

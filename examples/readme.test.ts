@@ -54,7 +54,8 @@ it.each(readmes)('finds every ts block of %s verbatim in its own type-checked fo
 
 it("shows in the README's pipeline block the order and budgets createPipeline() builds", () => {
   const block = blocks(read('README.md'))[1] ?? '';
-  const source = read('packages/bulwark/src/create-ollama.ts');
+  // createOllama()'s defaults: its own total deadline, and the phase budgets of core's one table
+  const source = read('packages/bulwark/src/create-ollama.ts') + read('packages/core/src/defaults.ts');
   for (const [name, value] of [
     ['totalMs', '600_000'],
     ['connectMs', '10_000'],

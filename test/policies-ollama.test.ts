@@ -3,7 +3,16 @@
  * @bulwark/ollama transport: its classification of statuses (with Retry-After), resets and
  * `{"error"}` lines, and its commit when the first chunk reaches the caller, are the ones tested.
  */
-import { ConnectionError, type Policy, ResponseError, StreamError, TimeoutError, wrap } from '@bulwark/core';
+import {
+  ConnectionError,
+  ErrorCode,
+  type Policy,
+  ProtocolError,
+  ResponseError,
+  StreamError,
+  TimeoutError,
+  wrap,
+} from '@bulwark/core';
 import { Ollama } from '@bulwark/ollama';
 import { type OllamaSim, SERVER_BUSY_MESSAGE, startOllamaSim } from '@bulwark/ollama-sim';
 import { retry } from '@bulwark/retry';
@@ -129,6 +138,30 @@ describe('timeout() and retry() against the Ollama simulator', () => {
     expect(reset).toBeInstanceOf(ConnectionError);
     expect(reset).toMatchObject({ committed: true });
     expect(reasons).toEqual(['committed', 'committed']);
+    expect(slow.requests).toHaveLength(1);
+  });
+
+  it('retries a stream that ended without its final line before any output, and only that ProtocolError', async () => {
+    const policy = retry({ maxAttempts: 3, initialDelayMs: 10 });
+    // an empty 200 body: nothing reached the caller, so the replay is safe
+    sim.setFaults([{ route: '/api/chat', kind: 'empty', times: 1 }]);
+    expect((await chat(policy)).length).toBeGreaterThan(0);
+    expect(sim.requests.map((request) => request.status)).toEqual([200, 200]);
+
+    // a line that is not JSON is the server's answer, not a transient fault: never retried
+    sim.clearRequests();
+    sim.setFaults([{ route: '/api/chat', kind: 'truncate', times: 1 }]);
+    const malformed = await chat(policy).catch((caught) => caught);
+    expect(malformed).toBeInstanceOf(ProtocolError);
+    expect(malformed).toMatchObject({ code: ErrorCode.Protocol, retryable: false });
+    expect(sim.requests).toHaveLength(1);
+
+    // a stream cut without its final line after tokens reached the caller: committed, not retried
+    await using slow = await startOllamaSim({ host: '127.0.0.1', port: 0, tokenDelayMs: 30 });
+    slow.setFaults([{ route: '/api/chat', kind: 'no-done', afterChunks: 3 }]);
+    const cut = await chat(policy, 'llama3.2', slow.url).catch((caught) => caught);
+    expect(cut).toBeInstanceOf(ProtocolError);
+    expect(cut).toMatchObject({ code: ErrorCode.Protocol, committed: true, retryable: false });
     expect(slow.requests).toHaveLength(1);
   });
 

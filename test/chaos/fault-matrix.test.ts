@@ -15,6 +15,7 @@ import {
   definePolicy,
   ErrorCode,
   type GiveUpReason,
+  RetryBudgetExhaustedError,
   type TimeoutError,
   wrap,
 } from '@bulwark/core';
@@ -104,7 +105,9 @@ function verdict(call: CallResult): string | undefined {
     }
     return undefined;
   }
-  const error = call.error;
+  // A transient fault the retry budget refused to retry: judge the error of the last attempt.
+  const refusedByBudget = RetryBudgetExhaustedError.is(call.error);
+  const error = refusedByBudget ? (call.error as RetryBudgetExhaustedError).cause : call.error;
   if (!BulwarkError.is(error)) return `failed with a foreign error: ${String(error)}`;
   if (call.kind === 'none' || call.kind === 'slow-drip')
     return `a healthy call failed: ${error.code} ${error.message}`;
@@ -116,9 +119,8 @@ function verdict(call: CallResult): string | undefined {
   if (expected.phases && !expected.phases.includes((error as TimeoutError).phase)) {
     return `timed out in phase ${(error as TimeoutError).phase} (${(error as TimeoutError).timeoutMs} ms budget, ${Math.round((error as TimeoutError).elapsedMs)} ms into attempt ${(error as TimeoutError).attempt}), expected ${expected.phases}`;
   }
-  const reason = giveUpReasons.get(error);
-  if (!KINDS[call.kind].persistent && reason !== 'budget') {
-    return `a transient fault was not retried (give-up reason: ${reason})`;
+  if (!KINDS[call.kind].persistent && !refusedByBudget) {
+    return `a transient fault was not retried (give-up reason: ${giveUpReasons.get(call.error as object)})`;
   }
   return undefined;
 }

@@ -5,9 +5,17 @@
  */
 import { circuitBreaker, samplingBreaker } from '@bulwark/breaker';
 import { bulkhead } from '@bulwark/bulkhead';
-import { BulwarkError, ErrorCode, noop, ProtocolError, ResponseError } from '@bulwark/core';
+import {
+  BulwarkError,
+  ErrorCode,
+  InvalidOptionError,
+  noop,
+  ProtocolError,
+  ResponseError,
+} from '@bulwark/core';
 import { createFetch } from '@bulwark/fetch';
-import { LineReader, Ollama } from '@bulwark/ollama';
+import { Ollama } from '@bulwark/ollama';
+import { LineReader } from '@bulwark/ollama/internal';
 import { type Fault, type OllamaSim, simulatedReply, startOllamaSim } from '@bulwark/ollama-sim';
 import { createInstrumentation, instrument } from '@bulwark/otel';
 import { retry } from '@bulwark/retry';
@@ -482,7 +490,8 @@ describe('bad hosts, URLs and headers', () => {
           () => undefined,
           (caught: unknown) => caught,
         );
-        expect(error, url).toBeInstanceOf(TypeError);
+        expect(error, url).toBeInstanceOf(InvalidOptionError);
+        expect(error, url).toMatchObject({ code: ErrorCode.InvalidOption, option: 'input' });
         expect((error as Error).message, url).toMatch(reason);
         expect(errorText(error), `${url}: the secret leaked`).not.toContain(SECRET);
       }
@@ -500,7 +509,8 @@ describe('bad hosts, URLs and headers', () => {
         () => undefined,
         (caught: unknown) => caught,
       );
-      expect(error).toBeInstanceOf(TypeError);
+      expect(error).toBeInstanceOf(InvalidOptionError);
+      expect(error).toMatchObject({ code: ErrorCode.InvalidOption, option: 'headers' });
       expect((error as Error).message).toMatch(/header/i);
       expect(errorText(error), 'the secret leaked').not.toContain(SECRET);
     } finally {

@@ -2,6 +2,7 @@ import {
   BulkheadRejectedError,
   CircuitOpenError,
   ConnectionError,
+  ErrorCode,
   InvalidOptionError,
   ManualClock,
   ResponseError,
@@ -238,6 +239,10 @@ describe('circuitBreaker()', () => {
     await restored.execute(fail(boom()), { attributes: { model: 'a' } }).catch(() => {});
     expect(restored.state('a').state).toBe('open');
     expect(() => restored.restoreState({} as never)).toThrow(/not a snapshot/);
+    expect(() => restored.restoreState({ version: 2, breakers: {} } as never)).toThrowError(
+      expect.objectContaining({ code: ErrorCode.InvalidOption, option: 'snapshot' }),
+    );
+    expect(() => restored.restoreState(null as never)).toThrowError(InvalidOptionError);
   });
 
   it('keeps its map bounded', async () => {

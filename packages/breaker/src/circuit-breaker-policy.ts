@@ -1,27 +1,30 @@
 import {
-  anyOf,
   BasePolicy,
   CircuitOpenError,
   type Clock,
   type Context,
-  duration,
   Emitter,
   type Event,
-  func,
-  hostAttribute,
   InvalidOptionError,
-  integer,
   type KeyOption,
-  keyOption,
-  LruMap,
   type ModelLoadWait,
   type ObservablePolicy,
+  realClock,
+} from '@bulwark/core';
+import {
+  anyOf,
+  clockOption,
+  duration,
+  func,
+  hostAttribute,
+  integer,
+  keyOption,
+  LruMap,
   object,
   oneOf,
-  realClock,
   resolveKey,
   validateOptions,
-} from '@bulwark/core';
+} from '@bulwark/core/internal';
 import { CircuitState as CockatielState, ConsecutiveBreaker, type IBreaker } from 'cockatiel';
 import { classifyFailure } from './classify.js';
 import { SamplingWindowBreaker } from './sampling-breaker.js';
@@ -102,7 +105,7 @@ export class CircuitBreakerPolicy
       countOverload: oneOf(true, false),
       failureOn: func,
       maxKeys: integer(1),
-      clock: object,
+      clock: clockOption,
       store: object,
     });
     const store = options.store;
@@ -378,7 +381,10 @@ export class CircuitBreakerPolicy
   /** Restores a snapshot from `exportState()`. Probes in flight are not carried over. */
   restoreState(snapshot: BreakerSnapshot): void {
     if (snapshot?.version !== 1 || typeof snapshot.breakers !== 'object' || snapshot.breakers === null) {
-      throw new TypeError('restoreState(): not a snapshot made by exportState() (version 1)');
+      throw new InvalidOptionError(
+        'restoreState(): not a snapshot made by exportState() (version 1)',
+        'snapshot',
+      );
     }
     for (const [key, saved] of Object.entries(snapshot.breakers)) {
       const breaker = this.#breaker(key);

@@ -1,12 +1,5 @@
-import {
-  type Clock,
-  duration,
-  InvalidOptionError,
-  integer,
-  numberIn,
-  realClock,
-  validateOptions,
-} from '@bulwark/core';
+import { type Clock, InvalidOptionError, realClock } from '@bulwark/core';
+import { clockOption, duration, integer, numberIn, validateOptions } from '@bulwark/core/internal';
 import type { IBreaker } from 'cockatiel';
 
 export interface SamplingBreakerOptions {
@@ -40,7 +33,7 @@ export class SamplingWindowBreaker implements IBreaker {
       threshold: numberIn(Number.MIN_VALUE, 1),
       windowMs: duration(1),
       minimumCalls: integer(1),
-      clock: (value) => (typeof value === 'object' && value !== null ? undefined : 'must be a clock'),
+      clock: clockOption,
     });
     if (options?.threshold === undefined) {
       throw new InvalidOptionError(

@@ -6,8 +6,15 @@ import {
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createOllama, createPipeline } from './create-ollama.js';
-import { CircuitOpenError, definePolicy, InvalidOptionError, Ollama, TimeoutError } from './index.js';
+import { createOllama, createPipeline, DEFAULT_TIMEOUTS } from './create-ollama.js';
+import {
+  CircuitOpenError,
+  DEFAULT_PHASE_BUDGETS,
+  definePolicy,
+  InvalidOptionError,
+  Ollama,
+  TimeoutError,
+} from './index.js';
 
 let sim: OllamaSim | undefined;
 let client: Ollama | undefined;
@@ -264,6 +271,21 @@ describe('createOllama()', () => {
       worstCaseMs: 300_000,
     });
     await Promise.all([python.close(), defaults.close()]);
+  });
+
+  it('reads its phase budgets from the one defaults table, as a bare client does', async () => {
+    const phases = (report: Record<string, number>) => ({
+      connectMs: report.connectMs,
+      headersMs: report.headersMs,
+      firstTokenMs: report.firstTokenMs,
+      idleMs: report.idleMs,
+    });
+    const bare = new Ollama();
+    const recommended = createOllama({ telemetry: false });
+    expect(phases({ ...bare.timeouts() })).toEqual(DEFAULT_PHASE_BUDGETS);
+    expect(phases({ ...recommended.timeouts() })).toEqual(DEFAULT_PHASE_BUDGETS);
+    expect(DEFAULT_TIMEOUTS).toMatchObject(DEFAULT_PHASE_BUDGETS);
+    await Promise.all([bare.close(), recommended.close()]);
   });
 
   it('exposes the parts of the pipeline for their events', () => {

@@ -1,25 +1,15 @@
 import { type CircuitBreakerOptions, type CircuitBreakerPolicy, circuitBreaker } from '@bulwark/breaker';
 import { type BulkheadOptions, type BulkheadPolicy, bulkhead } from '@bulwark/bulkhead';
-import {
-  anyOf,
-  budget,
-  InvalidOptionError,
-  integer,
-  object,
-  oneOf,
-  type Policy,
-  validateOptions,
-  wrap,
-} from '@bulwark/core';
+import { DEFAULT_PHASE_BUDGETS, InvalidOptionError, type Policy, wrap } from '@bulwark/core';
+import { anyOf, budget, integer, object, oneOf, validateOptions } from '@bulwark/core/internal';
 import {
   DEFAULT_MODEL_STATE,
   type FleetHostOptions,
   type FleetOptions,
   Ollama,
   type OllamaOptions,
-  resolveCallTimeout,
-  timeoutNumber,
 } from '@bulwark/ollama';
+import { resolveCallTimeout, timeoutNumber } from '@bulwark/ollama/internal';
 import { createInstrumentation, type InstrumentOptions } from '@bulwark/otel';
 import { type RetryOptions, type RetryPolicy, retry } from '@bulwark/retry';
 import { timeout } from '@bulwark/timeout';
@@ -112,13 +102,14 @@ export interface Pipeline {
   bulkhead: BulkheadPolicy | undefined;
 }
 
-/** The budgets `createOllama()` uses when given none. */
+/**
+ * The budgets `createOllama()` uses when given none: a 10-minute deadline over the whole call, the
+ * phase budgets of `DEFAULT_PHASE_BUDGETS` (`@bulwark/core`), and the model load budget of
+ * `new Ollama()`.
+ */
 export const DEFAULT_TIMEOUTS = {
   totalMs: 600_000,
-  connectMs: 10_000,
-  headersMs: 300_000,
-  firstTokenMs: 300_000,
-  idleMs: 60_000,
+  ...DEFAULT_PHASE_BUDGETS,
   loadMs: DEFAULT_MODEL_STATE.loadMs,
 } as const satisfies TimeoutBudgets;
 

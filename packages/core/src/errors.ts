@@ -26,7 +26,7 @@ export const ErrorCode = {
   BulkheadRejected: 'ERR_BULWARK_BULKHEAD_REJECTED',
   /** The retry budget is spent. */
   RetryBudgetExhausted: 'ERR_BULWARK_RETRY_BUDGET_EXHAUSTED',
-  /** An option given to a factory or constructor is invalid. */
+  /** An option or argument given to a Bulwark API is invalid (`option` names it). */
   InvalidOption: 'ERR_BULWARK_INVALID_OPTION',
   /** The server answered with an error status. */
   HttpStatus: 'ERR_BULWARK_HTTP_STATUS',

@@ -1,8 +1,8 @@
-export { AttemptGuard } from './attempt-guard.js';
 export { flushMicrotasks, ManualClock, realClock } from './clock.js';
 export type { CockatielLikePolicy } from './cockatiel-adapter.js';
 export { fromCockatiel } from './cockatiel-adapter.js';
 export { createContext } from './context.js';
+export { DEFAULT_CONNECTIONS, DEFAULT_PHASE_BUDGETS } from './defaults.js';
 export type {
   AnyBulwarkError,
   BulwarkErrorOptions,
@@ -17,7 +17,6 @@ export {
   CircuitOpenError,
   ConnectionError,
   ErrorCode,
-  hostAttribute,
   InvalidOptionError,
   isTimeout,
   ProtocolError,
@@ -26,34 +25,11 @@ export {
   RetryBudgetExhaustedError,
   StreamError,
   TimeoutError,
-  targetText,
 } from './errors.js';
 export { Emitter } from './events.js';
-export { DEFAULT_KEY, LruMap, resolveKey } from './keyed.js';
-export { classifyBodyFailure, classifyRequestFailure, isIdempotent, networkCause } from './network-errors.js';
-export type { OptionCheck } from './options.js';
-export {
-  anyOf,
-  boolean,
-  budget,
-  duration,
-  func,
-  integer,
-  keyOption,
-  MAX_TIMER_MS,
-  numberIn,
-  object,
-  oneOf,
-  string,
-  validateOptions,
-} from './options.js';
 export type { PolicyRun } from './policy.js';
-export { BasePolicy, definePolicy, invoke, noop } from './policy.js';
+export { BasePolicy, definePolicy, noop } from './policy.js';
 export { parseRetryAfter } from './retry-after.js';
-export type { LinkedController } from './signal.js';
-export { assertSignal, describe, linkSignal, raceSignal, sleep, whenAborted } from './signal.js';
-export type { StreamLifetimeState } from './stream-lifetime.js';
-export { StreamLifetime } from './stream-lifetime.js';
 export type {
   AttemptEndEvent,
   AttemptStartEvent,
@@ -97,5 +73,4 @@ export type {
   TimeoutPhase,
   TimerHandle,
 } from './types.js';
-export type { PipelineLimits } from './wrap.js';
-export { pipelineLimits, wrap } from './wrap.js';
+export { wrap } from './wrap.js';

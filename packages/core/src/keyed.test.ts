@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createContext } from './context.js';
+import { ErrorCode, InvalidOptionError } from './errors.js';
 import { DEFAULT_KEY, LruMap, resolveKey } from './keyed.js';
 
 describe('LruMap', () => {
@@ -32,6 +33,10 @@ describe('LruMap', () => {
 
   it('rejects a bound below 1', () => {
     expect(() => new LruMap(0)).toThrowError(/maxSize must be >= 1, got 0/);
+    expect(() => new LruMap(1.5)).toThrowError(
+      expect.objectContaining({ code: ErrorCode.InvalidOption, option: 'maxSize' }),
+    );
+    expect(() => new LruMap(Number.NaN)).toThrowError(InvalidOptionError);
   });
 });
 

@@ -1,3 +1,4 @@
+import { InvalidOptionError } from './errors.js';
 import type { Context, KeyOption } from './types.js';
 
 /** The key used when the attribute a keyed policy reads is missing. */
@@ -32,7 +33,7 @@ export class LruMap<K, V> {
     options: { canEvict?: (value: V, key: K) => boolean; onEvict?: (value: V, key: K) => void } = {},
   ) {
     if (!Number.isSafeInteger(maxSize) || maxSize < 1)
-      throw new RangeError(`LruMap: maxSize must be >= 1, got ${maxSize}`);
+      throw new InvalidOptionError(`LruMap: maxSize must be >= 1, got ${maxSize}`, 'maxSize');
     this.maxSize = maxSize;
     this.#canEvict = options.canEvict;
     this.#onEvict = options.onEvict;

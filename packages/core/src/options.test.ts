@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { ManualClock, realClock } from './clock.js';
 import { InvalidOptionError } from './errors.js';
-import { anyOf, duration, func, integer, keyOption, oneOf, validateOptions } from './options.js';
+import { anyOf, clockOption, duration, func, integer, keyOption, oneOf, validateOptions } from './options.js';
 
 const schema = {
   timeoutMs: duration(),
@@ -9,6 +10,9 @@ const schema = {
   mode: oneOf('a', 'b'),
   on: anyOf(func, oneOf(false)),
 };
+
+/** The options the schema checks; the tests also feed it values of other types, as a caller may. */
+type TestOptions = { [K in keyof typeof schema]?: unknown };
 
 describe('validateOptions', () => {
   it('accepts valid options and undefined values', () => {
@@ -20,8 +24,10 @@ describe('validateOptions', () => {
   });
 
   it('rejects an unknown key, naming it', () => {
-    expect(() => validateOptions('test()', { timeoutMS: 5 }, schema)).toThrowError(InvalidOptionError);
-    expect(() => validateOptions('test()', { timeoutMS: 5 }, schema)).toThrowError(
+    expect(() => validateOptions<TestOptions>('test()', { timeoutMS: 5 } as never, schema)).toThrowError(
+      InvalidOptionError,
+    );
+    expect(() => validateOptions<TestOptions>('test()', { timeoutMS: 5 } as never, schema)).toThrowError(
       'test(): unknown option "timeoutMS" (known options: timeoutMs, limit, key, mode, on)',
     );
   });
@@ -40,7 +46,7 @@ describe('validateOptions', () => {
   ])('rejects %j naming the option and the value', (options, message) => {
     let error: unknown;
     try {
-      validateOptions('test()', options, schema);
+      validateOptions<TestOptions>('test()', options as never, schema);
     } catch (caught) {
       error = caught;
     }
@@ -49,10 +55,24 @@ describe('validateOptions', () => {
     expect((error as InvalidOptionError).option).toBe(Object.keys(options)[0]);
   });
 
+  it('rejects an own key only: an inherited name is unknown too', () => {
+    expect(() => validateOptions<TestOptions>('test()', { toString: 5 } as never, schema)).toThrowError(
+      'test(): unknown option "toString"',
+    );
+  });
+
+  it('accepts a clock and rejects what is not one, with one message', () => {
+    expect(clockOption(realClock)).toBeUndefined();
+    expect(clockOption(new ManualClock())).toBeUndefined();
+    for (const value of [{}, 'real', Date, { now: () => 0 }, null]) {
+      expect(clockOption(value)).toBe('must be a Clock (an object with now() and setTimeout())');
+    }
+  });
+
   it('rejects options that are not an object', () => {
-    expect(() => validateOptions('test()', 5, schema)).toThrowError(
+    expect(() => validateOptions<TestOptions>('test()', 5 as never, schema)).toThrowError(
       'test(): options must be an object, got 5',
     );
-    expect(() => validateOptions('test()', null, schema)).toThrowError(/got null/);
+    expect(() => validateOptions<TestOptions>('test()', null as never, schema)).toThrowError(/got null/);
   });
 });

@@ -1,5 +1,6 @@
 import { InvalidOptionError } from './errors.js';
 import { describe } from './signal.js';
+import type { Clock } from './types.js';
 
 /** Checks one option value; returns an error message fragment ("must be …") or `undefined` if valid. */
 export type OptionCheck = (value: unknown) => string | undefined;
@@ -72,18 +73,33 @@ export const anyOf =
     return `must be ${messages.join(' or ')}`;
   };
 
+/** A `clock` option: a {@link Clock} (`now()` and `setTimeout()`), such as `realClock` or a `ManualClock`. */
+export const clockOption: OptionCheck = (value) =>
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as Clock).now === 'function' &&
+  typeof (value as Clock).setTimeout === 'function'
+    ? undefined
+    : 'must be a Clock (an object with now() and setTimeout())';
+
 /** The `key` option of keyed policies. */
 export const keyOption: OptionCheck = anyOf(oneOf('model', 'host', 'host+model', 'operation'), func);
+
+/**
+ * The checks of an options type: exactly one per option, so the compiler rejects a schema that
+ * misses an option of the type or checks one the type does not have.
+ */
+export type OptionSchema<T> = { readonly [K in keyof T]-?: OptionCheck };
 
 /**
  * Validates an options object eagerly: unknown keys and bad values throw an
  * {@link InvalidOptionError} naming the option and the value. `undefined` values are allowed
  * (they mean "the default").
  */
-export function validateOptions(
+export function validateOptions<T extends object>(
   where: string,
-  options: unknown,
-  schema: Readonly<Record<string, OptionCheck>>,
+  options: T | undefined,
+  schema: OptionSchema<T>,
 ): void {
   if (options === undefined) return;
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
@@ -92,10 +108,11 @@ export function validateOptions(
       '(options)',
     );
   }
+  const checks = schema as Readonly<Record<string, OptionCheck>>;
   for (const [key, value] of Object.entries(options)) {
-    const check = schema[key];
+    const check = Object.hasOwn(checks, key) ? checks[key] : undefined;
     if (!check) {
-      const known = Object.keys(schema).join(', ');
+      const known = Object.keys(checks).join(', ');
       throw new InvalidOptionError(`${where}: unknown option "${key}" (known options: ${known})`, key);
     }
     if (value === undefined) continue;

@@ -389,7 +389,10 @@ export interface RetryGiveUpEvent {
 export interface RetryBudgetExhaustedEvent {
   /** The 0-based number of the attempt that failed. */
   readonly attempt: number;
-  /** The error that would have been retried; the call rejects with it. */
+  /**
+   * The error that would have been retried; the call rejects with a `RetryBudgetExhaustedError`
+   * whose `cause` is this error.
+   */
   readonly error: unknown;
   /** The budget's key (`'default'` without a `key` option). */
   readonly key: string;

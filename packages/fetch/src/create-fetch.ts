@@ -1,40 +1,43 @@
 import {
-  AttemptGuard,
   type Attributes,
+  type Context,
+  DEFAULT_CONNECTIONS,
+  DEFAULT_PHASE_BUDGETS,
+  InvalidOptionError,
+  noop,
+  parseRetryAfter,
+  RETRYABLE_STATUSES,
+  ResponseError,
+  TimeoutError,
+} from '@bulwark/core';
+import {
+  AttemptGuard,
   anyOf,
   budget,
-  type Context,
   classifyBodyFailure,
   classifyRequestFailure,
   func,
-  InvalidOptionError,
   integer,
   isIdempotent,
-  noop,
   object,
   oneOf,
-  parseRetryAfter,
-  ResponseError,
   StreamLifetime,
-  TimeoutError,
+  serverMessage,
   targetText,
   validateOptions,
-} from '@bulwark/core';
+} from '@bulwark/core/internal';
 import { Agent, type Dispatcher, Response as UndiciResponse, fetch as undiciFetch } from 'undici';
 
 import type { BulwarkFetch, CreateFetchOptions, RequestInfo } from './types.js';
 
 const DEFAULTS = {
-  connectMs: 10_000,
-  headersMs: 300_000,
-  idleMs: 120_000,
-  connections: 128,
+  ...DEFAULT_PHASE_BUDGETS,
+  connections: DEFAULT_CONNECTIONS,
   maxErrorBodyBytes: 1_048_576,
 } as const;
 
 /** Statuses that say the server did not process the request: replayable whatever the method. */
 const NOT_PROCESSED_STATUSES: ReadonlySet<number> = new Set([408, 429, 503]);
-const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
 const NULL_BODY_STATUSES: ReadonlySet<number> = new Set([101, 103, 204, 205, 304]);
 const MAX_MODEL_SNIFF_BYTES = 1_048_576;
 
@@ -80,12 +83,13 @@ function toHeaders(init: RequestInit['headers'] | Headers | undefined): Headers 
       try {
         new Headers([[name, value]]);
       } catch {
-        throw new TypeError(
+        throw new InvalidOptionError(
           `fetch(): header ${JSON.stringify(String(name).slice(0, 60))} has an invalid name or value`,
+          'headers',
         );
       }
     }
-    throw new TypeError('fetch(): the headers are invalid');
+    throw new InvalidOptionError('fetch(): the headers are invalid', 'headers');
   }
 }
 
@@ -117,17 +121,22 @@ async function prepare(input: string | URL | Request, init: RequestInit): Promis
   } catch {
     // Never echo credentials, even from a URL that does not parse.
     const shown = raw.replace(/\/\/[^/?#]*@/, '//***@');
-    throw new TypeError(
+    throw new InvalidOptionError(
       `fetch(): invalid URL ${JSON.stringify(shown.length > 80 ? `${shown.slice(0, 77)}...` : shown)}`,
+      'input',
     );
   }
   if (url.username || url.password) {
-    throw new TypeError(
+    throw new InvalidOptionError(
       `fetch(): the URL ${safeUrl(url)} carries credentials; send them in a header instead`,
+      'input',
     );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new TypeError(`fetch(): only http: and https: URLs are supported, got ${url.protocol}`);
+    throw new InvalidOptionError(
+      `fetch(): only http: and https: URLs are supported, got ${url.protocol}`,
+      'input',
+    );
   }
   const method = (init.method ?? request?.method ?? 'GET').toUpperCase();
   const headers = toHeaders(init.headers ?? request?.headers);
@@ -175,25 +184,6 @@ async function readBounded(
     if (offset >= out.byteLength) break;
   }
   return out;
-}
-
-/** The server's own error text: `{"error":"…"}`, `{"error":{"message":"…"}}`, or the start of the text. */
-function serverMessage(body: Uint8Array, contentType: string | null): string | undefined {
-  if (body.byteLength === 0) return undefined;
-  const text = new TextDecoder().decode(body.subarray(0, 64 * 1024));
-  if (contentType?.includes('json')) {
-    try {
-      const parsed = JSON.parse(text) as { error?: unknown; message?: unknown };
-      if (typeof parsed.error === 'string') return parsed.error;
-      const nested = (parsed.error as { message?: unknown } | undefined)?.message;
-      if (typeof nested === 'string') return nested;
-      if (typeof parsed.message === 'string') return parsed.message;
-    } catch {
-      // fall through to the text
-    }
-  }
-  const flat = text.replace(/\s+/g, ' ').trim();
-  return flat.length > 200 ? `${flat.slice(0, 197)}...` : flat;
 }
 
 /**
@@ -288,7 +278,7 @@ export function createFetch(options: CreateFetchOptions = {}): BulwarkFetch {
     const connectMs = budgets.connectMs ?? options.connectMs ?? DEFAULTS.connectMs;
     const guard = new AttemptGuard(context);
     guard.start('headers', budgets.headersMs ?? options.headersMs ?? DEFAULTS.headersMs);
-    guard.start('first-token', budgets.firstTokenMs ?? options.firstTokenMs);
+    guard.start('first-token', budgets.firstTokenMs ?? options.firstTokenMs ?? DEFAULTS.firstTokenMs);
     const idleMs = budgets.idleMs ?? options.idleMs ?? DEFAULTS.idleMs;
 
     let response: Awaited<ReturnType<typeof undiciFetch>>;

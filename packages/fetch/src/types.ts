@@ -24,9 +24,9 @@ export interface CreateFetchOptions {
    * token, after a model load. @default 300_000
    */
   headersMs?: number;
-  /** Attempt start until the first byte of the body. @default no limit beyond `headersMs` and `idleMs` */
+  /** Attempt start until the first byte of the body. @default 300_000 */
   firstTokenMs?: number;
-  /** Silence between two body chunks while the reader waits. @default 120_000 */
+  /** Silence between two body chunks while the reader waits. @default 60_000 */
   idleMs?: number;
   /**
    * Whether non-idempotent requests (POST, PATCH) may be replayed after a failure that may have

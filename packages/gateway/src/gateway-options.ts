@@ -1,14 +1,15 @@
 import {
   anyOf,
   duration,
-  InvalidOptionError,
   integer,
   type OptionCheck,
+  type OptionSchema,
   object,
   oneOf,
   string,
   validateOptions,
-} from 'bulwark';
+} from '@bulwark/core/internal';
+import { InvalidOptionError } from 'bulwark';
 import { GATEWAY_DEFAULTS } from './defaults.js';
 import type { GatewayOptions } from './types.js';
 
@@ -58,7 +59,7 @@ const schema = {
   refreshMs: duration(100),
   pageIntervalMs: duration(50),
   env: object,
-} satisfies Record<keyof GatewayOptions, OptionCheck>;
+} satisfies OptionSchema<GatewayOptions>;
 
 /** The upstream URL, checked: http(s), no credentials, no path beyond `/`. */
 export function parseUpstream(value: string, where = 'startGateway()', option = 'upstream'): string {

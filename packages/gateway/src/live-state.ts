@@ -1,4 +1,4 @@
-import type { Fleet } from '@bulwark/ollama/fleet-routing';
+import type { Fleet } from '@bulwark/ollama/internal';
 import { BulwarkError, ErrorCode, type Pipeline, type TimeoutError } from 'bulwark';
 import { GATEWAY_DEFAULTS } from './defaults.js';
 

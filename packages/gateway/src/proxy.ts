@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import type { Fleet, FleetHost } from '@bulwark/ollama/fleet-routing';
+import type { Fleet, FleetHost } from '@bulwark/ollama/internal';
 import type { Attributes, Policy } from 'bulwark';
 import type { Dispatcher } from 'undici';
 import { dialectOf, failureAnswer, sendError } from './error-response.js';

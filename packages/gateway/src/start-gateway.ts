@@ -1,10 +1,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { DEFAULT_OUTLIER_DETECTION, Fleet } from '@bulwark/ollama/fleet-routing';
+import { classifyFailure } from '@bulwark/breaker';
+import { DEFAULT_OUTLIER_DETECTION, Fleet } from '@bulwark/ollama/internal';
 import {
   BulwarkError,
   type Context,
-  classifyFailure,
   createFetch,
   createPipeline,
   DEFAULT_TIMEOUTS,

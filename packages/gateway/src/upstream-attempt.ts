@@ -1,15 +1,12 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import type { FleetHost, HostLease } from '@bulwark/ollama/fleet-routing';
 import {
   AttemptGuard,
-  type Context,
   classifyBodyFailure,
   classifyRequestFailure,
-  parseRetryAfter,
-  ResponseError,
-  TimeoutError,
   targetText,
-} from 'bulwark';
+} from '@bulwark/core/internal';
+import type { FleetHost, HostLease } from '@bulwark/ollama/internal';
+import { type Context, parseRetryAfter, ResponseError, TimeoutError } from 'bulwark';
 import type { Dispatcher } from 'undici';
 
 /** Phase budgets when no timeout policy sets them (undici's own timers are off). */

@@ -36,7 +36,7 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   'no-done',
 ];
 
-const FAULT_SCHEMA: Record<string, Check> = {
+const FAULT_SCHEMA: { readonly [K in keyof Fault]-?: Check } = {
   name: string,
   route: anyOf(nonEmptyString, regExp),
   method: nonEmptyString,

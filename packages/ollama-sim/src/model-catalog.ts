@@ -219,7 +219,7 @@ const dateLike: Check = (value) =>
     ? undefined
     : 'must be a Date or a date string';
 
-const MODEL_SPEC_SCHEMA: Record<string, Check> = {
+const MODEL_SPEC_SCHEMA: { readonly [K in keyof ModelSpec]-?: Check } = {
   name: nonEmptyString,
   capabilities: capabilityList,
   family: string,

@@ -44,7 +44,7 @@ import {
 
 const WHERE = 'startOllamaSim()';
 
-const OPTIONS_SCHEMA: Record<string, Check> = {
+const OPTIONS_SCHEMA: { readonly [K in keyof OllamaSimOptions]-?: Check } = {
   host: nonEmptyString,
   port: integer(0, 65_535),
   models: (value) => (Array.isArray(value) ? undefined : 'must be an array of model names or specs'),
@@ -512,7 +512,8 @@ export async function startOllamaSim(options: OllamaSimOptions = {}): Promise<Ol
       });
     },
     simulatedReply(request: ReplyRequest) {
-      if (typeof request.model !== 'string') throw new TypeError('simulatedReply: the request has no model');
+      if (typeof request.model !== 'string')
+        throw new SimOptionError('simulatedReply: the request has no model', 'model', request.model);
       const model = state.find(request.model) ?? resolveModel(request.model, defaults);
       return publicReply(planReply(request, model));
     },

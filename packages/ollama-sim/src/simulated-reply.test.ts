@@ -8,6 +8,7 @@ import {
   splitJsonTokens,
   valueForSchema,
 } from './simulated-reply.js';
+import { SimOptionError } from './validate-options.js';
 
 const messages = [{ role: 'user', content: 'Hello there' }];
 
@@ -157,5 +158,24 @@ describe('structured output', () => {
     });
     expect(answered.toolCalls).toBeUndefined();
     expect(answered.content.length).toBeGreaterThan(0);
+  });
+});
+
+describe('simulatedReply() input', () => {
+  it('throws a SimOptionError with a code naming the missing request or model', () => {
+    const missing = (call: () => unknown) => {
+      try {
+        call();
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    };
+    const noRequest = missing(() => simulatedReply('llama3.2', undefined as never));
+    expect(noRequest).toBeInstanceOf(SimOptionError);
+    expect(noRequest).toMatchObject({ code: 'ERR_BULWARK_SIM_INVALID_OPTION', option: 'request' });
+    const noModel = missing(() => simulatedReply({ messages }));
+    expect(noModel).toBeInstanceOf(SimOptionError);
+    expect(noModel).toMatchObject({ code: 'ERR_BULWARK_SIM_INVALID_OPTION', option: 'model' });
   });
 });

@@ -2,6 +2,7 @@
 // tokens, so a test can compare what a client assembled with what the simulator sent.
 import { FALLBACK_DEFAULTS, resolveModel, type SimModel } from './model-catalog.js';
 import type { ModelSpec, ReplyRequest, SimulatedReply, SimulatedToolCall } from './types.js';
+import { SimOptionError } from './validate-options.js';
 
 const WORDS = (
   'the a of and to in is that it for on with as was be by this are from at or an not have which one all ' +
@@ -468,9 +469,10 @@ export function simulatedReply(
   const request = (modelFirst ? second : first) as ReplyRequest | undefined;
   const spec = (modelFirst ? first : second) as string | ModelSpec | undefined;
   if (!request || typeof request !== 'object')
-    throw new TypeError('simulatedReply: a chat or generate request is required');
+    throw new SimOptionError('simulatedReply: a chat or generate request is required', 'request', request);
   const model = spec ?? request.model;
-  if (model === undefined) throw new TypeError('simulatedReply: the request has no model and none was given');
+  if (model === undefined)
+    throw new SimOptionError('simulatedReply: the request has no model and none was given', 'model', model);
   return publicReply(planReply(request, resolveModel(model, FALLBACK_DEFAULTS)));
 }
 

@@ -1,6 +1,8 @@
 /** Thrown for an unknown option or a bad option value; names both. */
 export class SimOptionError extends Error {
   override readonly name = 'SimOptionError';
+  /** A stable code, as Bulwark's own errors have. */
+  readonly code = 'ERR_BULWARK_SIM_INVALID_OPTION';
   /** The option at fault, e.g. `"maxQueue"` or `"faults[2].afterChunks"`. */
   readonly option: string;
   /** The value given. */

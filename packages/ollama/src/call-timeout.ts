@@ -1,14 +1,12 @@
+import { type CallTimeout, InvalidOptionError, realClock, TimeoutError } from '@bulwark/core';
 import {
   budget,
-  type CallTimeout,
-  InvalidOptionError,
   type LinkedController,
   linkSignal,
   type OptionCheck,
-  realClock,
-  TimeoutError,
+  type OptionSchema,
   validateOptions,
-} from '@bulwark/core';
+} from '@bulwark/core/internal';
 
 /** The smallest `timeout: N` accepted: below it the number is almost surely seconds typed as milliseconds. */
 export const MIN_TIMEOUT_MS = 1_000;
@@ -20,7 +18,7 @@ const callTimeoutSchema = {
   headersMs: budget(1),
   firstTokenMs: budget(1),
   idleMs: budget(1),
-} satisfies Record<keyof CallTimeout, OptionCheck>;
+} satisfies OptionSchema<CallTimeout>;
 
 /**
  * The check of a `timeout` given as one number: milliseconds from {@link MIN_TIMEOUT_MS} to

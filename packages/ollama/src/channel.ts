@@ -1,4 +1,4 @@
-import type { StreamLifetime } from '@bulwark/core';
+import type { StreamLifetime } from '@bulwark/core/internal';
 
 /**
  * Hands a stream's records from the attempt that reads them to the caller that iterates them.

@@ -1,7 +1,6 @@
 import { AssertionError } from 'node:assert';
 import { gzipSync } from 'node:zlib';
 import {
-  AttemptGuard,
   ConnectionError,
   createContext,
   ProtocolError,
@@ -9,6 +8,7 @@ import {
   StreamError,
   TimeoutError,
 } from '@bulwark/core';
+import { AttemptGuard } from '@bulwark/core/internal';
 import type { Dispatcher } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { type Budgets, Exchange, type Reading } from './exchange.js';

@@ -1,18 +1,15 @@
 import { AssertionError } from 'node:assert';
 import { constants } from 'node:buffer';
 import { createGunzip, type Gunzip } from 'node:zlib';
+import { type Context, ProtocolError, parseRetryAfter, ResponseError, StreamError } from '@bulwark/core';
 import {
   type AttemptGuard,
-  type Context,
   classifyBodyFailure,
   classifyRequestFailure,
   hostAttribute,
-  ProtocolError,
-  parseRetryAfter,
-  ResponseError,
-  StreamError,
+  serverMessage,
   targetText,
-} from '@bulwark/core';
+} from '@bulwark/core/internal';
 import type { Dispatcher } from 'undici';
 import { LineReader } from './line-reader.js';
 
@@ -477,7 +474,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       case 'status':
         return new ResponseError({
           status: this.#status,
-          serverMessage: errorText((this.#text as TextBody).text(), this.#contentType),
+          serverMessage: serverMessage((this.#text as TextBody).text(), this.#contentType),
           retryAfterMs: parseRetryAfter(this.#retryAfter, Date.now()),
           model: this.#options.model,
           host: this.#host,
@@ -506,7 +503,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #notNdjson(text: string): Error {
     const type = this.#contentType;
     return new ProtocolError(
-      `Expected an NDJSON stream but the server sent ${type.split(';')[0]} (status ${this.#status})${text ? `: ${errorText(text, type)}` : ''}${this.#at()}`,
+      `Expected an NDJSON stream but the server sent ${type.split(';')[0]} (status ${this.#status})${text ? `: ${serverMessage(text, type)}` : ''}${this.#at()}`,
       { host: this.#host },
     );
   }
@@ -540,23 +537,4 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
 function first(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
-}
-
-/** The server's error text: `{"error":"…"}`, or the start of a text or HTML body. */
-function errorText(text: string, contentType: string): string | undefined {
-  const trimmed = text.trim();
-  if (trimmed === '') return undefined;
-  if (contentType.includes('json') || trimmed.startsWith('{')) {
-    try {
-      const parsed = JSON.parse(trimmed) as { error?: unknown };
-      if (typeof parsed.error === 'string') return parsed.error;
-    } catch {
-      // not JSON after all
-    }
-  }
-  const flat = trimmed
-    .replace(/<[^>]*>/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
-  return flat.length > 200 ? `${flat.slice(0, 197)}...` : flat;
 }

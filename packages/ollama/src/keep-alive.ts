@@ -1,4 +1,5 @@
-import { describe, InvalidOptionError } from '@bulwark/core';
+import { InvalidOptionError } from '@bulwark/core';
+import { describe } from '@bulwark/core/internal';
 
 const UNIT_MS: Record<string, number> = {
   ns: 1e-6,

@@ -1,4 +1,5 @@
-import { type Clock, LruMap } from '@bulwark/core';
+import type { Clock } from '@bulwark/core';
+import { LruMap } from '@bulwark/core/internal';
 import type { ModelStatus } from './types.js';
 
 /** An owned load in flight. */

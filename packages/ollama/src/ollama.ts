@@ -1,29 +1,33 @@
 import {
   type Attributes,
-  anyOf,
-  assertSignal,
-  budget,
   type CallTimeout,
   type Clock,
   type Context,
-  duration,
+  DEFAULT_CONNECTIONS,
   type Event,
   type ExecuteOptions,
-  func,
   InvalidOptionError,
-  integer,
   type ModelLoadEndEvent,
   type ModelLoadStartEvent,
   noop,
+  type Policy,
+  realClock,
+} from '@bulwark/core';
+import {
+  anyOf,
+  assertSignal,
+  budget,
+  clockOption,
+  duration,
+  func,
+  integer,
   numberIn,
   object,
   oneOf,
-  type Policy,
   pipelineLimits,
-  realClock,
   StreamLifetime,
   validateOptions,
-} from '@bulwark/core';
+} from '@bulwark/core/internal';
 import { callDeadline, resolveCallTimeout } from './call-timeout.js';
 import { Channel } from './channel.js';
 import { CallRoute } from './fleet/call-route.js';
@@ -275,7 +279,7 @@ export class Ollama {
     validateOptions('new Ollama(): option "modelState"', modelState, {
       maxModels: integer(1),
       serverKeepAliveMs: numberIn(Number.NEGATIVE_INFINITY, Number.MAX_SAFE_INTEGER),
-      clock: object,
+      clock: clockOption,
     });
     if (options.policy !== undefined && typeof options.policy.execute !== 'function') {
       throw new InvalidOptionError('new Ollama(): option "policy" must be a Bulwark policy', 'policy');
@@ -288,7 +292,7 @@ export class Ollama {
       maxEjectionPercent: numberIn(0, 100),
       psRefreshMs: budget(1),
       psTimeoutMs: duration(1),
-      clock: object,
+      clock: clockOption,
     });
     const specs = resolveHosts(options.host, options.hosts);
     this.#fallbacks = checkFallbackModels(options.fallbackModels);
@@ -329,7 +333,7 @@ export class Ollama {
           origin: spec.origin,
           proxy: options.proxy,
           headers,
-          connections: options.connections ?? 128,
+          connections: options.connections ?? DEFAULT_CONNECTIONS,
           connectMs: options.connectMs,
           headersMs: options.headersMs,
           firstTokenMs: options.firstTokenMs,

@@ -1,4 +1,5 @@
-import { type Clock, duration, realClock, validateOptions } from '@bulwark/core';
+import { type Clock, realClock } from '@bulwark/core';
+import { clockOption, duration, validateOptions } from '@bulwark/core/internal';
 import type { ProgressResponse } from './types.js';
 
 /** Options of {@link ProgressTracker} and {@link trackProgress}. */
@@ -57,7 +58,7 @@ export class ProgressTracker {
   constructor(options: ProgressTrackerOptions = {}) {
     validateOptions('ProgressTracker', options, {
       rateWindowMs: duration(1),
-      clock: (value) => (typeof value === 'object' && value !== null ? undefined : 'must be a clock'),
+      clock: clockOption,
     });
     this.#clock = options.clock ?? realClock;
     this.#rateWindowMs = options.rateWindowMs ?? 5_000;

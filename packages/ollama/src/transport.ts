@@ -1,4 +1,5 @@
-import { AttemptGuard, type Context, MAX_TIMER_MS, type PhaseBudgets } from '@bulwark/core';
+import { type Context, DEFAULT_PHASE_BUDGETS, type PhaseBudgets } from '@bulwark/core';
+import { AttemptGuard, MAX_TIMER_MS } from '@bulwark/core/internal';
 import { Agent, type Dispatcher, EnvHttpProxyAgent, ProxyAgent } from 'undici';
 import { type Budgets, Exchange, type Reading, type StreamHandlers } from './exchange.js';
 import { pathPrefix } from './host.js';
@@ -6,14 +7,6 @@ import { timedConnector } from './timed-connector.js';
 import { USER_AGENT } from './version.js';
 
 export type { StreamHandlers } from './exchange.js';
-
-/** Defaults of the phase budgets, used when neither the client nor a `timeout()` sets one. */
-export const DEFAULT_BUDGETS = {
-  connectMs: 10_000,
-  headersMs: 300_000,
-  firstTokenMs: 300_000,
-  idleMs: 60_000,
-} as const;
 
 /** undici's own timers back ours up, a little later, so that ours fire first and name the phase. */
 const BACKSTOP_SLACK_MS = 2_000;
@@ -97,11 +90,14 @@ export class OllamaTransport {
     const first = call ?? budgets;
     const options = this.#options;
     return {
-      connectMs: first.connectMs ?? budgets.connectMs ?? options.connectMs ?? DEFAULT_BUDGETS.connectMs,
-      headersMs: first.headersMs ?? budgets.headersMs ?? options.headersMs ?? DEFAULT_BUDGETS.headersMs,
+      connectMs: first.connectMs ?? budgets.connectMs ?? options.connectMs ?? DEFAULT_PHASE_BUDGETS.connectMs,
+      headersMs: first.headersMs ?? budgets.headersMs ?? options.headersMs ?? DEFAULT_PHASE_BUDGETS.headersMs,
       firstTokenMs:
-        first.firstTokenMs ?? budgets.firstTokenMs ?? options.firstTokenMs ?? DEFAULT_BUDGETS.firstTokenMs,
-      idleMs: first.idleMs ?? budgets.idleMs ?? options.idleMs ?? DEFAULT_BUDGETS.idleMs,
+        first.firstTokenMs ??
+        budgets.firstTokenMs ??
+        options.firstTokenMs ??
+        DEFAULT_PHASE_BUDGETS.firstTokenMs,
+      idleMs: first.idleMs ?? budgets.idleMs ?? options.idleMs ?? DEFAULT_PHASE_BUDGETS.idleMs,
     };
   }
 

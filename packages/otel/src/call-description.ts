@@ -1,4 +1,5 @@
-import { type Attributes as CallAttributes, LruMap } from '@bulwark/core';
+import type { Attributes as CallAttributes } from '@bulwark/core';
+import { LruMap } from '@bulwark/core/internal';
 import { type Attributes, SpanKind } from '@opentelemetry/api';
 import { isStreamRequest, requestAttributes } from './request-attributes.js';
 import type { ResolvedOptions } from './resolve-options.js';

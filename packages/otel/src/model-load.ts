@@ -1,4 +1,5 @@
-import { LruMap, type ModelLoadWait } from '@bulwark/core';
+import type { ModelLoadWait } from '@bulwark/core';
+import { LruMap } from '@bulwark/core/internal';
 import type { Attributes, Span } from '@opentelemetry/api';
 import type { Instruments } from './active-instruments.js';
 import type { CallDescription } from './call-description.js';

@@ -1,4 +1,4 @@
-import { boolean, object, oneOf, validateOptions } from '@bulwark/core';
+import { boolean, type OptionSchema, object, oneOf, validateOptions } from '@bulwark/core/internal';
 import type { InstrumentOptions, LoggerLike, SemconvMode } from './types.js';
 
 /** Options with every default applied. */
@@ -27,7 +27,7 @@ const schema = {
   semconv: oneOf('v1.41.1', 'latest', 'both'),
   timePerOutputChunk: boolean,
   logger: (value: unknown) => object(value) ?? logger(value),
-};
+} satisfies OptionSchema<InstrumentOptions>;
 
 function environment(name: string): string | undefined {
   return typeof process === 'undefined' ? undefined : process.env[name];

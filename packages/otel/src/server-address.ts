@@ -1,4 +1,4 @@
-import { LruMap } from '@bulwark/core';
+import { LruMap } from '@bulwark/core/internal';
 
 /** Where a call goes, for `server.address` and `server.port`: host and port, never a path or credentials. */
 export interface ServerAddress {

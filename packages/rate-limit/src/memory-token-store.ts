@@ -1,4 +1,5 @@
-import { type Clock, LruMap, realClock } from '@bulwark/core';
+import { type Clock, realClock } from '@bulwark/core';
+import { LruMap } from '@bulwark/core/internal';
 import type { TokenReservation, TokenReserveResult, TokenStore } from './types.js';
 
 interface Charge {

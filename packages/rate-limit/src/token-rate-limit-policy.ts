@@ -1,17 +1,13 @@
+import { BasePolicy, type Context, Emitter, InvalidOptionError, type KeyOption } from '@bulwark/core';
 import {
-  BasePolicy,
-  type Context,
   duration,
-  Emitter,
   func,
-  InvalidOptionError,
   integer,
-  type KeyOption,
   keyOption,
   object,
   resolveKey,
   validateOptions,
-} from '@bulwark/core';
+} from '@bulwark/core/internal';
 import { memoryTokenStore } from './memory-token-store.js';
 import { TokenLimitError } from './token-limit-error.js';
 import type {

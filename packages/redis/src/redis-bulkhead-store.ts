@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { BulkheadLease, BulkheadStore } from '@bulwark/bulkhead';
-import { duration, type Event } from '@bulwark/core';
+import type { Event } from '@bulwark/core';
+import { duration } from '@bulwark/core/internal';
 import { RedisGuard, Script, SERVER_NOW_MS, UNAVAILABLE, validateStoreOptions } from './redis-guard.js';
 import type { RedisStoreOptions, StoreAvailableEvent, StoreUnavailableEvent } from './types.js';
 

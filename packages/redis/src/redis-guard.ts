@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { duration, Emitter, InvalidOptionError, object, oneOf, string, validateOptions } from '@bulwark/core';
+import { Emitter, InvalidOptionError } from '@bulwark/core';
+import { duration, type OptionSchema, object, oneOf, string, validateOptions } from '@bulwark/core/internal';
 import { StoreUnavailableError } from './store-unavailable-error.js';
 import type {
   RedisScriptClient,
@@ -20,7 +21,7 @@ export const storeOptionChecks = {
   commandTimeoutMs: duration(1),
   whenUnavailable: oneOf('local', 'fail'),
   retryUnavailableMs: duration(0),
-};
+} satisfies OptionSchema<RedisStoreOptions>;
 
 /** Validates a store's options and that `client` can run scripts. */
 export function validateStoreOptions(

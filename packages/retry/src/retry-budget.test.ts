@@ -1,4 +1,11 @@
-import { type Context, ManualClock, ResponseError } from '@bulwark/core';
+import {
+  type BulwarkError,
+  type Context,
+  ErrorCode,
+  ManualClock,
+  ResponseError,
+  RetryBudgetExhaustedError,
+} from '@bulwark/core';
 import { ConstantBackoff } from 'cockatiel';
 import { describe, expect, it } from 'vitest';
 import { RetryBudget } from './retry-budget.js';
@@ -63,12 +70,19 @@ describe('retry() budget', () => {
     expect(exhausted.length).toBeGreaterThan(700);
     expect(reasons.get('budget')).toBe(exhausted.length);
     expect(policy.state().remaining).toBe(0);
-    // the call fails with the last error, left as it was, and the event carries the call's context
-    const refused = exhausted.map((event) => event.error);
-    for (const error of refused) expect(errors).toContain(error);
-    expect(errors[0]).not.toHaveProperty('notRetried');
-    expect(refused[0]).toBeInstanceOf(ResponseError);
-    expect(refused).toContain(exhausted[0]?.error);
+    // the call fails with RetryBudgetExhaustedError, the last error as its cause, and the event
+    // carries the call's context
+    const refused = errors.filter((error) => RetryBudgetExhaustedError.is(error));
+    expect(refused).toHaveLength(exhausted.length);
+    expect(refused[0]).toMatchObject({
+      code: ErrorCode.RetryBudgetExhausted,
+      retryable: false,
+    });
+    expect((refused[0] as BulwarkError).message).toContain('20% of recent calls');
+    expect(refused[0]?.cause).toBeInstanceOf(ResponseError);
+    expect(refused.map((error) => error.cause)).toContain(exhausted[0]?.error);
+    // every other call failed with the error of its last attempt
+    expect(errors.filter((error) => error instanceof ResponseError)).toHaveLength(1_000 - exhausted.length);
     expect(exhausted[0]?.key).toBe('default');
     expect(exhausted[0]?.context.attributes).toMatchObject({ model: 'llama3.2' });
     // each event carries its own call's context: the calls refused are different calls

@@ -1,21 +1,25 @@
 import {
-  anyOf,
   BulwarkError,
-  boolean,
   type Clock,
   type Context,
+  InvalidOptionError,
+  type KeyOption,
+  realClock,
+} from '@bulwark/core';
+import {
+  anyOf,
+  boolean,
+  clockOption,
   duration,
   func,
-  InvalidOptionError,
   integer,
-  type KeyOption,
   keyOption,
   numberIn,
   type OptionCheck,
+  type OptionSchema,
   object,
-  realClock,
   validateOptions,
-} from '@bulwark/core';
+} from '@bulwark/core/internal';
 import { decorrelatedJitterGenerator, ExponentialBackoff, type IBackoffFactory } from 'cockatiel';
 import type {
   RetryBackoffContext,
@@ -39,14 +43,6 @@ export const DEFAULT_BUDGET: RetryBudgetLimits = Object.freeze({
 });
 const DEFAULT_MAX_KEYS = 1_000;
 
-const clockCheck: OptionCheck = (value) =>
-  typeof value === 'object' &&
-  value !== null &&
-  typeof (value as Clock).now === 'function' &&
-  typeof (value as Clock).setTimeout === 'function'
-    ? undefined
-    : 'must be a Clock (an object with now() and setTimeout())';
-
 const backoffCheck: OptionCheck = (value) =>
   typeof value === 'object' &&
   value !== null &&
@@ -54,7 +50,7 @@ const backoffCheck: OptionCheck = (value) =>
     ? undefined
     : 'must be a backoff (an object with next(), such as a cockatiel ExponentialBackoff)';
 
-const schema: Readonly<Record<keyof RetryOptions, OptionCheck>> = {
+const schema: OptionSchema<RetryOptions> = {
   maxAttempts: integer(1),
   backoff: backoffCheck,
   initialDelayMs: duration(0),
@@ -63,10 +59,10 @@ const schema: Readonly<Record<keyof RetryOptions, OptionCheck>> = {
   budget: anyOf(boolean, object),
   key: keyOption,
   maxKeys: integer(1),
-  clock: clockCheck,
+  clock: clockOption,
 };
 
-const budgetSchema: Readonly<Record<keyof RetryBudgetOptions, OptionCheck>> = {
+const budgetSchema: OptionSchema<RetryBudgetOptions> = {
   ratio: numberIn(0, 1),
   windowMs: duration(10),
   minRetries: integer(0),

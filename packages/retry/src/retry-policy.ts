@@ -3,20 +3,17 @@ import {
   BulwarkError,
   type Clock,
   type Context,
-  DEFAULT_KEY,
   Emitter,
   type Event,
   type GiveUpReason,
   type KeyOption,
-  LruMap,
   type ObservablePolicy,
   type PolicyLimits,
+  RetryBudgetExhaustedError,
   realClock,
-  resolveKey,
-  sleep,
   TimeoutError,
-  whenAborted,
 } from '@bulwark/core';
+import { DEFAULT_KEY, LruMap, resolveKey, sleep, whenAborted } from '@bulwark/core/internal';
 import type { IBackoff } from 'cockatiel';
 import { RetryBudget } from './retry-budget.js';
 import { type ResolvedRetryOptions, resolveRetryOptions } from './retry-options.js';
@@ -135,7 +132,10 @@ export class RetryPolicy extends BasePolicy implements Extract<ObservablePolicy,
   readonly onRetry: Event<RetryEvent> = this.#retries.event;
   /** Fires when the call fails through the policy, with the reason it was not retried. */
   readonly onGiveUp: Event<RetryGiveUpEvent> = this.#giveUps.event;
-  /** Fires when the retry budget refuses a retry; the call then fails with the last error. */
+  /**
+   * Fires when the retry budget refuses a retry, with the error that would have been retried; the
+   * call then fails with a `RetryBudgetExhaustedError` whose `cause` is that error.
+   */
   readonly onBudgetExhausted: Event<RetryBudgetExhaustedEvent> = this.#exhausted.event;
 
   constructor(options?: RetryOptions) {
@@ -247,7 +247,9 @@ export class RetryPolicy extends BasePolicy implements Extract<ObservablePolicy,
           (options.budgetStore ? await this.#tryRetry(budget, key) : budget.tryRetry());
         if (!allowed) {
           if (this.#exhausted.size > 0) this.#exhausted.emit({ attempt, error, key, context });
-          throw call.giveUp(error, 'budget');
+          const ratio = (options.budget as NonNullable<typeof options.budget>).ratio;
+          call.end(error, true);
+          throw call.giveUp(new RetryBudgetExhaustedError({ cause: error, ratio }), 'budget');
         }
 
         if (this.#retries.size > 0) this.#retries.emit({ attempt, delayMs, error, context });

@@ -1,31 +1,17 @@
-import {
-  budget,
-  type Clock,
-  InvalidOptionError,
-  type OptionCheck,
-  type PhaseBudgets,
-  validateOptions,
-} from '@bulwark/core';
+import { type Clock, InvalidOptionError, type PhaseBudgets } from '@bulwark/core';
+import { budget, clockOption, type OptionSchema, validateOptions } from '@bulwark/core/internal';
 import type { TimeoutOptions } from './types.js';
 
 const positiveDuration = budget(1);
 
-const clockCheck: OptionCheck = (value) =>
-  typeof value === 'object' &&
-  value !== null &&
-  typeof (value as Clock).now === 'function' &&
-  typeof (value as Clock).setTimeout === 'function'
-    ? undefined
-    : 'must be a Clock (an object with now() and setTimeout())';
-
-const schema: Readonly<Record<keyof TimeoutOptions, OptionCheck>> = {
+const schema: OptionSchema<TimeoutOptions> = {
   attemptMs: positiveDuration,
   totalMs: positiveDuration,
   connectMs: positiveDuration,
   headersMs: positiveDuration,
   firstTokenMs: positiveDuration,
   idleMs: positiveDuration,
-  clock: clockCheck,
+  clock: clockOption,
 };
 
 const budgetKeys = ['connectMs', 'headersMs', 'firstTokenMs', 'idleMs'] as const;

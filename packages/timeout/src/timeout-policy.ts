@@ -4,14 +4,13 @@ import {
   type Context,
   Emitter,
   type Event,
-  hostAttribute,
-  linkSignal,
   type ModelLoadWait,
   type ObservablePolicy,
   type PhaseBudgets,
   type PolicyLimits,
   TimeoutError,
 } from '@bulwark/core';
+import { hostAttribute, linkSignal } from '@bulwark/core/internal';
 import { resolveTimeoutOptions } from './timeout-options.js';
 import type { TimeoutEvent, TimeoutOptions } from './types.js';
 

@@ -5,6 +5,7 @@ import {
   ConnectionError,
   InvalidOptionError,
   ResponseError,
+  RetryBudgetExhaustedError,
   TimeoutError,
 } from '@bulwark/core';
 
@@ -45,6 +46,8 @@ export function checkFallbackModels(value: unknown): ReadonlyMap<string, readonl
  */
 export function fallsBack(error: unknown, callerSignal: AbortSignal | undefined): boolean {
   if (callerSignal?.aborted || !BulwarkError.is(error) || error.committed) return false;
+  // the retry budget refused to retry this failure: judge the failure itself
+  if (error instanceof RetryBudgetExhaustedError) return fallsBack(error.cause, callerSignal);
   if (error instanceof ResponseError) return error.status >= 500;
   return (
     error instanceof ConnectionError ||

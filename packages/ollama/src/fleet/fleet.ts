@@ -1,4 +1,5 @@
-import { type Clock, LruMap, ResponseError } from '@bulwark/core';
+import { type Clock, ResponseError } from '@bulwark/core';
+import { LruMap } from '@bulwark/core/internal';
 import type { ModelLoads } from '../model-loads.js';
 import { type ModelStates, normalizeModel } from '../model-states.js';
 import type { OllamaTransport } from '../transport.js';

@@ -1,11 +1,5 @@
-import {
-  type Clock,
-  type Context,
-  type LinkedController,
-  LruMap,
-  linkSignal,
-  type TimerHandle,
-} from '@bulwark/core';
+import type { Clock, Context, TimerHandle } from '@bulwark/core';
+import { type LinkedController, LruMap, linkSignal } from '@bulwark/core/internal';
 import { normalizeModel } from '../model-states.js';
 import type { FleetHost, HostLease } from './fleet.js';
 
