@@ -106,7 +106,14 @@ const PUBLIC_EXPORTS: Record<string, readonly string[]> = {
     'simulatedReply',
     'startOllamaSim',
   ],
-  '@bulwark/otel': ['createInstrumentation', 'default', 'errorType', 'instrument', 'startSpanHook'],
+  '@bulwark/otel': [
+    'createInstrumentation',
+    'default',
+    'errorType',
+    'instrument',
+    'instrumentStores',
+    'startSpanHook',
+  ],
   '@bulwark/rate-limit': [
     'DEFAULT_RESERVATION',
     'DEFAULT_WINDOW_MS',
@@ -120,6 +127,7 @@ const PUBLIC_EXPORTS: Record<string, readonly string[]> = {
     'tokenRateLimit',
   ],
   '@bulwark/redis': [
+    'CLOSED_REUSE_MS',
     'DEFAULT_COMMAND_TIMEOUT_MS',
     'DEFAULT_LEASE_MS',
     'DEFAULT_POLL_MS',
@@ -129,12 +137,14 @@ const PUBLIC_EXPORTS: Record<string, readonly string[]> = {
     'RedisBreakerStore',
     'RedisBulkheadStore',
     'RedisRetryBudgetStore',
+    'RedisSharedState',
     'RedisTokenStore',
     'STORE_UNAVAILABLE',
     'StoreUnavailableError',
     'redisBreakerStore',
     'redisBulkheadStore',
     'redisRetryBudgetStore',
+    'redisSharedState',
     'redisTokenStore',
   ],
   '@bulwark/retry': [
