@@ -227,7 +227,7 @@ describe('the public surface', () => {
     }
     const ollamaInternal = await import('@bulwark/ollama/internal');
     const ollama = await import('@bulwark/ollama');
-    for (const name of ['LineReader', 'resolveCallTimeout', 'resolveHost']) {
+    for (const name of ['LineReader', 'resolveCallTimeout', 'resolveHost', 'CallRoute', 'SharedState']) {
       expect(Object.keys(ollamaInternal), name).toContain(name);
       expect(Object.keys(ollama), name).not.toContain(name);
     }

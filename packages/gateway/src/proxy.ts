@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import type { Fleet, FleetHost } from '@bulwark/ollama/internal';
+import { CallRoute, type Fleet, type SharedState } from '@bulwark/ollama/internal';
 import type { Attributes, Policy } from 'bulwark';
 import type { Dispatcher } from 'undici';
 import { dialectOf, failureAnswer, sendError } from './error-response.js';
@@ -52,6 +52,8 @@ export function isReplayableRoute(path: string): boolean {
 export interface ProxyContext {
   /** The upstream hosts, their routing and ejection. */
   fleet: Fleet;
+  /** The fleet's state shared with other gateway instances (with Redis), read before routing. */
+  fleetView: SharedState | undefined;
   /** Each host's origin and API path, by the host's URL. */
   addresses: ReadonlyMap<string, { origin: string; prefix: string }>;
   /** The pipeline every request runs through (retry, breaker, bulkhead, timeouts). */
@@ -106,7 +108,9 @@ export function modelOf(body: Buffer | undefined): string | undefined {
 /**
  * Passes one request to an upstream of the fleet through the pipeline and its answer back chunk
  * by chunk. Each attempt goes to the host routing picks, avoiding those this call already tried
- * (failover before commit).
+ * (failover before commit). With several upstreams the host is picked as the attempt starts and
+ * named in its `host` attribute, so a breaker or bulkhead keyed by `host`, the attempt's span and
+ * its errors see the upstream it went to.
  * Retries happen only before the answer's headers leave (the commit rule); a client that leaves
  * aborts the upstream request at once; an upstream that fails mid-answer has the client's
  * connection cut, as a direct client would see.
@@ -156,13 +160,16 @@ export async function proxyRequest(
     model,
     replaySafe: IDEMPOTENT.has(method) || 'idempotency-key' in headers || isReplayableRoute(path),
   };
-  const tried = new Set<FleetHost>();
+  // What other gateway instances saw of the upstreams (ejections), before routing.
+  if (context.fleetView) await context.fleetView.sync(model);
+  const callRoute = new CallRoute(context.fleet, model);
   const stored = new WeakMap<object, StoredAnswer>();
   const attemptTarget: AttemptTarget = {
     dispatcher: context.dispatcher,
     acquire: () => {
-      const lease = context.fleet.acquire(model, tried);
-      tried.add(lease.host);
+      const lease = callRoute.take();
+      // Later attempts of this request go to another host while one is left.
+      callRoute.failed(lease.host);
       return lease;
     },
     addressOf: (host) => context.addresses.get(host.origin) ?? { origin: host.origin, prefix: '' },
@@ -175,7 +182,8 @@ export async function proxyRequest(
       context.telemetry.timeToFirstChunk.record(elapsedMs / 1_000, { 'http.route': route });
     },
   };
-  const single = context.fleet.hosts.length === 1 ? context.fleet.hosts[0]?.origin : undefined;
+  const several = context.fleet.hosts.length > 1;
+  const single = several ? undefined : context.fleet.hosts[0]?.origin;
   const attributes: Attributes = {
     operation: 'fetch',
     method,
@@ -187,7 +195,11 @@ export async function proxyRequest(
   try {
     await context.policy.execute(
       (attemptContext) => upstreamAttempt(attemptContext, upstreamRequest, response, attemptTarget),
-      { signal: controller.signal, attributes },
+      {
+        signal: controller.signal,
+        attributes,
+        ...(several ? { attemptAttributes: callRoute.attemptAttributes } : {}),
+      },
     );
   } catch (error) {
     if (response.headersSent || controller.signal.aborted) {
@@ -223,6 +235,8 @@ export async function proxyRequest(
       failure.retryAfterSeconds === undefined ? {} : { 'retry-after': String(failure.retryAfterSeconds) },
     );
   } finally {
+    // A host routed for an attempt that never ran (a policy refused it) goes back.
+    callRoute.end();
     context.live.end();
   }
 }

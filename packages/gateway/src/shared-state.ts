@@ -1,19 +1,29 @@
-import { redisBreakerStore, redisBulkheadStore, redisRetryBudgetStore } from '@bulwark/redis';
+import type { SharedStateStore } from '@bulwark/ollama';
+import {
+  redisBreakerStore,
+  redisBulkheadStore,
+  redisRetryBudgetStore,
+  redisSharedState,
+} from '@bulwark/redis';
 import type { CreateOllamaOptions } from 'bulwark';
 
-/** The pipeline's options with their state on Redis, and how to let go of the connection. */
+/** The pipeline's options with their state on Redis, the fleet's shared view, and how to let go of the connection. */
 export interface SharedState {
   breaker: CreateOllamaOptions['breaker'];
   bulkhead: CreateOllamaOptions['bulkhead'];
   retry: CreateOllamaOptions['retry'];
+  /** Where the upstreams' ejections are shared (`redisSharedState()`). */
+  fleet: SharedStateStore;
   close(): Promise<void>;
 }
 
 /**
  * Connects to Redis at `url` and puts the bulkhead's slots, the breaker's state and the retry
  * budget there (each unless turned off or given its own store), so that every gateway sharing
- * the Redis keeps one set of limits. While Redis does not answer, each instance goes on with its
- * own limits (the stores' `'local'` fallback). The URL may hold a password: it is never shown.
+ * the Redis keeps one set of limits, and gives the store of the fleet's host state, so that they
+ * keep one view of the upstreams. While Redis does not answer, each instance goes on with its
+ * own limits and its own view (the stores' `'local'` fallback). The URL may hold a password: it
+ * is never shown.
  */
 export async function shareStateOnRedis(
   url: string,
@@ -50,6 +60,7 @@ export async function shareStateOnRedis(
     bulkhead,
     breaker,
     retry,
+    fleet: redisSharedState({ client }),
     close: async () => {
       client.disconnect();
     },

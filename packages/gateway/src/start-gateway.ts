@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { classifyFailure } from '@bulwark/breaker';
-import { DEFAULT_OUTLIER_DETECTION, Fleet } from '@bulwark/ollama/internal';
+import { DEFAULT_OUTLIER_DETECTION, Fleet, SharedState } from '@bulwark/ollama/internal';
 import {
   BulwarkError,
   type Context,
@@ -47,6 +47,11 @@ function modelFailure(error: unknown, context: Context): boolean {
   return classifyFailure(error, context, false) === 'failure';
 }
 
+/** Whether a breaker's key names the upstream: then a host's connection failures are its own to count. */
+function keyedByHost(key: unknown): boolean {
+  return key === 'host' || key === 'host+model';
+}
+
 function parseWarmModels(value: unknown): WarmModel[] {
   const models = (value as { models?: unknown } | null)?.models;
   if (!Array.isArray(models)) return [];
@@ -87,7 +92,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const shared = resolved.redis === undefined ? undefined : await shareStateOnRedis(resolved.redis, resolved);
   const policies = shared ?? resolved;
   const breaker =
-    policies.breaker === false || hostCount === 1 || policies.breaker?.failureOn !== undefined
+    policies.breaker === false ||
+    hostCount === 1 ||
+    policies.breaker?.failureOn !== undefined ||
+    keyedByHost(policies.breaker?.key)
       ? policies.breaker
       : { ...policies.breaker, failureOn: modelFailure };
   const pipeline = createPipeline(
@@ -112,6 +120,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     bodyTimeout: 0,
   });
   const fleetOptions = resolved.fleet ?? {};
+  const fleetClock = fleetOptions.clock ?? realClock;
   const fleet = new Fleet({
     // The gateway sends raw HTTP itself: the fleet only routes and ejects (no client transport,
     // no model loads of its own).
@@ -123,7 +132,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       capacity: 1,
     })),
     states: undefined,
-    clock: fleetOptions.clock ?? realClock,
+    clock: fleetClock,
     outlierDetection: {
       consecutiveFailures: fleetOptions.consecutiveFailures ?? DEFAULT_OUTLIER_DETECTION.consecutiveFailures,
       baseEjectionMs: fleetOptions.baseEjectionMs ?? DEFAULT_OUTLIER_DETECTION.baseEjectionMs,
@@ -131,6 +140,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       maxEjectionPercent: fleetOptions.maxEjectionPercent ?? DEFAULT_OUTLIER_DETECTION.maxEjectionPercent,
     },
   });
+  // With Redis, an ejection one instance makes is written there and read by all before routing.
+  const fleetView =
+    shared === undefined
+      ? undefined
+      : new SharedState({ store: shared.fleet, states: undefined, fleet, fleetClock });
   const addresses = new Map(
     resolved.upstreams.map((url) => {
       const parsed = new URL(url);
@@ -146,6 +160,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const authorize = createAuthorizer(resolved.apiKeys);
   const context: ProxyContext = {
     fleet,
+    fleetView,
     addresses,
     policy: pipeline.policy,
     dispatcher: agent,
@@ -176,7 +191,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
   };
   const probe = (): Promise<void> => {
-    probing ??= Promise.all(resolved.upstreams.map(probeOne)).then(() => {
+    probing ??= Promise.all([...resolved.upstreams.map(probeOne), fleetView?.sync(undefined)]).then(() => {
       probedAt = Date.now();
       probing = undefined;
     });
@@ -248,7 +263,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       response.end(method === 'HEAD' ? undefined : LIVE_PAGE);
       return;
     }
-    if (read && path === '/_bulwark/state') return sendJson(response, 200, live.snapshot());
+    if (read && path === '/_bulwark/state') {
+      await fleetView?.sync(undefined);
+      return sendJson(response, 200, live.snapshot());
+    }
     if (method === 'GET' && path === '/_bulwark/events') return watch(request, response);
     if (authorize && !authorize(request.headers.authorization)) {
       request.resume();

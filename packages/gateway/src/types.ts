@@ -41,7 +41,9 @@ export interface GatewayOptions {
   /**
    * The per-model breaker's options, or `false` for none. With several upstreams, a host's
    * connection failures (refused, reset, connect timeout) do not count against a model unless
-   * `failureOn` says otherwise: they eject the host instead (see `fleet`).
+   * `failureOn` says otherwise: they eject the host instead (see `fleet`). Each attempt names the
+   * upstream it goes to, so `key: 'host'` (or `'host+model'`) keeps one breaker per upstream,
+   * which counts that host's connection failures too.
    * @default `{ key: 'model' }`
    */
   breaker?: CreateOllamaOptions['breaker'];
@@ -54,8 +56,9 @@ export interface GatewayOptions {
   /**
    * A Redis URL (`redis://host:6379`) shared by several gateway instances: the bulkhead's slots,
    * the breaker's state and the retry budget live there (`@bulwark/redis` stores), so the
-   * instances keep one set of limits. While Redis does not answer, each instance goes on with its
-   * own. The URL is never logged or shown.
+   * instances keep one set of limits; and the upstreams' ejections (`redisSharedState()`), so an
+   * upstream one instance ejected is avoided by all and shown ejected on every live page. While
+   * Redis does not answer, each instance goes on with its own. The URL is never logged or shown.
    * @default none (limits per instance)
    */
   redis?: string;

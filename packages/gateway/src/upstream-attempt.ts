@@ -125,6 +125,7 @@ function guardFailure(guard: AttemptGuard, replaySafe: boolean, context: Context
     maxAttempts: context.maxAttempts,
     committed: failure.committed,
     retryable: false,
+    host: failure.host,
   });
 }
 
@@ -252,6 +253,7 @@ export async function upstreamAttempt(
         attempt: context.attempt,
         maxAttempts: context.maxAttempts,
         target: where,
+        host: lease.host.origin,
       });
     }
     guard.clear('headers');
@@ -268,7 +270,7 @@ export async function upstreamAttempt(
       } catch (error) {
         discard(upstream.body);
         if (guard.failure !== undefined) throw guardFailure(guard, request.replaySafe, context);
-        throw classifyBodyFailure(error, false, request.replaySafe, where);
+        throw classifyBodyFailure(error, false, request.replaySafe, where, lease.host.origin);
       }
       const error = new ResponseError({
         status,
@@ -277,6 +279,7 @@ export async function upstreamAttempt(
         retryable:
           NOT_PROCESSED_STATUSES.has(status) || (RETRYABLE_STATUSES.has(status) && request.replaySafe),
         model: request.model,
+        host: lease.host.origin,
       });
       target.stored.set(error, { status, headers, body });
       throw error;
@@ -316,7 +319,7 @@ export async function upstreamAttempt(
       if (target.clientSignal.aborted) return;
       throw guard.failure !== undefined
         ? guardFailure(guard, request.replaySafe, context)
-        : classifyBodyFailure(error, true, request.replaySafe, where);
+        : classifyBodyFailure(error, true, request.replaySafe, where, lease.host.origin);
     }
     response.end();
   } catch (error) {
