@@ -186,3 +186,26 @@ export class AttemptGuard {
       this.#context.signal.removeEventListener('abort', this.#onAbort);
   }
 }
+
+/**
+ * The failure of `guard` as the attempt must report it: a budget that fired after the request may
+ * have reached a server that must not see it twice (`replaySafe` false) gives a timeout that is no
+ * longer retryable; any other failure is returned as it is.
+ */
+export function finalGuardFailure(guard: AttemptGuard, replaySafe: boolean, context: Context): unknown {
+  const failure = guard.failure;
+  if (replaySafe || !(failure instanceof TimeoutError) || !failure.retryable) return failure;
+  if (failure.phase !== 'headers' && failure.phase !== 'first-token' && failure.phase !== 'idle') {
+    return failure;
+  }
+  return new TimeoutError({
+    phase: failure.phase,
+    timeoutMs: failure.timeoutMs,
+    elapsedMs: failure.elapsedMs,
+    attempt: failure.attempt,
+    maxAttempts: context.maxAttempts,
+    committed: failure.committed,
+    retryable: false,
+    host: failure.host,
+  });
+}

@@ -3,7 +3,7 @@
  * keyed state, the transport's attempt guard and failure classification). Not part of the public
  * API: any release may change it. Import from `@bulwark/core` instead.
  */
-export { AttemptGuard } from './attempt-guard.js';
+export { AttemptGuard, finalGuardFailure } from './attempt-guard.js';
 export { hostAttribute, targetText } from './errors.js';
 export { DEFAULT_KEY, LruMap, resolveKey } from './keyed.js';
 export { classifyBodyFailure, classifyRequestFailure, isIdempotent } from './network-errors.js';

@@ -8,7 +8,6 @@ import {
   parseRetryAfter,
   RETRYABLE_STATUSES,
   ResponseError,
-  TimeoutError,
 } from '@bulwark/core';
 import {
   AttemptGuard,
@@ -16,6 +15,7 @@ import {
   budget,
   classifyBodyFailure,
   classifyRequestFailure,
+  finalGuardFailure,
   func,
   integer,
   isIdempotent,
@@ -187,27 +187,6 @@ async function readBounded(
 }
 
 /**
- * A budget of this attempt fired after the request may have reached the server. When the request
- * may not be replayed, the timeout says so: it is no longer retryable.
- */
-function guardFailure(guard: AttemptGuard, replaySafe: boolean, context: Context): unknown {
-  const failure = guard.failure;
-  if (replaySafe || !(failure instanceof TimeoutError) || !failure.retryable) return failure;
-  if (failure.phase !== 'headers' && failure.phase !== 'first-token' && failure.phase !== 'idle') {
-    return failure;
-  }
-  return new TimeoutError({
-    phase: failure.phase,
-    timeoutMs: failure.timeoutMs,
-    elapsedMs: failure.elapsedMs,
-    attempt: failure.attempt,
-    maxAttempts: context.maxAttempts,
-    committed: failure.committed,
-    retryable: false,
-  });
-}
-
-/**
  * A `fetch` that runs every request through `policy` on undici, with connect, headers, first-token
  * and idle budgets. The attempt lasts until the response body has been read, cancelled or failed,
  * so a bulkhead slot is held for a stream's life and a body cut mid-way counts as a failure.
@@ -296,7 +275,7 @@ export function createFetch(options: CreateFetchOptions = {}): BulwarkFetch {
         guard.failed,
       ]);
     } catch (error) {
-      if (guard.failure !== undefined) throw guardFailure(guard, replaySafe, context);
+      if (guard.failure !== undefined) throw finalGuardFailure(guard, replaySafe, context);
       guard.dispose();
       throw classifyRequestFailure(error, {
         replaySafe,
@@ -318,7 +297,7 @@ export function createFetch(options: CreateFetchOptions = {}): BulwarkFetch {
           guard,
         );
       } catch (error) {
-        if (guard.failure !== undefined) throw guardFailure(guard, replaySafe, context);
+        if (guard.failure !== undefined) throw finalGuardFailure(guard, replaySafe, context);
         guard.dispose();
         throw classifyBodyFailure(error, false, replaySafe, target);
       }
@@ -388,7 +367,7 @@ export function createFetch(options: CreateFetchOptions = {}): BulwarkFetch {
           } catch (error) {
             const failure =
               guard.failure !== undefined
-                ? guardFailure(guard, replaySafe, context)
+                ? finalGuardFailure(guard, replaySafe, context)
                 : classifyBodyFailure(error, true, replaySafe, target);
             guard.dispose();
             reader.cancel().catch(() => {});

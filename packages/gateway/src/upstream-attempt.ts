@@ -3,10 +3,12 @@ import {
   AttemptGuard,
   classifyBodyFailure,
   classifyRequestFailure,
+  finalGuardFailure,
+  serverMessage,
   targetText,
 } from '@bulwark/core/internal';
 import type { FleetHost, HostLease } from '@bulwark/ollama/internal';
-import { type Context, parseRetryAfter, ResponseError, TimeoutError } from 'bulwark';
+import { type Context, parseRetryAfter, ResponseError } from 'bulwark';
 import type { Dispatcher } from 'undici';
 
 /** Phase budgets when no timeout policy sets them (undici's own timers are off). */
@@ -89,44 +91,6 @@ export function responseHeaders(headers: IncomingHttpHeaders): Record<string, st
 
 function first(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
-}
-
-/** The server's own error text: `{"error":"…"}`, `{"error":{"message":"…"}}`, or the start of the text. */
-function serverMessage(body: Buffer, contentType: string | undefined): string | undefined {
-  if (body.byteLength === 0) return undefined;
-  const text = body.subarray(0, 64 * 1024).toString('utf8');
-  if (contentType?.includes('json')) {
-    try {
-      const parsed = JSON.parse(text) as { error?: unknown; message?: unknown };
-      if (typeof parsed.error === 'string') return parsed.error;
-      const nested = (parsed.error as { message?: unknown } | undefined)?.message;
-      if (typeof nested === 'string') return nested;
-      if (typeof parsed.message === 'string') return parsed.message;
-    } catch {
-      // fall through to the text
-    }
-  }
-  const flat = text.replace(/\s+/g, ' ').trim();
-  return flat.length > 200 ? `${flat.slice(0, 197)}...` : flat;
-}
-
-/** A budget that fired after the request may have reached a server that must not see it twice is final. */
-function guardFailure(guard: AttemptGuard, replaySafe: boolean, context: Context): unknown {
-  const failure = guard.failure;
-  if (replaySafe || !(failure instanceof TimeoutError) || !failure.retryable) return failure;
-  if (failure.phase !== 'headers' && failure.phase !== 'first-token' && failure.phase !== 'idle') {
-    return failure;
-  }
-  return new TimeoutError({
-    phase: failure.phase,
-    timeoutMs: failure.timeoutMs,
-    elapsedMs: failure.elapsedMs,
-    attempt: failure.attempt,
-    maxAttempts: context.maxAttempts,
-    committed: failure.committed,
-    retryable: false,
-    host: failure.host,
-  });
 }
 
 async function readBounded(body: Dispatcher.ResponseData['body'], limit: number): Promise<Buffer> {
@@ -245,7 +209,7 @@ export async function upstreamAttempt(
         guard.failed,
       ]);
     } catch (error) {
-      if (guard.failure !== undefined) throw guardFailure(guard, request.replaySafe, context);
+      if (guard.failure !== undefined) throw finalGuardFailure(guard, request.replaySafe, context);
       throw classifyRequestFailure(error, {
         replaySafe: request.replaySafe,
         connectMs,
@@ -269,7 +233,7 @@ export async function upstreamAttempt(
         ]);
       } catch (error) {
         discard(upstream.body);
-        if (guard.failure !== undefined) throw guardFailure(guard, request.replaySafe, context);
+        if (guard.failure !== undefined) throw finalGuardFailure(guard, request.replaySafe, context);
         throw classifyBodyFailure(error, false, request.replaySafe, where, lease.host.origin);
       }
       const error = new ResponseError({
@@ -318,7 +282,7 @@ export async function upstreamAttempt(
       response.destroy();
       if (target.clientSignal.aborted) return;
       throw guard.failure !== undefined
-        ? guardFailure(guard, request.replaySafe, context)
+        ? finalGuardFailure(guard, request.replaySafe, context)
         : classifyBodyFailure(error, true, request.replaySafe, where, lease.host.origin);
     }
     response.end();
