@@ -172,17 +172,22 @@ export class BulkheadPolicy extends BasePolicy implements Extract<ObservablePoli
       return this.#hold(state, key, context, next);
     }
     if (state.queued >= this.queue) {
-      state.rejected++;
-      const error = new BulkheadRejectedError({
-        key,
-        limit: this.limit,
-        queue: this.queue,
-        host: hostAttribute(context.attributes),
-      });
-      if (this.#rejected.size > 0) this.#rejected.emit({ key, error, context });
-      return Promise.reject(error);
+      return Promise.reject(this.#reject(state, key, context));
     }
     return this.#wait(state, key, context).then(() => this.#hold(state, key, context, next));
+  }
+
+  /** Counts a refusal, tells `onRejected` and returns the error the call rejects with. */
+  #reject(state: KeyState, key: string, context: Context): BulkheadRejectedError {
+    state.rejected++;
+    const error = new BulkheadRejectedError({
+      key,
+      limit: this.limit,
+      queue: this.queue,
+      host: hostAttribute(context.attributes),
+    });
+    if (this.#rejected.size > 0) this.#rejected.emit({ key, error, context });
+    return error;
   }
 
   #wait(state: KeyState, key: string, context: Context, first = false): Promise<BulkheadLease | undefined> {
@@ -278,15 +283,7 @@ export class BulkheadPolicy extends BasePolicy implements Extract<ObservablePoli
       }
     }
     if (state.queued + (first ? 0 : state.asking) >= this.queue) {
-      state.rejected++;
-      const error = new BulkheadRejectedError({
-        key,
-        limit: this.limit,
-        queue: this.queue,
-        host: hostAttribute(context.attributes),
-      });
-      if (this.#rejected.size > 0) this.#rejected.emit({ key, error, context });
-      throw error;
+      throw this.#reject(state, key, context);
     }
     const lease = await this.#wait(state, key, context, first);
     return this.#hold(state, key, context, next, lease);

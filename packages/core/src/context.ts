@@ -1,4 +1,5 @@
 import { realClock } from './clock.js';
+import { callEach } from './events.js';
 import { neverAborted } from './never-aborted.js';
 import type {
   AttemptEndEvent,
@@ -110,7 +111,7 @@ class CallContext implements Context {
       commitment.listeners = undefined;
       for (const listener of listeners) listener(at);
     }
-    if (callListeners) notify(callListeners, { type: 'commit', attempt: this.attempt, at });
+    if (callListeners) callEach(callListeners, { type: 'commit', attempt: this.attempt, at });
   }
 
   firstChunk(): void {
@@ -143,7 +144,7 @@ class CallContext implements Context {
 
   reportCallEvent(event: AttemptStartEvent | AttemptEndEvent | GiveUpEvent): void {
     const listeners = this.#callListeners;
-    if (listeners) notify(listeners, event);
+    if (listeners) callEach(listeners, event);
   }
 
   with(patch: ContextPatch): Context {
@@ -196,22 +197,6 @@ class CallContext implements Context {
       patch.onCallEvent ? [...(this.#callListeners ?? []), patch.onCallEvent] : this.#callListeners,
       this.#scope,
     );
-  }
-}
-
-/**
- * Calls each lifecycle listener; one that throws does not disturb the policy that reported (its
- * error is rethrown on a later turn, as an uncaught exception), like an `Emitter`'s.
- */
-function notify(listeners: CallListeners, event: CallEvent): void {
-  for (const listener of listeners) {
-    try {
-      listener(event);
-    } catch (error) {
-      queueMicrotask(() => {
-        throw error;
-      });
-    }
   }
 }
 

@@ -28,15 +28,22 @@ export class Emitter<T> {
 
   /** Calls every listener with `value`. */
   emit(value: T): void {
-    const listeners = this.#listeners;
-    for (const listener of listeners) {
-      try {
-        listener(value);
-      } catch (error) {
-        queueMicrotask(() => {
-          throw error;
-        });
-      }
+    callEach(this.#listeners, value);
+  }
+}
+
+/**
+ * Calls each listener with `value`; one that throws does not stop the others or disturb the caller
+ * (its error is rethrown on a later turn, as an uncaught exception).
+ */
+export function callEach<T>(listeners: readonly ((value: T) => void)[], value: T): void {
+  for (const listener of listeners) {
+    try {
+      listener(value);
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
     }
   }
 }
