@@ -1,4 +1,4 @@
-// `tsx --conditions=bulwark-source bench/fleet.ts [--quick]`: the fleet routing suite of `pnpm bench` alone.
+// `pnpm build && tsx bench/fleet.ts [--quick]`: the fleet routing suite of `pnpm bench` alone.
 import { runFleetSuite } from './suites/fleet.js';
 
 const quick = process.argv.includes('--quick');

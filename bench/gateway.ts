@@ -1,4 +1,4 @@
-// `tsx --conditions=bulwark-source bench/gateway.ts [--quick]`: the gateway suite of `pnpm bench`
+// `pnpm build && tsx bench/gateway.ts [--quick]`: the gateway suite of `pnpm bench`
 // alone: added latency per call and streaming throughput against a direct connection.
 import { startSimProcess } from './lib/sim-process.js';
 import { gatewayOverhead } from './suites/gateway.js';

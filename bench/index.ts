@@ -1,8 +1,10 @@
 // `pnpm bench` (`--quick` for a run under a minute): Bulwark beside the baselines a user would
 // otherwise pick, measured in one run against the simulator in a separate process. Every figure is
 // the median of at least 5 rounds, with its spread. Targets below are reported, never enforced.
+// It measures the built packages (`pnpm bench` runs `pnpm build` first), see lib/built.ts.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { assertBuilt } from './lib/built.js';
 import { startSimProcess } from './lib/sim-process.js';
 import { formatNumber, type Summary } from './lib/stats.js';
 import { renderTable } from './lib/table.js';
@@ -17,6 +19,7 @@ import { simulatorCapacity } from './suites/simulator.js';
 import { streaming } from './suites/streaming.js';
 import { FLOOR, REFERENCE, throughput } from './suites/throughput.js';
 
+assertBuilt();
 const quick = process.argv.includes('--quick');
 const config = quick
   ? {

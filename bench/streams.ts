@@ -1,12 +1,14 @@
-// `pnpm exec tsx --conditions=bulwark-source bench/streams.ts [--quick] [--no-streaming] [--no-throughput]`:
+// `pnpm build && pnpm exec tsx bench/streams.ts [--quick] [--no-streaming] [--no-throughput]`:
 // the stream and pipeline targets alone (the full pipeline beside raw undici at c=1/32/256, a long
 // stream beside a raw line reader), for a profile (`node --cpu-prof --import tsx …`) or repeated runs.
 // Ratios are compared within one run; the figures need a quiet machine.
+import { assertBuilt } from './lib/built.js';
 import { startSimProcess } from './lib/sim-process.js';
 import { formatNumber, type Summary } from './lib/stats.js';
 import { streaming } from './suites/streaming.js';
 import { throughput } from './suites/throughput.js';
 
+assertBuilt();
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const value = (name: string, fallback: number) => {

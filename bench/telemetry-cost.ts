@@ -1,4 +1,4 @@
-// `tsx --conditions=bulwark-source bench/telemetry-cost.ts [--quick]`: only the telemetry rows of the
+// `pnpm build && tsx bench/telemetry-cost.ts [--quick]`: only the telemetry rows of the
 // throughput suite (full pipeline, with a recording SDK, and the hand-written floor), at c=32, for a
 // look at the recording cost without running every benchmark. Figures need a quiet machine.
 import { startSimProcess } from './lib/sim-process.js';

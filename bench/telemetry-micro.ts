@@ -1,4 +1,4 @@
-// `tsx --conditions=bulwark-source bench/telemetry-micro.ts`: CPU time per call of recording telemetry
+// `pnpm build && tsx bench/telemetry-micro.ts`: CPU time per call of recording telemetry
 // around a resolved chat, with a recording SDK (spans into a no-op processor, metrics into a
 // reader that is never collected): `@bulwark/otel` against the hand-written floor, both around the
 // same retry policy. CPU time (process.cpuUsage) rather than wall time, so that other processes on a

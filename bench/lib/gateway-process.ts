@@ -5,12 +5,11 @@ import { fileURLToPath } from 'node:url';
 export async function startGatewayProcess(
   upstream: string,
 ): Promise<{ url: string; close(): Promise<void> }> {
-  const cli = fileURLToPath(new URL('../../packages/gateway/src/cli.ts', import.meta.url));
-  const child: ChildProcess = spawn(
-    process.execPath,
-    ['--import', 'tsx', '--conditions=bulwark-source', cli, '--upstream', upstream, '--port', '0'],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BULWARK_GATEWAY_CONFIG: '' } },
-  );
+  const cli = fileURLToPath(new URL('../../packages/gateway/dist/cli.js', import.meta.url));
+  const child: ChildProcess = spawn(process.execPath, [cli, '--upstream', upstream, '--port', '0'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, BULWARK_GATEWAY_CONFIG: '' },
+  });
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(

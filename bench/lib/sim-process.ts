@@ -13,7 +13,7 @@ export async function startSimProcess(options: Record<string, unknown> = {}): Pr
     fileURLToPath(new URL('./sim-child.ts', import.meta.url)),
     [JSON.stringify(options)],
     {
-      execArgv: ['--import', 'tsx', '--conditions=bulwark-source'],
+      execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     },
   );

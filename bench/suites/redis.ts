@@ -108,7 +108,7 @@ export async function redisOverhead(
   };
 }
 
-// `tsx --conditions=bulwark-source bench/suites/redis.ts`: this suite alone, against an in-process simulator.
+// `pnpm build && tsx bench/suites/redis.ts`: this suite alone, against an in-process simulator.
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const { startOllamaSim } = await import('@bulwark/ollama-sim');
   const sim = await startOllamaSim({ models: [MODEL], numParallel: 2_048, requestLogLimit: 0 });
