@@ -1,4 +1,5 @@
 import { BulwarkError, type Context, ErrorCode } from '@bulwark/core';
+import { cancelOf } from '@bulwark/core/internal';
 import type { Outcome } from './types.js';
 
 const OVERLOAD = new Set([429, 503]);
@@ -10,7 +11,8 @@ const OVERLOAD = new Set([429, 503]);
  * are not Bulwark's) is a failure.
  */
 export function classifyFailure(error: unknown, context: Context, countOverload: boolean): Outcome {
-  if (context.signal.aborted && error === context.signal.reason) {
+  const cancel = cancelOf(context);
+  if (cancel.aborted && error === cancel.reason) {
     return BulwarkError.is(error) &&
       error.code === ErrorCode.Timeout &&
       (error as { phase?: string }).phase !== 'load'

@@ -11,6 +11,7 @@ import {
   type TimerHandle,
 } from '@bulwark/core';
 import {
+  cancelOf,
   duration,
   hostAttribute,
   integer,
@@ -200,11 +201,12 @@ export class BulkheadPolicy extends BasePolicy implements Extract<ObservablePoli
         : Number.POSITIVE_INFINITY;
     return new Promise<BulkheadLease | undefined>((resolve, reject) => {
       let timer: TimerHandle | undefined;
-      const signal = context.signal;
+      const cancel = cancelOf(context);
+      let stopListening = (): void => {};
       const finish = () => {
         waiter.settled = true;
         timer?.clear();
-        signal.removeEventListener('abort', onAbort);
+        stopListening();
       };
       const waiter: Waiter = {
         settled: false,
@@ -224,14 +226,13 @@ export class BulkheadPolicy extends BasePolicy implements Extract<ObservablePoli
         state.remove(waiter);
         reject(error);
       };
-      const onAbort = () => leave(signal.reason);
-      if (signal.aborted) {
-        reject(signal.reason);
+      if (cancel.aborted) {
+        reject(cancel.reason);
         return;
       }
       if (first) state.waiters.splice(state.head, 0, waiter);
       else state.waiters.push(waiter);
-      signal.addEventListener('abort', onAbort, { once: true });
+      stopListening = cancel.onAbort(() => leave(cancel.reason));
       if (Number.isFinite(budget)) {
         timer = clock.setTimeout(
           () =>
@@ -273,9 +274,10 @@ export class BulkheadPolicy extends BasePolicy implements Extract<ObservablePoli
         state.asking--;
       }
       if (lease) {
-        if (context.signal.aborted) {
+        const cancel = cancelOf(context);
+        if (cancel.aborted) {
           lease.release();
-          throw context.signal.reason;
+          throw cancel.reason;
         }
         state.running++;
         if (this.#acquired.size > 0) this.#acquired.emit({ key, waitedMs: 0, context });

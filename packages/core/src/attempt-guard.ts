@@ -1,5 +1,5 @@
+import { cancelOf } from './context.js';
 import { hostAttribute, TimeoutError, targetText } from './errors.js';
-import { neverAborted } from './never-aborted.js';
 import type { Context, TimeoutPhase, TimerHandle } from './types.js';
 
 const PHASES: readonly TimeoutPhase[] = [
@@ -47,14 +47,19 @@ export class AttemptGuard {
   #failed: Promise<never> | undefined;
   #reject: ((error: unknown) => void) | undefined;
   #onFail: ((error: unknown) => void) | undefined;
-  readonly #onAbort = () => this.fail(this.#context.signal.reason);
+  /** Stops following the context's cancel. */
+  readonly #stopListening: () => void;
 
   constructor(context: Context) {
     this.#context = context;
     this.#started = context.clock.now();
-    if (context.signal.aborted) this.fail(context.signal.reason);
-    else if (context.signal !== neverAborted)
-      context.signal.addEventListener('abort', this.#onAbort, { once: true });
+    const cancel = cancelOf(context);
+    if (cancel.aborted) {
+      this.#stopListening = () => {};
+      this.fail(cancel.reason);
+    } else {
+      this.#stopListening = cancel.onAbort(() => this.fail(cancel.reason));
+    }
   }
 
   /** A signal that aborts when the attempt fails or is abandoned. Made on first use. */
@@ -182,8 +187,7 @@ export class AttemptGuard {
   /** Clears every timer and stops following the context's signal. */
   dispose(): void {
     for (const phase of PHASES) this.clear(phase);
-    if (this.#context.signal !== neverAborted)
-      this.#context.signal.removeEventListener('abort', this.#onAbort);
+    this.#stopListening();
   }
 }
 

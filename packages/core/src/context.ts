@@ -1,6 +1,6 @@
+import { Cancel } from './cancel.js';
 import { realClock } from './clock.js';
 import { callEach } from './events.js';
-import { neverAborted } from './never-aborted.js';
 import type {
   AttemptEndEvent,
   AttemptStartEvent,
@@ -51,7 +51,6 @@ interface Commitment {
 const empty: Readonly<Attributes & PhaseBudgets> = Object.freeze({});
 
 class CallContext implements Context {
-  readonly signal: AbortSignal;
   readonly attempt: number;
   readonly maxAttempts: number | undefined;
   readonly deadline: number | undefined;
@@ -63,9 +62,11 @@ class CallContext implements Context {
   readonly #hooks: Hooks;
   readonly #callListeners: CallListeners | undefined;
   readonly #scope: CallScope;
+  /** The call's cancellation; its `AbortSignal` is made only when `signal` is read. */
+  readonly #cancel: Cancel;
 
   constructor(
-    signal: AbortSignal,
+    cancel: Cancel,
     attempt: number,
     maxAttempts: number | undefined,
     deadline: number | undefined,
@@ -78,7 +79,7 @@ class CallContext implements Context {
     callListeners: CallListeners | undefined,
     scope: CallScope,
   ) {
-    this.signal = signal;
+    this.#cancel = cancel;
     this.attempt = attempt;
     this.maxAttempts = maxAttempts;
     this.deadline = deadline;
@@ -90,6 +91,15 @@ class CallContext implements Context {
     this.callTimeout = callTimeout;
     this.#callListeners = callListeners;
     this.#scope = scope;
+  }
+
+  /** The cancel of `context`, when it is one of these. */
+  static cancelOf(context: Context): Cancel | undefined {
+    return #cancel in context ? (context as CallContext).#cancel : undefined;
+  }
+
+  get signal(): AbortSignal {
+    return this.#cancel.signal;
   }
 
   get committed(): boolean {
@@ -148,6 +158,11 @@ class CallContext implements Context {
   }
 
   with(patch: ContextPatch): Context {
+    return this.derive(patch.signal === undefined ? this.#cancel : Cancel.of(patch.signal), patch);
+  }
+
+  /** {@link CallContext.with}, with `cancel` as the inner call's cancellation. */
+  derive(cancel: Cancel, patch: ContextPatch): CallContext {
     const deadline =
       patch.deadline === undefined
         ? this.deadline
@@ -176,7 +191,7 @@ class CallContext implements Context {
       if (added) attributes = { ...attributes, ...added };
     }
     return new CallContext(
-      patch.signal ?? this.signal,
+      cancel,
       patch.attempt ?? this.attempt,
       patch.maxAttempts ?? this.maxAttempts,
       deadline,
@@ -212,7 +227,7 @@ export function createContext(options: ExecuteOptions = {}): Context {
   const attemptAttributes = options.attemptAttributes;
   const first = attemptAttributes?.(0);
   return new CallContext(
-    options.signal ?? neverAborted,
+    Cancel.of(options.signal),
     0,
     undefined,
     undefined,
@@ -225,4 +240,18 @@ export function createContext(options: ExecuteOptions = {}): Context {
     options.onCallEvent && [options.onCallEvent],
     { commitReported: false },
   );
+}
+
+/**
+ * The cancellation of `context`'s call: for policies, which listen to it and check it without
+ * making an `AbortSignal` (see {@link Cancel}).
+ */
+export function cancelOf(context: Context): Cancel {
+  return CallContext.cancelOf(context) ?? Cancel.of(context.signal);
+}
+
+/** `context.with(patch)`, with `cancel` (linked to `cancelOf(context)`) as the inner call's cancellation. */
+export function withCancel(context: Context, cancel: Cancel, patch: ContextPatch): Context {
+  if (context instanceof CallContext) return context.derive(cancel, patch);
+  return context.with({ ...patch, signal: cancel.signal });
 }

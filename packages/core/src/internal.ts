@@ -4,6 +4,8 @@
  * API: any release may change it. Import from `@bulwark/core` instead.
  */
 export { AttemptGuard, finalGuardFailure } from './attempt-guard.js';
+export { Cancel } from './cancel.js';
+export { cancelOf, withCancel } from './context.js';
 export { hostAttribute, targetText } from './errors.js';
 export { DEFAULT_KEY, LruMap, resolveKey } from './keyed.js';
 export { classifyBodyFailure, classifyRequestFailure, isIdempotent } from './network-errors.js';

@@ -1,4 +1,4 @@
-import { createContext } from './context.js';
+import { cancelOf, createContext } from './context.js';
 import { InvalidOptionError } from './errors.js';
 import { assertSignal, describe } from './signal.js';
 import type { Context, ExecuteOptions, Operation, Policy } from './types.js';
@@ -36,7 +36,8 @@ export abstract class BasePolicy implements Policy {
       return Promise.reject(error);
     }
     const context = createContext(options);
-    if (context.signal.aborted) return Promise.reject(context.signal.reason);
+    const cancel = cancelOf(context);
+    if (cancel.aborted) return Promise.reject(cancel.reason);
     return this.run(context, (inner) => invoke(fn, inner));
   }
 }

@@ -1,3 +1,4 @@
+import { Cancel } from './cancel.js';
 import { InvalidOptionError } from './errors.js';
 import { neverAborted } from './never-aborted.js';
 import type { Clock } from './types.js';
@@ -60,26 +61,25 @@ export function whenAborted(signal: AbortSignal, listener: () => void): () => vo
 const noop = (): void => {};
 
 /**
- * Waits `ms` on `clock`; rejects at once with `signal.reason` if the signal aborts first. The timer
- * and the listener are removed on every path.
+ * Waits `ms` on `clock`; rejects at once with the reason if `signal` (or `cancel`) aborts first.
+ * The timer and the listener are removed on every path.
  */
 export function sleep(
   ms: number,
-  options: { clock: Clock; signal?: AbortSignal | undefined },
+  options: { clock: Clock; signal?: AbortSignal | undefined; cancel?: Cancel | undefined },
 ): Promise<void> {
   const { clock } = options;
-  const signal = options.signal === neverAborted ? undefined : options.signal;
-  if (signal?.aborted) return Promise.reject(signal.reason);
+  const cancel = options.cancel ?? Cancel.of(options.signal);
+  if (cancel.aborted) return Promise.reject(cancel.reason);
   return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      timer.clear();
-      reject(signal?.reason);
-    };
     const timer = clock.setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
+      stopListening();
       resolve();
     }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const stopListening = cancel.onAbort(() => {
+      timer.clear();
+      reject(cancel.reason);
+    });
   });
 }
 

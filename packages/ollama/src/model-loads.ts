@@ -8,6 +8,7 @@ import {
   ResponseError,
   TimeoutError,
 } from '@bulwark/core';
+import { cancelOf } from '@bulwark/core/internal';
 import { keepAliveMs } from './keep-alive.js';
 import type { ModelEntry, ModelStates, OwnedLoad } from './model-states.js';
 import type { SharedState } from './shared-state.js';
@@ -257,13 +258,14 @@ export class ModelLoads {
     // In the caller's clock, when the load started.
     const loadStartedAt = at - (this.states.clock.now() - load.startedAt);
     context.reportModelLoad({ type: 'wait-start', model, host, loadStartedAt, at });
-    const signal = context.signal;
+    const cancel = cancelOf(context);
     return new Promise<void>((resolve, reject) => {
       let done = false;
+      let stopListening = (): void => {};
       const end = (outcome: 'loaded' | 'failed' | 'left', countsAsFailure: boolean): boolean => {
         if (done) return false;
         done = true;
-        signal.removeEventListener('abort', onAbort);
+        stopListening();
         const now = clock.now();
         context.reportModelLoad({
           type: 'wait-end',
@@ -278,13 +280,13 @@ export class ModelLoads {
         return true;
       };
       const onAbort = () => {
-        if (end('left', false)) reject(signal.reason);
+        if (end('left', false)) reject(cancel.reason);
       };
-      if (signal.aborted) {
+      if (cancel.aborted) {
         onAbort();
         return;
       }
-      signal.addEventListener('abort', onAbort, { once: true });
+      stopListening = cancel.onAbort(onAbort);
       load.promise.then(
         () => {
           if (end('loaded', false)) resolve();

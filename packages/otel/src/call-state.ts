@@ -6,6 +6,7 @@ import {
   type Context,
   type GiveUpEvent,
 } from '@bulwark/core';
+import { type Cancel, cancelOf } from '@bulwark/core/internal';
 import {
   type Attributes,
   createContextKey,
@@ -178,7 +179,7 @@ export class CallState {
   /** The call waited on a model load its client owns (recorded from the wait, not the answer). */
   waitedOnLoad = false;
   readonly #tracer: Tracer | undefined;
-  readonly #signal: AbortSignal;
+  readonly #cancel: Cancel;
   /** The attempt span opened last, and any other still open (an aborted attempt still settling). */
   #open: OpenAttempt | undefined;
   #openOthers: OpenAttempt[] | undefined;
@@ -219,7 +220,7 @@ export class CallState {
     this.otelContext = (span ? trace.setSpan(parent, span) : parent).setValue(CALL_KEY, this);
     this.clock = context.clock;
     this.startAt = startAt;
-    this.#signal = context.signal;
+    this.#cancel = cancelOf(context);
     if (this.recording && options.captureContent && description.genAi && !description.embeddings) {
       const input = inputMessages(this.request);
       if (input !== undefined) span?.setAttribute(ATTR_GEN_AI_INPUT_MESSAGES, input);
@@ -230,7 +231,7 @@ export class CallState {
 
   /** The caller cancelled: its signal aborted and this is the signal's reason. */
   isCancel(error: unknown): boolean {
-    return this.#signal.aborted && error === this.#signal.reason;
+    return this.#cancel.aborted && error === this.#cancel.reason;
   }
 
   /** The open span of an attempt, else the operation span (for events). */
@@ -390,11 +391,11 @@ export class CallState {
     }
     return promise.then(
       (value) => {
-        this.#endAttempt(open, startAt, clock, inner.signal, undefined, false);
+        this.#endAttempt(open, startAt, clock, cancelOf(inner), undefined, false);
         return value;
       },
       (error: unknown) => {
-        this.#endAttempt(open, startAt, clock, inner.signal, error, true);
+        this.#endAttempt(open, startAt, clock, cancelOf(inner), error, true);
         throw error;
       },
     );
@@ -404,7 +405,7 @@ export class CallState {
     open: OpenAttempt,
     startAt: number,
     clock: Clock,
-    signal: AbortSignal,
+    cancel: Cancel,
     error: unknown,
     failed: boolean,
   ): void {
@@ -418,7 +419,7 @@ export class CallState {
       } else {
         type = errorType(error);
         // A timeout that aborted the attempt from outside was counted by the policy that fired.
-        if (!(signal.aborted && error === signal.reason)) this.noteTimeout(error, attempt);
+        if (!(cancel.aborted && error === cancel.reason)) this.noteTimeout(error, attempt);
         if (span) {
           span.setAttribute(ATTR_ERROR_TYPE, type);
           const phase = timeoutPhase(error);

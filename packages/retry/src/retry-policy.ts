@@ -13,7 +13,7 @@ import {
   realClock,
   TimeoutError,
 } from '@bulwark/core';
-import { DEFAULT_KEY, LruMap, resolveKey, sleep, whenAborted } from '@bulwark/core/internal';
+import { cancelOf, DEFAULT_KEY, LruMap, resolveKey, sleep } from '@bulwark/core/internal';
 import type { IBackoff } from 'cockatiel';
 import { RetryBudget } from './retry-budget.js';
 import { type ResolvedRetryOptions, resolveRetryOptions } from './retry-options.js';
@@ -196,10 +196,10 @@ export class RetryPolicy extends BasePolicy implements Extract<ObservablePolicy,
     const budget = this.#budget ?? this.#keyedBudgets?.getOrCreate(key, () => this.#newBudget());
     budget?.recordCall();
     if (budget) options.budgetStore?.recordCall(key, options.budget as NonNullable<typeof options.budget>);
-    const signal = context.signal;
+    const cancel = cancelOf(context);
     const clock = context.clock;
     const call = new CallLifecycle(context, this.#giveUps);
-    const stopListening = whenAborted(signal, () => call.giveUp(signal.reason, abortReason(signal.reason)));
+    const stopListening = cancel.onAbort(() => call.giveUp(cancel.reason, abortReason(cancel.reason)));
     // Attempts start fresh commit states; a commit is passed outward as it happens, so policies
     // and observers outside this one see it too.
     const onCommit = (): void => context.commit();
@@ -224,7 +224,7 @@ export class RetryPolicy extends BasePolicy implements Extract<ObservablePolicy,
           error = caught;
         }
 
-        if (signal.aborted) throw call.giveUp(signal.reason, abortReason(signal.reason));
+        if (cancel.aborted) throw call.giveUp(cancel.reason, abortReason(cancel.reason));
         call.end(error, true);
         if (attemptContext.committed || (BulwarkError.is(error) && error.committed)) {
           throw call.giveUp(error, 'committed');
@@ -234,7 +234,7 @@ export class RetryPolicy extends BasePolicy implements Extract<ObservablePolicy,
 
         const backoffContext: RetryBackoffContext = {
           attempt: attempt + 1,
-          signal,
+          signal: context.signal,
           result: { error },
           error,
           context: attemptContext,
@@ -255,12 +255,12 @@ export class RetryPolicy extends BasePolicy implements Extract<ObservablePolicy,
         if (this.#retries.size > 0) this.#retries.emit({ attempt, delayMs, error, context });
         if (delayMs > 0) {
           try {
-            await sleep(delayMs, { clock: clock === realClock ? keepAliveClock : clock, signal });
+            await sleep(delayMs, { clock: clock === realClock ? keepAliveClock : clock, cancel });
           } catch {
-            throw call.giveUp(signal.reason, abortReason(signal.reason));
+            throw call.giveUp(cancel.reason, abortReason(cancel.reason));
           }
-        } else if (signal.aborted) {
-          throw call.giveUp(signal.reason, abortReason(signal.reason));
+        } else if (cancel.aborted) {
+          throw call.giveUp(cancel.reason, abortReason(cancel.reason));
         }
       }
     } finally {

@@ -10,7 +10,7 @@ import {
   type PolicyLimits,
   TimeoutError,
 } from '@bulwark/core';
-import { hostAttribute, linkSignal } from '@bulwark/core/internal';
+import { cancelOf, hostAttribute, withCancel } from '@bulwark/core/internal';
 import { resolveTimeoutOptions } from './timeout-options.js';
 import type { TimeoutEvent, TimeoutOptions } from './types.js';
 
@@ -19,8 +19,9 @@ import type { TimeoutEvent, TimeoutOptions } from './types.js';
  * (the operation cannot tell a timeout from a cancel), it times with the global `setTimeout` rather
  * than the call's clock, and by default it aborts the signal when the function returns
  * (`abortOnReturn`), which would cut short a stream still being read. What it does is small: link a
- * signal, arm one timer, race the operation. That is done here with core's `linkSignal`, on the
- * call's clock, with a `TimeoutError` as the abort reason.
+ * cancel, arm one timer, race the operation. That is done here with core's `Cancel` (an
+ * `AbortSignal` only when the operation reads `context.signal`), on the call's clock, with a
+ * `TimeoutError` as the abort reason.
  */
 
 /**
@@ -73,8 +74,8 @@ export class TimeoutPolicy extends BasePolicy implements Extract<ObservablePolic
     if (limitMs === undefined) {
       return next(this.budgets === undefined ? context : context.with({ budgets: this.budgets }));
     }
-    const parent = context.signal;
-    if (parent.aborted) return Promise.reject(parent.reason);
+    const outer = cancelOf(context);
+    if (outer.aborted) return Promise.reject(outer.reason);
     const clock = this.#clock ?? context.clock;
     const start = clock.now();
     const deadline = (clock === context.clock ? start : context.clock.now()) + limitMs;
@@ -88,16 +89,15 @@ export class TimeoutPolicy extends BasePolicy implements Extract<ObservablePolic
       settle();
       rejectCall(reason);
     };
-    const linked = linkSignal(parent, onAbort);
-    const signal = linked.signal;
+    // The inner call's cancel; an AbortSignal is made only if something beneath asks for one.
+    const linked = outer.link(onAbort);
     // While the operation waits on a shared model load, an expiry reports phase `load`.
     let loading: ModelLoadWait | undefined;
     // From a retry beneath: the last failed attempt's error (the cause of an expiry during the
     // retries), and the error it gave up on because its next wait would overrun the deadline.
     let lastFailure: unknown;
     let gaveUpOnDeadline: unknown;
-    const inner = context.with({
-      signal,
+    const inner = withCancel(context, linked, {
       deadline,
       budgets: this.budgets,
       onModelLoad: (wait) => {

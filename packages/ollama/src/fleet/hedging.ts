@@ -1,5 +1,5 @@
 import type { Clock, Context, TimerHandle } from '@bulwark/core';
-import { type LinkedController, LruMap, linkSignal } from '@bulwark/core/internal';
+import { type Cancel, cancelOf, LruMap, withCancel } from '@bulwark/core/internal';
 import { normalizeModel } from '../model-states.js';
 import type { FleetHost, HostLease } from './fleet.js';
 
@@ -85,7 +85,7 @@ export class Hedging {
 }
 
 interface Leg {
-  readonly linked: LinkedController;
+  readonly linked: Cancel;
   readonly startedAt: number;
   failed: boolean;
   error: unknown;
@@ -122,7 +122,7 @@ export function hedged(options: {
       for (const other of legs) if (other !== leg) other.linked.abort(new HedgeLost());
     };
     const start = (host: FleetHost, lease: HostLease | undefined) => {
-      const linked = linkSignal(context.signal);
+      const linked = cancelOf(context).link();
       const leg: Leg = { linked, startedAt: clock.now(), failed: false, error: undefined };
       legs.push(leg);
       const deliver = (record: Json) => {
@@ -132,7 +132,7 @@ export function hedged(options: {
         }
         if (winner === leg) options.deliver(record);
       };
-      const legContext = context.with({ signal: linked.signal, attributes: { host: host.origin } });
+      const legContext = withCancel(context, linked, { attributes: { host: host.origin } });
       options.send(legContext, host, deliver).then(
         (final) => {
           linked.dispose();
