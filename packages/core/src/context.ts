@@ -216,10 +216,12 @@ class CallContext implements Context {
 }
 
 function withoutUndefined<T extends object>(value: T): Partial<T> {
-  const out: Partial<T> = {};
-  for (const [key, entry] of Object.entries(value))
-    if (entry !== undefined) (out as Record<string, unknown>)[key] = entry;
-  return out;
+  const out: Record<string, unknown> = {};
+  for (const key in value) {
+    const entry = value[key];
+    if (entry !== undefined) out[key] = entry;
+  }
+  return out as Partial<T>;
 }
 
 /** The context a call starts with: the caller's signal and attributes, attempt 0, no deadline. */

@@ -27,6 +27,8 @@ export class LruMap<K, V> {
   readonly #map = new Map<K, V>();
   readonly #canEvict: ((value: V, key: K) => boolean) | undefined;
   readonly #onEvict: ((value: V, key: K) => void) | undefined;
+  /** The most recently used key, which a read need not move (most calls reuse one key). */
+  #newest: { key: K } | undefined;
 
   constructor(
     maxSize: number,
@@ -45,9 +47,10 @@ export class LruMap<K, V> {
 
   get(key: K): V | undefined {
     const value = this.#map.get(key);
-    if (value !== undefined) {
+    if (value !== undefined && this.#newest?.key !== key) {
       this.#map.delete(key);
       this.#map.set(key, value);
+      this.#newest = { key };
     }
     return value;
   }
@@ -64,6 +67,7 @@ export class LruMap<K, V> {
   set(key: K, value: V): this {
     this.#map.delete(key);
     this.#map.set(key, value);
+    this.#newest = { key };
     this.#trim(key);
     return this;
   }
@@ -78,10 +82,12 @@ export class LruMap<K, V> {
   }
 
   delete(key: K): boolean {
+    if (this.#newest?.key === key) this.#newest = undefined;
     return this.#map.delete(key);
   }
 
   clear(): void {
+    this.#newest = undefined;
     this.#map.clear();
   }
 
