@@ -600,6 +600,7 @@ export class Ollama {
         attributes: this.#attributes(operation, model, request),
         ...(callTimeout && { timeout: callTimeout }),
         ...this.#routing(route),
+        onCallEvent: options?.onCallEvent,
       },
     );
     const stop = (reason: unknown) => {
@@ -700,7 +701,12 @@ export class Ollama {
     const attributes = this.#attributes(operation, model, request);
     const routing = this.#routing(route);
     if (callTimeout === undefined) {
-      const call = this.#policy.execute(fn, { signal: options?.signal, attributes, ...routing });
+      const call = this.#policy.execute(fn, {
+        signal: options?.signal,
+        attributes,
+        ...routing,
+        onCallEvent: options?.onCallEvent,
+      });
       return routing ? call.finally(() => route.end()) : call;
     }
     const deadline =
@@ -712,6 +718,7 @@ export class Ollama {
       attributes,
       timeout: callTimeout,
       ...routing,
+      onCallEvent: options?.onCallEvent,
     });
     return call.finally(() => {
       route.end();

@@ -1,4 +1,4 @@
-import type { CallTimeout, Clock, Policy } from '@bulwark/core';
+import type { CallEvent, CallTimeout, Clock, Policy } from '@bulwark/core';
 
 /** Model options (`options` of a request), as Ollama's `api.Options`. */
 export interface Options {
@@ -299,6 +299,14 @@ export interface CallOptions {
    * @default undefined (the client's budgets)
    */
   timeout?: number | CallTimeout;
+  /**
+   * Called with each event of the call's lifecycle, as the policies report it: every attempt's
+   * start and end, the commit (the caller received the first chunk), and the give-up with its
+   * reason (`max-attempts`, `not-retryable`, `committed`, `deadline`, `budget`, `cancelled`,
+   * `outer-deadline`). See `CallEvent` in `@bulwark/core`.
+   * @default undefined
+   */
+  onCallEvent?: (event: CallEvent) => void;
 }
 
 /**
