@@ -21,7 +21,7 @@ export class Channel<T> {
   #finishing = false;
   #waiter: ((result: IteratorResult<T>) => void) | undefined;
   #waiterReject: ((error: unknown) => void) | undefined;
-  #space: (() => void) | undefined;
+  #emptied: (() => void) | undefined;
   #ended = false;
   #error: { error: unknown } | undefined;
   #started = false;
@@ -30,7 +30,7 @@ export class Channel<T> {
   /** Settles when the first record is available, or when the stream ended or failed first. */
   readonly ready: Promise<void>;
 
-  constructor(highWaterMark = 64) {
+  constructor(highWaterMark = 1_024) {
     this.#highWaterMark = highWaterMark;
     this.ready = new Promise<void>((resolve, reject) => {
       this.#readyResolve = resolve;
@@ -43,7 +43,7 @@ export class Channel<T> {
     return this.#items.length - this.#head;
   }
 
-  /** Adds a record of the attempt `lifetime`. See {@link Channel.space} for holding the reader back. */
+  /** Adds a record of the attempt `lifetime`. See {@link Channel.backlog} for holding the source back. */
   push(value: T, lifetime: StreamLifetime): void {
     if (this.#ended) return;
     if (!this.#started) {
@@ -75,11 +75,21 @@ export class Channel<T> {
     else this.#finishing = true;
   }
 
-  /** A promise that settles once the caller has caught up, when it is behind; else `undefined`. */
-  space(): Promise<void> | undefined {
-    if (this.#size < this.#highWaterMark || this.#ended) return undefined;
+  /**
+   * How far behind the caller is: `none` when it has taken every record handed over, `full` when
+   * the high-water mark of records waits (hold the source), else `some`.
+   */
+  backlog(): 'none' | 'some' | 'full' {
+    const size = this.#size;
+    if (size === 0 || this.#ended) return 'none';
+    return size < this.#highWaterMark ? 'some' : 'full';
+  }
+
+  /** A promise that settles once the caller has taken every record handed over, or the channel ended. */
+  emptied(): Promise<void> {
+    if (this.#size === 0 || this.#ended) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      this.#space = resolve;
+      this.#emptied = resolve;
     });
   }
 
@@ -87,7 +97,7 @@ export class Channel<T> {
   drop(lifetime: StreamLifetime): void {
     if (lifetime !== this.#lifetime) return;
     this.#clear();
-    this.#releaseSpace();
+    this.#releaseEmptied();
   }
 
   /** The stream ended: the caller gets what is left, then `done`. */
@@ -95,7 +105,7 @@ export class Channel<T> {
     this.#ended = true;
     this.#readyResolve();
     this.#settleWaiter();
-    this.#releaseSpace();
+    this.#releaseEmptied();
   }
 
   /** The stream failed: the caller gets what is left, then the error. */
@@ -105,7 +115,7 @@ export class Channel<T> {
     this.#error = { error };
     this.#readyReject(error);
     this.#settleWaiter();
-    this.#releaseSpace();
+    this.#releaseEmptied();
   }
 
   /** Ends the channel for the caller at once, dropping what is left: the attempt reading is cancelled. */
@@ -114,7 +124,7 @@ export class Channel<T> {
     this.#ended = true;
     if (error !== undefined) this.#error = { error };
     this.#lifetime?.cancel(error);
-    this.#releaseSpace();
+    this.#releaseEmptied();
     this.#settleWaiter();
   }
 
@@ -129,7 +139,7 @@ export class Channel<T> {
         this.#head = head + 1;
       }
       (this.#lifetime as StreamLifetime).delivered();
-      if (this.#space !== undefined || this.#finishing) this.#releaseSpace();
+      if (this.#emptied !== undefined || this.#finishing) this.#releaseEmptied();
       return Promise.resolve({ value, done: false });
     }
     if (this.#error) return Promise.reject(this.#error.error);
@@ -145,17 +155,16 @@ export class Channel<T> {
     this.#head = 0;
   }
 
-  #releaseSpace(): void {
+  #releaseEmptied(): void {
     const size = this.#size;
     if (size === 0 && this.#finishing) {
       this.#finishing = false;
       this.#lifetime?.end();
     }
-    // Half empty before the reader goes on: fewer pauses of the socket than one per record.
-    if (this.#space && (size <= this.#highWaterMark >> 1 || this.#ended)) {
-      const space = this.#space;
-      this.#space = undefined;
-      space();
+    if (this.#emptied && (size === 0 || this.#ended)) {
+      const emptied = this.#emptied;
+      this.#emptied = undefined;
+      emptied();
     }
   }
 

@@ -24,8 +24,13 @@ export interface StreamHandlers {
   isFinal(record: Json): boolean;
   /** Hands a record on. */
   deliver(record: Json): void;
-  /** After a chunk's records: a promise when the reader is behind, to hold the socket until it caught up. */
-  backlog?(): Promise<void> | undefined;
+  /**
+   * After a chunk's records: `none` when the reader has taken them all, `some` when some wait
+   * unread, `full` when so many wait that the socket must be held.
+   */
+  backlog?(): 'none' | 'some' | 'full';
+  /** Settles once the reader has taken every record handed over (or the stream ended). */
+  emptied?(): Promise<void>;
 }
 
 /** The phase budgets in force for one attempt, defaults applied. */
@@ -152,8 +157,8 @@ type Failure =
  * | waiting   | response-start, final                   | reading   | pick the body: records, json, status-error or not-ndjson; headers budget off, idle on |
  * | waiting   | error                                   | failed    | the request never got an answer (connect, reset) |
  * | waiting   | guard-failed                            | failed    | a budget or the caller's abort; the request, once undici takes it, is aborted |
- * | reading   | data, decoded                           | reading   | records to `deliver`, text to its bounded buffer; a caller behind pauses the socket |
- * | reading   | caught-up                               | reading   | the caller caught up: resume the socket        |
+ * | reading   | data, decoded                           | reading   | records to `deliver`, text to its bounded buffer; records unread stop the idle budget, a full channel pauses the socket |
+ * | reading   | caught-up                               | reading   | the caller read every record: idle budget on, resume the socket |
  * | reading   | end (or the decoder's end)              | succeeded | the final record, or the parsed JSON           |
  * | reading   | end, bad answer                         | failed    | status-error, not-ndjson, empty or bad JSON, no final record |
  * | reading   | error, guard-failed, a bad record       | failed    |                                                |
@@ -182,7 +187,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #gunzip: Gunzip | undefined;
   #zlibFull = false;
   #reader: LineReader | undefined;
+  /** Records wait unread by the caller: the server's silence does not count meanwhile. */
   #behind = false;
+  /** So many records wait that the socket is paused until the caller has read them. */
+  #held = false;
   #first = true;
   #final: Json | undefined;
   readonly #onRecord = (record: unknown) => this.#deliver(record as Json);
@@ -241,7 +249,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (!this.#accept('data')) return;
-    // The server's silence counts from the last byte it sent (not while the caller is behind).
+    // The server's silence counts from the last byte it sent (not while records wait unread).
     if (!this.#behind) this.#options.guard.start('idle', this.#options.budgets.idleMs);
     const gunzip = this.#gunzip;
     if (!gunzip) {
@@ -312,7 +320,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     try {
       if (this.#reader) {
         this.#reader.push(chunk, this.#onRecord);
-        if (!this.#behind && this.#state === 'reading') this.#holdIfBehind();
+        if (this.#state === 'reading') this.#holdIfBehind();
         return;
       }
       const text = this.#text as TextBody;
@@ -350,28 +358,42 @@ export class Exchange implements Dispatcher.DispatchHandler {
     handlers.deliver(record);
   }
 
-  /** The caller is behind: hold the socket, and do not count the wait as the server's silence. */
+  /**
+   * Records wait unread: the server's silence does not count until the caller has read them all
+   * (the idle budget is the caller's wait for the next record), and past the channel's high-water
+   * mark the socket is held, so that TCP holds the server back.
+   */
   #holdIfBehind(): void {
-    const waiting = this.#handlers?.backlog?.();
-    if (!waiting) return;
-    this.#behind = true;
-    this.#options.guard.clear('idle');
-    this.#controller?.pause();
-    this.#gunzip?.pause();
-    waiting.then(() => this.#catchUp());
+    const handlers = this.#handlers;
+    const backlog = handlers?.backlog?.() ?? 'none';
+    if (backlog === 'none') return;
+    if (!this.#behind) {
+      this.#behind = true;
+      this.#options.guard.clear('idle');
+      (handlers as StreamHandlers & { emptied(): Promise<void> }).emptied().then(() => this.#catchUp());
+    }
+    if (backlog === 'full' && !this.#held) {
+      this.#held = true;
+      this.#controller?.pause();
+      this.#gunzip?.pause();
+    }
   }
 
-  /** The caller caught up: read on. */
+  /** The caller has read every record: the server's silence counts again, and the socket reads on. */
   #catchUp(): void {
     this.#behind = false;
+    const held = this.#held;
+    this.#held = false;
     if (!this.#accept('caught-up')) return;
     this.#options.guard.start('idle', this.#options.budgets.idleMs);
-    this.#gunzip?.resume();
-    this.#resumeSocket();
+    if (held) {
+      this.#gunzip?.resume();
+      this.#resumeSocket();
+    }
   }
 
   #resumeSocket(): void {
-    if (this.#state === 'reading' && !this.#behind && !this.#zlibFull) this.#controller?.resume();
+    if (this.#state === 'reading' && !this.#held && !this.#zlibFull) this.#controller?.resume();
   }
 
   /** reading → succeeded or failed: the whole body was read (or all of it that is kept). */

@@ -580,7 +580,8 @@ export class Ollama {
                   whole.add(record);
                   channel.push(record as T, lifetime);
                 },
-                backlog: () => channel.space(),
+                backlog: () => channel.backlog(),
+                emptied: () => channel.emptied(),
               },
             });
             // The attempt (and a bulkhead slot, a span) lasts until the caller has read the last chunk.
