@@ -196,7 +196,7 @@ class CallContext implements Context {
       patch.maxAttempts ?? this.maxAttempts,
       deadline,
       attributes,
-      patch.budgets ? { ...this.budgets, ...withoutUndefined(patch.budgets) } : this.budgets,
+      patch.budgets ? mergeBudgets(this.budgets, patch.budgets) : this.budgets,
       this.clock,
       commitment,
       patch.onModelLoad || patch.retryBudget
@@ -213,6 +213,19 @@ class CallContext implements Context {
       this.#scope,
     );
   }
+}
+
+/**
+ * `patch` over `base`, entries left undefined ignored. A frozen patch over no budgets is used as it
+ * is (a `timeout()` hands the same frozen budgets to every call), without a copy per call.
+ */
+function mergeBudgets(base: Readonly<PhaseBudgets>, patch: Readonly<PhaseBudgets>): Readonly<PhaseBudgets> {
+  if (base === empty && Object.isFrozen(patch)) {
+    let clean = true;
+    for (const key in patch) if (patch[key as keyof PhaseBudgets] === undefined) clean = false;
+    if (clean) return patch;
+  }
+  return { ...base, ...withoutUndefined(patch) };
 }
 
 function withoutUndefined<T extends object>(value: T): Partial<T> {
