@@ -9,6 +9,11 @@ export const realClock: Clock = {
   setTimeout(callback, delayMs) {
     // A delay longer than a Node timer holds waits in steps; `Infinity` never fires.
     if (delayMs === Number.POSITIVE_INFINITY) return { clear() {} };
+    if (delayMs <= MAX_TIMER_MS) {
+      const timer = setTimeout(callback, Math.max(0, delayMs));
+      timer.unref();
+      return { clear: () => clearTimeout(timer) };
+    }
     let timer: ReturnType<typeof setTimeout>;
     const arm = (left: number): void => {
       timer = setTimeout(
