@@ -12,8 +12,6 @@ import {
   ATTR_BULWARK_MODEL_LOAD_WAIT_OUTCOME,
   ATTR_GEN_AI_PROVIDER_NAME,
   ATTR_GEN_AI_REQUEST_MODEL,
-  ATTR_SERVER_ADDRESS,
-  ATTR_SERVER_PORT,
   CallOutcome,
   EVENT_BULWARK_MODEL_LOAD,
   METRIC_BULWARK_MODEL_LOAD_DURATION,
@@ -39,16 +37,13 @@ function attributesOf(wait: ModelLoadWait, provider: string | undefined, outcome
   const key = `${wait.host}\u0000${wait.model}\u0000${provider ?? ''}\u0000${outcome}`;
   let attributes = loadAttributes.get(key);
   if (attributes) return attributes;
-  attributes = {};
-  if (provider !== undefined) attributes[ATTR_GEN_AI_PROVIDER_NAME] = provider;
-  attributes[ATTR_GEN_AI_REQUEST_MODEL] = wait.model;
-  const server = parseServerAddress(wait.host);
-  if (server.address !== '') {
-    attributes[ATTR_SERVER_ADDRESS] = server.address;
-    if (server.port !== undefined) attributes[ATTR_SERVER_PORT] = server.port;
-  }
-  attributes[ATTR_BULWARK_MODEL_LOAD_OUTCOME] = outcome;
-  attributes[ATTR_BULWARK_MODEL_LOAD_SOURCE] = ModelLoadSource.Client;
+  attributes = {
+    ...(provider === undefined ? {} : { [ATTR_GEN_AI_PROVIDER_NAME]: provider }),
+    [ATTR_GEN_AI_REQUEST_MODEL]: wait.model,
+    ...parseServerAddress(wait.host).attributes,
+    [ATTR_BULWARK_MODEL_LOAD_OUTCOME]: outcome,
+    [ATTR_BULWARK_MODEL_LOAD_SOURCE]: ModelLoadSource.Client,
+  };
   loadAttributes.set(key, attributes);
   return attributes;
 }

@@ -2,7 +2,7 @@ import { type Attributes, BasePolicy, type Context } from '@bulwark/core';
 import { context as otelContext, type Span, trace } from '@opentelemetry/api';
 import { activeInstruments } from './active-instruments.js';
 import { activeTracer } from './active-tracer.js';
-import { describeCall, spanStartAttributes } from './call-description.js';
+import { describeCall } from './call-description.js';
 import { CALL, CallState, callStateOf } from './call-state.js';
 import type { ResolvedOptions } from './resolve-options.js';
 
@@ -34,7 +34,7 @@ export class OperationLayer extends BasePolicy {
         description.spanName,
         {
           kind: description.spanKind,
-          attributes: spanStartAttributes(description, context.attributes.request),
+          attributes: description.spanStartAttributes(context.attributes.request),
           startTime: startAt,
         },
         parent,

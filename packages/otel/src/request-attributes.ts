@@ -25,6 +25,17 @@ function read(options: Fields, request: Fields, name: string): unknown {
   return options[name] ?? request[name];
 }
 
+const withImages = (fields: unknown): boolean =>
+  isObject(fields) && Array.isArray(fields.images) && fields.images.length > 0;
+
+/** True when a chat or generate request carries images (its token modality is then not just text). */
+export function hasImages(request: unknown): boolean {
+  return (
+    withImages(request) ||
+    (isObject(request) && Array.isArray(request.messages) && request.messages.some(withImages))
+  );
+}
+
 /** True when the request object asks for a stream (`stream: true`). */
 export function isStreamRequest(request: unknown): boolean {
   return isObject(request) && request.stream === true;
