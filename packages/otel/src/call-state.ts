@@ -20,7 +20,7 @@ import {
 import type { Instruments } from './active-instruments.js';
 import { type CallDescription, describeCall, isStreamCall } from './call-description.js';
 import { inputMessages, outputMessages, systemInstructions } from './content.js';
-import { errorType, isRejection, timeoutLimitSeconds, timeoutPhase } from './error-type.js';
+import { errorType, isRejection, timeoutLimitSeconds, timeoutPhase, withErrorType } from './error-type.js';
 import { recordModelLoadWait } from './model-load.js';
 import { hasImages } from './request-attributes.js';
 import type { ResolvedOptions } from './resolve-options.js';
@@ -216,7 +216,7 @@ export class CallState {
   }
 
   /** The open span of an attempt, else the operation span (for events). */
-  spanFor(attempt: number | undefined): Span | undefined {
+  spanFor(attempt?: number): Span | undefined {
     if (!this.recording) return undefined;
     if (attempt === undefined) return this.span;
     if (this.#open?.number === attempt) return this.#open.span ?? this.span;
@@ -260,15 +260,14 @@ export class CallState {
   #gaveUp(event: GiveUpEvent): void {
     // A caller's cancel is not a give-up: the call records it as `bulwark.cancelled`.
     if (event.reason === 'cancelled') return;
-    const span = this.spanFor(undefined);
-    if (span) {
-      const attributes: Attributes = {
-        [ATTR_BULWARK_ATTEMPT_NUMBER]: event.attempt,
-        [ATTR_BULWARK_RETRY_REASON]: event.reason,
-      };
-      if (event.error !== undefined) attributes[ATTR_ERROR_TYPE] = errorType(event.error);
-      span.addEvent(EVENT_BULWARK_RETRY_GIVE_UP, attributes, event.at);
-    }
+    this.spanFor()?.addEvent(
+      EVENT_BULWARK_RETRY_GIVE_UP,
+      withErrorType(
+        { [ATTR_BULWARK_ATTEMPT_NUMBER]: event.attempt, [ATTR_BULWARK_RETRY_REASON]: event.reason },
+        event.error,
+      ),
+      event.at,
+    );
     this.countEvent(BulwarkEventName.GiveUp);
   }
 
