@@ -1,8 +1,6 @@
 import {
   type Attributes,
-  type Counter,
   createNoopMeter,
-  type Histogram,
   type Meter,
   type MeterProvider,
   metrics,
@@ -37,70 +35,34 @@ import {
 } from './semconv.js';
 import { SCOPE_NAME, SCOPE_VERSION } from './version.js';
 
-interface Definition {
-  kind: 'histogram' | 'counter';
-  unit: string;
-  description: string;
-  buckets?: readonly number[];
-  integer?: boolean;
-}
+/** An instrument's unit, description and, for a histogram, bucket advice (a counter has none). */
+type Definition = readonly [unit: string, description: string, buckets?: readonly number[]];
 
-const seconds = (description: string): Definition => ({
-  kind: 'histogram',
-  unit: 's',
-  description,
-  buckets: DURATION_BUCKETS,
-});
-const perChunk = (description: string): Definition => ({
-  kind: 'histogram',
-  unit: 's',
-  description,
-  buckets: CHUNK_BUCKETS,
-});
-const perCall = (unit: string, description: string): Definition => ({
-  kind: 'histogram',
-  unit,
-  description,
-  buckets: COUNT_BUCKETS,
-  integer: true,
-});
-const tokens = (description: string): Definition => ({
-  kind: 'histogram',
-  unit: '{token}',
-  description,
-  buckets: TOKEN_BUCKETS,
-  integer: true,
-});
+const seconds = (description: string): Definition => ['s', description, DURATION_BUCKETS];
+const perChunk = (description: string): Definition => ['s', description, CHUNK_BUCKETS];
+const tokens = (description: string): Definition => ['{token}', description, TOKEN_BUCKETS];
+const TIME_TO_FIRST_CHUNK = seconds(
+  'Time from the call until its first chunk: for a stream, when it reached the caller.',
+);
+const TIME_PER_OUTPUT_CHUNK = perChunk('Mean time per output chunk after the first, one point per stream.');
 
-/** Every synchronous instrument: name, kind, unit and bucket advice. */
-export const DEFINITIONS: Readonly<Record<string, Definition>> = {
+/** Every synchronous instrument; values are integers unless counted in seconds. */
+const DEFINITIONS: Readonly<Record<string, Definition>> = {
   [METRIC_GEN_AI_CLIENT_OPERATION_DURATION]: seconds('GenAI operation duration.'),
   [METRIC_GEN_AI_CLIENT_TOKEN_USAGE]: tokens('Number of input and output tokens used.'),
-  [METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK]: seconds(
-    'Time from the call until its first chunk: for a stream, when it reached the caller.',
-  ),
-  [METRIC_GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK]: perChunk(
-    'Mean time per output chunk after the first, one point per stream.',
-  ),
+  [METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK]: TIME_TO_FIRST_CHUNK,
+  [METRIC_GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK]: TIME_PER_OUTPUT_CHUNK,
   [METRIC_GEN_AI_CLIENT_INFERENCE_DURATION]: seconds('GenAI client inference operation duration.'),
-  [METRIC_GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK]: seconds(
-    'Time from the call until its first chunk: for a stream, when it reached the caller.',
-  ),
-  [METRIC_GEN_AI_CLIENT_INFERENCE_TIME_PER_OUTPUT_CHUNK]: perChunk(
-    'Mean time per output chunk after the first, one point per stream.',
-  ),
-  [METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS]: {
-    kind: 'counter',
-    unit: '{token}',
-    description: 'The number of input (prompt) tokens used, including cached tokens.',
-    integer: true,
-  },
-  [METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS]: {
-    kind: 'counter',
-    unit: '{token}',
-    description: 'The number of output (completion) tokens used.',
-    integer: true,
-  },
+  [METRIC_GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK]: TIME_TO_FIRST_CHUNK,
+  [METRIC_GEN_AI_CLIENT_INFERENCE_TIME_PER_OUTPUT_CHUNK]: TIME_PER_OUTPUT_CHUNK,
+  [METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS]: [
+    '{token}',
+    'The number of input (prompt) tokens used, including cached tokens.',
+  ],
+  [METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS]: [
+    '{token}',
+    'The number of output (completion) tokens used.',
+  ],
   [METRIC_GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS]: tokens('Input tokens per inference operation.'),
   [METRIC_GEN_AI_CLIENT_INFERENCE_OPERATION_OUTPUT_TOKENS]: tokens('Output tokens per inference operation.'),
   [METRIC_GEN_AI_CLIENT_EMBEDDINGS_DURATION]: seconds('GenAI client embeddings operation duration.'),
@@ -108,24 +70,23 @@ export const DEFINITIONS: Readonly<Record<string, Definition>> = {
   [METRIC_BULWARK_ATTEMPT_DURATION]: seconds('Duration of one attempt, rejected attempts included.'),
   [METRIC_BULWARK_PIPELINE_DURATION]: seconds('Duration of a call outside the GenAI conventions.'),
   [METRIC_BULWARK_BULKHEAD_QUEUE_DURATION]: seconds('Time a call waited for a bulkhead slot.'),
-  [METRIC_BULWARK_CALLS]: {
-    kind: 'counter',
-    unit: '{call}',
-    description: 'Calls by outcome (success, timeout, error, cancelled), error.type and timeout phase.',
-    integer: true,
-  },
-  [METRIC_BULWARK_CALL_ATTEMPTS]: perCall('{attempt}', 'Attempts per call, rejected ones included.'),
-  [METRIC_BULWARK_CALL_TIMEOUTS]: perCall('{timeout}', 'Timeouts per call, each timeout counted once.'),
+  [METRIC_BULWARK_CALLS]: [
+    '{call}',
+    'Calls by outcome (success, timeout, error, cancelled), error.type and timeout phase.',
+  ],
+  [METRIC_BULWARK_CALL_ATTEMPTS]: ['{attempt}', 'Attempts per call, rejected ones included.', COUNT_BUCKETS],
+  [METRIC_BULWARK_CALL_TIMEOUTS]: [
+    '{timeout}',
+    'Timeouts per call, each timeout counted once.',
+    COUNT_BUCKETS,
+  ],
   [METRIC_BULWARK_MODEL_LOAD_DURATION]: seconds(
     "Model load time: one point per load the client owned, else the answer's load_duration.",
   ),
-  [METRIC_BULWARK_EVENTS]: {
-    kind: 'counter',
-    unit: '{event}',
-    description:
-      'Resilience policy events: retries, give-ups, timeouts, breaker changes, rejections, cancels.',
-    integer: true,
-  },
+  [METRIC_BULWARK_EVENTS]: [
+    '{event}',
+    'Resilience policy events: retries, give-ups, timeouts, breaker changes, rejections, cancels.',
+  ],
 };
 
 /** Records one value: a histogram's `record` or a counter's `add`, bound to its instrument. */
@@ -143,18 +104,19 @@ export class Instruments {
   #create(name: string): Recorder {
     const definition = DEFINITIONS[name];
     if (!definition) throw new Error(`unknown instrument ${name}`);
+    const [unit, description, buckets] = definition;
     const options = {
-      description: definition.description,
-      unit: definition.unit,
-      valueType: definition.integer ? ValueType.INT : ValueType.DOUBLE,
-      ...(definition.buckets ? { advice: { explicitBucketBoundaries: [...definition.buckets] } } : {}),
+      description,
+      unit,
+      valueType: unit === 's' ? ValueType.DOUBLE : ValueType.INT,
+      ...(buckets ? { advice: { explicitBucketBoundaries: [...buckets] } } : {}),
     };
     let recorder: Recorder;
-    if (definition.kind === 'histogram') {
-      const histogram: Histogram = this.meter.createHistogram(name, options);
+    if (buckets) {
+      const histogram = this.meter.createHistogram(name, options);
       recorder = histogram.record.bind(histogram);
     } else {
-      const counter: Counter = this.meter.createCounter(name, options);
+      const counter = this.meter.createCounter(name, options);
       recorder = counter.add.bind(counter);
     }
     this.#recorders.set(name, recorder);
