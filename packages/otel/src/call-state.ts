@@ -17,7 +17,7 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
-import type { Instruments } from './active-instruments.js';
+import type { Instruments } from './active-providers.js';
 import { type CallDescription, describeCall, isStreamCall } from './call-description.js';
 import { inputMessages, outputMessages, systemInstructions } from './content.js';
 import { errorType, isRejection, timeoutLimitSeconds, timeoutPhase, withErrorType } from './error-type.js';
@@ -101,6 +101,19 @@ export function callStateOf(context: Context | undefined): CallState | undefined
 export function activeCallState(): CallState | undefined {
   const state = otelContext.active().getValue(CALL_KEY);
   return state instanceof CallState ? state : undefined;
+}
+
+/** Runs `next` with `active` as the OpenTelemetry context, a synchronous throw becoming a rejection. */
+export function runIn<T>(
+  active: OtelContext,
+  next: (context: Context) => Promise<T>,
+  context: Context,
+): Promise<T> {
+  try {
+    return otelContext.with(active, next, undefined, context);
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 /** What refused an attempt, for its span's status: `Circuit breaker "llama3.2" is open`. */
@@ -353,13 +366,7 @@ export class CallState {
         recordModelLoadWait(wait, this.description, this.instruments, span, attempt);
       },
     });
-    let promise: Promise<T>;
-    try {
-      promise = otelContext.with(active, next, undefined, inner);
-    } catch (error) {
-      promise = Promise.reject(error);
-    }
-    return promise.then(
+    return runIn(active, next, inner).then(
       (value) => {
         this.#endAttempt(open, startAt, clock, inner.signal, undefined, false);
         return value;

@@ -1,6 +1,5 @@
 import { InvalidOptionError, type Policy, wrap } from '@bulwark/core';
-import { AttemptLayer } from './attempt-layer.js';
-import { OperationLayer } from './operation-layer.js';
+import { AttemptLayer, OperationLayer } from './operation-layer.js';
 import { nestedPolicies, subscribePolicyEvents } from './policy-events.js';
 import { resolveOptions } from './resolve-options.js';
 import type { InstrumentOptions } from './types.js';

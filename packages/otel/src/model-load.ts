@@ -1,7 +1,7 @@
 import type { ModelLoadWait } from '@bulwark/core';
 import { LruMap } from '@bulwark/core/internal';
 import type { Attributes, Span } from '@opentelemetry/api';
-import type { Instruments } from './active-instruments.js';
+import type { Instruments } from './active-providers.js';
 import type { CallDescription } from './call-description.js';
 import {
   ATTR_BULWARK_ATTEMPT_NUMBER,

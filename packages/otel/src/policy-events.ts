@@ -10,7 +10,7 @@ import type {
   TimeoutEvent,
 } from '@bulwark/core';
 import { trace } from '@opentelemetry/api';
-import { activeInstruments } from './active-instruments.js';
+import { activeInstruments } from './active-providers.js';
 import { activeCallState, callStateOf } from './call-state.js';
 import { errorType, withErrorType } from './error-type.js';
 import { watchPolicy } from './policy-gauges.js';

@@ -1,6 +1,6 @@
 import type { ObservablePolicy } from '@bulwark/core';
 import { type Meter, ValueType } from '@opentelemetry/api';
-import { type Instruments, onInstruments } from './active-instruments.js';
+import type { Instruments } from './active-providers.js';
 import {
   ATTR_BULWARK_BULKHEAD_KEY,
   ATTR_BULWARK_CIRCUIT_BREAKER_KEY,
@@ -101,10 +101,15 @@ const GAUGES: { readonly [K in Kind]: (meter: Meter) => void } = {
       ),
 };
 
+/** The latest instruments made, which a policy watched from now on reports on. */
+let current: Instruments | undefined;
+
 /** Which kinds have their observable instruments on which meter's instruments. */
 const registered = new WeakMap<Instruments, Set<Kind>>();
 
-function register(instruments: Instruments): void {
+/** Creates, on these instruments' meter, the gauges of every kind of policy watched and not yet reported there. */
+export function registerGauges(instruments: Instruments): void {
+  current = instruments;
   const done = registered.get(instruments) ?? new Set<Kind>();
   registered.set(instruments, done);
   for (const kind of Object.keys(GAUGES) as Kind[]) {
@@ -113,12 +118,6 @@ function register(instruments: Instruments): void {
     GAUGES[kind](instruments.meter);
   }
 }
-
-let current: Instruments | undefined;
-onInstruments((instruments) => {
-  current = instruments;
-  register(instruments);
-});
 
 /**
  * Watches a policy's state for the gauges (`bulwark.circuit_breaker.state`,
@@ -132,5 +131,5 @@ export function watchPolicy(policy: ObservablePolicy, pipeline: string): void {
     policy: new WeakRef(policy),
     pipeline,
   });
-  if (current) register(current);
+  if (current) registerGauges(current);
 }

@@ -1,6 +1,6 @@
 import type { Disposable, Event } from '@bulwark/core';
 import { type Attributes, trace } from '@opentelemetry/api';
-import { activeInstruments } from './active-instruments.js';
+import { activeInstruments } from './active-providers.js';
 import { errorType } from './error-type.js';
 import {
   ATTR_BULWARK_EVENT_NAME,

@@ -4,8 +4,13 @@ import {
   type Meter,
   type MeterProvider,
   metrics,
+  ProxyTracerProvider,
+  type Tracer,
+  type TracerProvider,
+  trace,
   ValueType,
 } from '@opentelemetry/api';
+import { registerGauges } from './policy-gauges.js';
 import {
   CHUNK_BUCKETS,
   COUNT_BUCKETS,
@@ -33,7 +38,10 @@ import {
   METRIC_GEN_AI_CLIENT_TOKEN_USAGE,
   TOKEN_BUCKETS,
 } from './semconv.js';
-import { SCOPE_NAME, SCOPE_VERSION } from './version.js';
+
+/** The instrumentation scope of every tracer and meter this package obtains. */
+const SCOPE_NAME = '@bulwark/otel';
+const SCOPE_VERSION = '0.1.0';
 
 /** An instrument's unit, description and, for a histogram, bucket advice (a counter has none). */
 type Definition = readonly [unit: string, description: string, buckets?: readonly number[]];
@@ -130,28 +138,42 @@ export class Instruments {
 }
 
 const noopMeter = createNoopMeter();
-const onCreate: Array<(instruments: Instruments) => void> = [];
-let cachedProvider: MeterProvider | undefined;
-let cached: Instruments | undefined;
+let cachedMeterProvider: MeterProvider | undefined;
+let cachedInstruments: Instruments | undefined;
 
 /**
  * The instruments of the global meter provider, or `undefined` while none is registered. A meter
  * taken before the SDK registers stays a no-op forever, so the provider is looked up on every call
- * and the instruments are made again when it changes.
+ * and the instruments are made again (with the policy gauges) when it changes.
  */
 export function activeInstruments(): Instruments | undefined {
   const provider = metrics.getMeterProvider();
-  if (provider !== cachedProvider) {
-    cachedProvider = provider;
+  if (provider !== cachedMeterProvider) {
+    cachedMeterProvider = provider;
     const meter = provider.getMeter(SCOPE_NAME, SCOPE_VERSION);
-    cached = meter === noopMeter ? undefined : new Instruments(meter);
-    if (cached) for (const listener of onCreate) listener(cached);
+    cachedInstruments = meter === noopMeter ? undefined : new Instruments(meter);
+    if (cachedInstruments) registerGauges(cachedInstruments);
   }
-  return cached;
+  return cachedInstruments;
 }
 
-/** Runs `listener` with every new set of instruments (and the current one, if any). */
-export function onInstruments(listener: (instruments: Instruments) => void): void {
-  onCreate.push(listener);
-  if (cached) listener(cached);
+// The API's no-op provider is not exported; an unregistered proxy hands it out.
+const noopTracerProvider = new ProxyTracerProvider().getDelegate();
+let cachedTracerProvider: TracerProvider | undefined;
+let cachedTracer: Tracer | undefined;
+
+/**
+ * The tracer of the global provider, or `undefined` while no SDK is registered (the no-op case, so a
+ * call costs nothing). Resolved on each call, cached by provider identity: a provider registered
+ * after `instrument()` is picked up, and so is one registered again after `trace.disable()`.
+ */
+export function activeTracer(): Tracer | undefined {
+  const provider = trace.getTracerProvider();
+  if (provider instanceof ProxyTracerProvider && provider.getDelegate() === noopTracerProvider)
+    return undefined;
+  if (provider !== cachedTracerProvider || !cachedTracer) {
+    cachedTracerProvider = provider;
+    cachedTracer = provider.getTracer(SCOPE_NAME, SCOPE_VERSION);
+  }
+  return cachedTracer;
 }
