@@ -132,6 +132,8 @@ function messageOf(error: unknown): string {
 interface OpenAttempt {
   readonly number: number;
   readonly span: Span | undefined;
+  readonly startAt: number;
+  readonly clock: Clock;
 }
 
 /**
@@ -149,8 +151,6 @@ export class CallState {
   readonly options: ResolvedOptions;
   /** The call's description; for a client with several hosts, with the latest attempt's host. */
   description: CallDescription;
-  /** The request object the client passed in `attributes.request`, if any. */
-  readonly request: unknown;
   /** The call asks for a stream. */
   readonly stream: boolean;
   readonly instruments: Instruments | undefined;
@@ -205,7 +205,6 @@ export class CallState {
     this.description = description;
     this.#attributes = context.attributes;
     this.#startDescription = description;
-    this.request = context.attributes.request;
     this.stream = isStreamCall(context.attributes);
     this.instruments = instruments;
     this.#tracer = tracer;
@@ -216,9 +215,9 @@ export class CallState {
     this.startAt = startAt;
     this.#signal = context.signal;
     if (this.recording && options.captureContent && description.genAi && !description.embeddings) {
-      const input = inputMessages(this.request);
+      const input = inputMessages(context.attributes.request);
       if (input !== undefined) span?.setAttribute(ATTR_GEN_AI_INPUT_MESSAGES, input);
-      const system = systemInstructions(this.request);
+      const system = systemInstructions(context.attributes.request);
       if (system !== undefined) span?.setAttribute(ATTR_GEN_AI_SYSTEM_INSTRUCTIONS, system);
     }
   }
@@ -324,8 +323,7 @@ export class CallState {
     const host = context.attributes.host;
     if (host !== this.#attributes.host || this.description !== this.#startDescription)
       this.description = describeCall({ ...this.#attributes, host }, this.options);
-    const clock = context.clock;
-    const startAt = clock.now();
+    const startAt = context.clock.now();
     let span: Span | undefined;
     // Attempt 0 needs no key (the hook reads "no key" as 0) unless an enclosing attempt set one.
     const inherited = attempt === 0 ? this.otelContext.getValue(ATTEMPT_KEY) : undefined;
@@ -345,7 +343,7 @@ export class CallState {
       );
       active = trace.setSpan(active, span);
     }
-    const open: OpenAttempt = { number: attempt, span };
+    const open: OpenAttempt = { number: attempt, span, startAt, clock: context.clock };
     if (this.#open) {
       this.#openOthers ??= [];
       this.#openOthers.push(this.#open);
@@ -368,26 +366,19 @@ export class CallState {
     });
     return runIn(active, next, inner).then(
       (value) => {
-        this.#endAttempt(open, startAt, clock, inner.signal, undefined, false);
+        this.#endAttempt(open, inner.signal, undefined, false);
         return value;
       },
       (error: unknown) => {
-        this.#endAttempt(open, startAt, clock, inner.signal, error, true);
+        this.#endAttempt(open, inner.signal, error, true);
         throw error;
       },
     );
   }
 
-  #endAttempt(
-    open: OpenAttempt,
-    startAt: number,
-    clock: Clock,
-    signal: AbortSignal,
-    error: unknown,
-    failed: boolean,
-  ): void {
-    const { number: attempt, span } = open;
-    const endAt = clock.now();
+  #endAttempt(open: OpenAttempt, signal: AbortSignal, error: unknown, failed: boolean): void {
+    const { number: attempt, span, startAt } = open;
+    const endAt = open.clock.now();
     let type: string | undefined;
     if (failed) {
       this.#lastAttemptError = error;
@@ -530,7 +521,7 @@ export class CallState {
           instruments.record(METRIC_GEN_AI_CLIENT_EMBEDDINGS_OPERATION_INPUT_TOKENS, input, withError);
       } else {
         // The genai-main counters are recorded for every inference, failed ones with 0 and modality unknown.
-        const modality = input === undefined || hasImages(this.request) ? 'unknown' : 'text';
+        const modality = input === undefined || hasImages(this.#attributes.request) ? 'unknown' : 'text';
         instruments.record(
           METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS,
           input ?? 0,
