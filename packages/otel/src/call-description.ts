@@ -20,6 +20,7 @@ import {
   ATTR_GEN_AI_RESPONSE_MODEL,
   ATTR_GEN_AI_TOKEN_MODALITY,
   ATTR_GEN_AI_TOKEN_TYPE,
+  BulwarkEventName,
   CallOutcome,
   GEN_AI_OPERATION_CHAT,
   GEN_AI_OPERATION_EMBEDDINGS,
@@ -121,7 +122,8 @@ export class CallDescription {
   /** The call's identity on the per-call outcome metrics. */
   readonly #outcomeIdentity: Attributes;
   readonly #outcomes = new Map<string, OutcomeAttributes>();
-  readonly #derived = new Map<string, Attributes>();
+  /** Failed attempts' attributes, by error type and attempt number. */
+  readonly #failedAttempts = keyed((): Attributes[] => []);
   readonly #attempts: Attributes[] = [];
   readonly #attemptSpans: Attributes[] = [];
   #unnamedResponse: ResponseAttributes | undefined;
@@ -129,6 +131,15 @@ export class CallDescription {
   /** `bulwark.events` of a policy event without extra attributes. */
   readonly eventAttributes = keyed(
     (name): Attributes => ({ ...this.policyMetricAttributes, [ATTR_BULWARK_EVENT_NAME]: name }),
+  );
+
+  /** `bulwark.events` of a timeout, with its phase. */
+  readonly timeoutEventAttributes = keyed(
+    (phase): Attributes => ({
+      ...this.policyMetricAttributes,
+      [ATTR_BULWARK_EVENT_NAME]: BulwarkEventName.Timeout,
+      [ATTR_BULWARK_TIMEOUT_PHASE]: phase,
+    }),
   );
 
   constructor(attributes: Readonly<CallAttributes>, options: ResolvedOptions) {
@@ -219,19 +230,6 @@ export class CallDescription {
     return attributes;
   }
 
-  /**
-   * An attribute set derived from this description's, made by `make` the first time `key` is asked
-   * for and shared afterwards (failed attempts, timeouts).
-   */
-  derive(key: string, make: () => Attributes): Attributes {
-    let attributes = this.#derived.get(key);
-    if (attributes) return attributes;
-    attributes = make();
-    if (this.#derived.size >= 256) this.#derived.clear();
-    this.#derived.set(key, attributes);
-    return attributes;
-  }
-
   /** The GenAI metric attributes for an answer from `responseModel` (no string key, no closure per call). */
   responseAttributes(responseModel: string | undefined): ResponseAttributes {
     if (responseModel !== undefined) return this.#namedResponse(responseModel);
@@ -242,14 +240,12 @@ export class CallDescription {
   /** `bulwark.attempt.duration`: the policy attributes with the attempt number (5 or later is 5). */
   attemptAttributes(attempt: number, type: string | undefined): Attributes {
     const number = Math.min(attempt, MAX_ATTEMPT_NUMBER);
-    if (type !== undefined)
-      return this.derive(`attempt\u0000${number}\u0000${type}`, () => ({
-        ...this.policyMetricAttributes,
-        [ATTR_BULWARK_ATTEMPT_NUMBER]: number,
-        [ATTR_ERROR_TYPE]: type,
-      }));
     this.#attempts[number] ??= { ...this.policyMetricAttributes, [ATTR_BULWARK_ATTEMPT_NUMBER]: number };
-    return this.#attempts[number];
+    const succeeded = this.#attempts[number];
+    if (type === undefined) return succeeded;
+    const failed = this.#failedAttempts(type);
+    failed[number] ??= { ...succeeded, [ATTR_ERROR_TYPE]: type };
+    return failed[number];
   }
 }
 

@@ -22,6 +22,7 @@ import { type CallDescription, describeCall, isStreamCall } from './call-descrip
 import { inputMessages, outputMessages, systemInstructions } from './content.js';
 import { errorType, isRejection, timeoutLimitSeconds, timeoutPhase, withErrorType } from './error-type.js';
 import { recordModelLoadWait } from './model-load.js';
+import type { OperationLayer } from './operation-layer.js';
 import { hasImages } from './request-attributes.js';
 import type { ResolvedOptions } from './resolve-options.js';
 import { summarizeResponse } from './response-attributes.js';
@@ -147,7 +148,7 @@ interface OpenAttempt {
  */
 export class CallState {
   /** The operation layer that made this state. */
-  readonly owner: object;
+  readonly owner: OperationLayer;
   readonly options: ResolvedOptions;
   /** The call's description; for a client with several hosts, with the latest attempt's host. */
   description: CallDescription;
@@ -190,8 +191,7 @@ export class CallState {
   readonly #startDescription: CallDescription;
 
   constructor(
-    owner: object,
-    options: ResolvedOptions,
+    owner: OperationLayer,
     description: CallDescription,
     context: Context,
     tracer: Tracer | undefined,
@@ -201,7 +201,7 @@ export class CallState {
     instruments: Instruments | undefined,
   ) {
     this.owner = owner;
-    this.options = options;
+    this.options = owner.options;
     this.description = description;
     this.#attributes = context.attributes;
     this.#startDescription = description;
@@ -214,7 +214,7 @@ export class CallState {
     this.clock = context.clock;
     this.startAt = startAt;
     this.#signal = context.signal;
-    if (this.recording && options.captureContent && description.genAi && !description.embeddings) {
+    if (this.recording && this.options.captureContent && description.genAi && !description.embeddings) {
       const input = inputMessages(context.attributes.request);
       if (input !== undefined) span?.setAttribute(ATTR_GEN_AI_INPUT_MESSAGES, input);
       const system = systemInstructions(context.attributes.request);
@@ -300,15 +300,7 @@ export class CallState {
       if (attempt !== undefined) attributes[ATTR_BULWARK_ATTEMPT_NUMBER] = attempt;
       span.addEvent(EVENT_BULWARK_TIMEOUT, attributes, this.clock.now());
     }
-    this.instruments?.record(
-      METRIC_BULWARK_EVENTS,
-      1,
-      this.description.derive(`timeout\u0000${phase}`, () => ({
-        ...this.description.policyMetricAttributes,
-        [ATTR_BULWARK_EVENT_NAME]: BulwarkEventName.Timeout,
-        [ATTR_BULWARK_TIMEOUT_PHASE]: phase,
-      })),
-    );
+    this.instruments?.record(METRIC_BULWARK_EVENTS, 1, this.description.timeoutEventAttributes(phase));
   }
 
   /** Runs one attempt under its span: the attempt layer's work. */

@@ -43,17 +43,7 @@ export class OperationLayer extends BasePolicy {
         return otelContext.with(trace.setSpan(parent, span), next, undefined, context);
       }
     }
-    const state = new CallState(
-      this,
-      this.options,
-      description,
-      context,
-      tracer,
-      span,
-      parent,
-      startAt,
-      instruments,
-    );
+    const state = new CallState(this, description, context, tracer, span, parent, startAt, instruments);
     const inner = context.with({
       attributes: { [CALL]: state } as unknown as Attributes,
       onCallEvent: (event) => state.onCallEvent(event),
