@@ -1,7 +1,7 @@
 import type { Attributes as CallAttributes } from '@bulwark/core';
 import { LruMap } from '@bulwark/core/internal';
 import { type Attributes, SpanKind } from '@opentelemetry/api';
-import { isStreamRequest, requestAttributes } from './request-attributes.js';
+import { requestAttributes } from './request-attributes.js';
 import type { ResolvedOptions } from './resolve-options.js';
 import {
   ATTR_BULWARK_ATTEMPT_NUMBER,
@@ -299,9 +299,4 @@ export function describeCall(
   }
   cache.last = { operation, model, host, provider, description };
   return description;
-}
-
-/** True when the call asks for a stream (its request's `stream: true`, or a `stream: true` attribute). */
-export function isStreamCall(attributes: Readonly<CallAttributes>): boolean {
-  return isStreamRequest(attributes.request) || attributes.stream === true;
 }

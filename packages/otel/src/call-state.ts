@@ -18,12 +18,12 @@ import {
   trace,
 } from '@opentelemetry/api';
 import type { Instruments } from './active-providers.js';
-import { type CallDescription, describeCall, isStreamCall } from './call-description.js';
+import { type CallDescription, describeCall } from './call-description.js';
 import { inputMessages, outputMessages, systemInstructions } from './content.js';
 import { errorType, isRejection, timeoutLimitSeconds, timeoutPhase, withErrorType } from './error-type.js';
 import { recordModelLoadWait } from './model-load.js';
 import type { OperationLayer } from './operation-layer.js';
-import { hasImages } from './request-attributes.js';
+import { hasImages, isStreamRequest } from './request-attributes.js';
 import type { ResolvedOptions } from './resolve-options.js';
 import { summarizeResponse } from './response-attributes.js';
 import {
@@ -152,7 +152,7 @@ export class CallState {
   readonly options: ResolvedOptions;
   /** The call's description; for a client with several hosts, with the latest attempt's host. */
   description: CallDescription;
-  /** The call asks for a stream. */
+  /** The call asks for a stream (its request's `stream: true`, or a `stream: true` attribute). */
   readonly stream: boolean;
   readonly instruments: Instruments | undefined;
   /** The operation span, absent when no tracer provider is registered. */
@@ -205,7 +205,7 @@ export class CallState {
     this.description = description;
     this.#attributes = context.attributes;
     this.#startDescription = description;
-    this.stream = isStreamCall(context.attributes);
+    this.stream = isStreamRequest(context.attributes.request) || context.attributes.stream === true;
     this.instruments = instruments;
     this.#tracer = tracer;
     this.span = span;

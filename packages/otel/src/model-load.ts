@@ -61,27 +61,24 @@ export function recordModelLoadWait(
   attempt: number,
 ): void {
   const key = `${wait.host}\u0000${wait.model}`;
+  const seen = openLoads.peek(key);
+  const known = seen !== undefined && Math.abs(seen - wait.loadStartedAt) < SAME_LOAD_MS;
   if (wait.type === 'wait-start') {
-    const seen = openLoads.peek(key);
-    if (seen === undefined || Math.abs(seen - wait.loadStartedAt) >= SAME_LOAD_MS)
-      openLoads.set(key, wait.loadStartedAt);
+    if (!known) openLoads.set(key, wait.loadStartedAt);
     return;
   }
   const elapsedMs = wait.at - wait.loadStartedAt;
-  if (span)
-    span.addEvent(
-      EVENT_BULWARK_MODEL_LOAD,
-      {
-        [ATTR_BULWARK_MODEL_LOAD_WAIT_OUTCOME]: wait.outcome,
-        [ATTR_BULWARK_MODEL_LOAD_WAIT_DURATION]: wait.waitedMs / 1000,
-        [ATTR_BULWARK_MODEL_LOAD_ELAPSED]: elapsedMs / 1000,
-        [ATTR_BULWARK_ATTEMPT_NUMBER]: attempt,
-      },
-      wait.at,
-    );
-  if (wait.outcome === 'left') return;
-  const seen = openLoads.peek(key);
-  if (seen === undefined || Math.abs(seen - wait.loadStartedAt) >= SAME_LOAD_MS) return;
+  span?.addEvent(
+    EVENT_BULWARK_MODEL_LOAD,
+    {
+      [ATTR_BULWARK_MODEL_LOAD_WAIT_OUTCOME]: wait.outcome,
+      [ATTR_BULWARK_MODEL_LOAD_WAIT_DURATION]: wait.waitedMs / 1000,
+      [ATTR_BULWARK_MODEL_LOAD_ELAPSED]: elapsedMs / 1000,
+      [ATTR_BULWARK_ATTEMPT_NUMBER]: attempt,
+    },
+    wait.at,
+  );
+  if (wait.outcome === 'left' || !known) return;
   openLoads.delete(key);
   instruments?.record(
     METRIC_BULWARK_MODEL_LOAD_DURATION,
