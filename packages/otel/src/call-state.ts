@@ -8,6 +8,7 @@ import {
 } from '@bulwark/core';
 import {
   type Attributes,
+  type AttributeValue,
   createContextKey,
   type Context as OtelContext,
   context as otelContext,
@@ -446,7 +447,8 @@ export class CallState {
       if (this.attempts > 1) span.setAttribute(ATTR_BULWARK_RETRY_COUNT, this.attempts - 1);
       if (this.timeouts > 0) span.setAttribute(ATTR_BULWARK_TIMEOUT_COUNT, this.timeouts);
       if (description.genAi) {
-        if (summary) span.setAttributes(summary);
+        // One setAttribute per key: the SDK's setAttributes copies the object into entries first.
+        for (const name in summary) span.setAttribute(name, summary[name] as AttributeValue);
         if (firstChunkAt !== undefined)
           span.setAttribute(ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, (firstChunkAt - this.startAt) / 1000);
         if (type !== undefined && this.firstChunkAt !== undefined)
