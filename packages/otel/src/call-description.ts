@@ -88,10 +88,10 @@ function responseAttributes(base: Attributes, responseModel: string | undefined)
   };
 }
 
-export type ResponseAttributes = ReturnType<typeof responseAttributes>;
+type ResponseAttributes = ReturnType<typeof responseAttributes>;
 
 /** The attributes of one call outcome: `bulwark.calls`, and the per-call counts. */
-export interface OutcomeAttributes {
+interface OutcomeAttributes {
   /** `bulwark.calls`: the call's identity, outcome, `error.type` and timeout phase. */
   readonly call: Attributes;
   /** `bulwark.call.attempts` and `bulwark.call.timeouts`: the call's identity and outcome. */
@@ -132,7 +132,6 @@ export class CallDescription {
   readonly eventAttributes = keyed(
     (name): Attributes => ({ ...this.policyMetricAttributes, [ATTR_BULWARK_EVENT_NAME]: name }),
   );
-
   /** `bulwark.events` of a timeout, with its phase. */
   readonly timeoutEventAttributes = keyed(
     (phase): Attributes => ({
@@ -209,7 +208,7 @@ export class CallDescription {
     const shared = attempt < SHARED_ATTEMPT_SPANS;
     let attributes = shared ? this.#attemptSpans[attempt] : undefined;
     if (attributes === undefined) {
-      attributes = { [ATTR_BULWARK_ATTEMPT_NUMBER]: attempt, ...this.server.attributes };
+      attributes = Object.freeze({ [ATTR_BULWARK_ATTEMPT_NUMBER]: attempt, ...this.server.attributes });
       if (shared) this.#attemptSpans[attempt] = attributes;
     }
     return attributes;

@@ -88,7 +88,7 @@ export const CALL: unique symbol = Symbol('bulwark.otel.call');
 export const ATTEMPT_KEY = createContextKey('bulwark.otel.attempt');
 
 /** The OpenTelemetry context key holding the call's state, for events that carry no Bulwark context. */
-export const CALL_KEY = createContextKey('bulwark.otel.call');
+const CALL_KEY = createContextKey('bulwark.otel.call');
 
 /** SeverityNumber.WARN of the Logs API (a number, so no logs package is needed). */
 const SEVERITY_WARN = 13;
