@@ -469,7 +469,7 @@ export class CallState {
     span?.end(endAt);
     const instruments = this.instruments;
     if (!instruments) return;
-    const phase = timeoutPhase(error);
+    const phase = type === undefined ? undefined : timeoutPhase(error);
     const outcome = cancelled
       ? CallOutcome.Cancelled
       : type === undefined
