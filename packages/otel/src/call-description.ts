@@ -1,7 +1,7 @@
 import type { Attributes as CallAttributes } from '@bulwark/core';
 import { LruMap } from '@bulwark/core/internal';
 import { type Attributes, SpanKind } from '@opentelemetry/api';
-import { isStreamRequest, requestAttributes } from './request-attributes.js';
+import { requestAttributes } from './request-attributes.js';
 import type { ResolvedOptions } from './resolve-options.js';
 import {
   ATTR_BULWARK_ATTEMPT_NUMBER,
@@ -20,8 +20,7 @@ import {
   ATTR_GEN_AI_RESPONSE_MODEL,
   ATTR_GEN_AI_TOKEN_MODALITY,
   ATTR_GEN_AI_TOKEN_TYPE,
-  ATTR_SERVER_ADDRESS,
-  ATTR_SERVER_PORT,
+  BulwarkEventName,
   CallOutcome,
   GEN_AI_OPERATION_CHAT,
   GEN_AI_OPERATION_EMBEDDINGS,
@@ -47,26 +46,56 @@ const GEN_AI_OPERATIONS: Readonly<Record<string, string>> = {
 /** The port Ollama listens on by default: a GenAI call there is taken for Ollama when no provider is named. */
 const OLLAMA_PORT = 11434;
 
+/** Attempt numbers on metrics stop at 5 ("5 or later"); attempt spans 0 to 7 share their start attributes. */
+const MAX_ATTEMPT_NUMBER = 5;
+const SHARED_ATTEMPT_SPANS = 8;
+
+const text = (value: unknown): string | undefined =>
+  typeof value === 'string' && value !== '' ? value : undefined;
+
+/**
+ * A lookup that makes each key's value once and shares it afterwards; beyond `max` keys it starts
+ * again (error types, phases, response models and event names are few).
+ */
+function keyed<T>(make: (key: string) => T, max = 64): (key: string) => T {
+  const cache = new Map<string, T>();
+  return (key) => {
+    let value = cache.get(key);
+    if (value === undefined) {
+      value = make(key);
+      if (cache.size >= max) cache.clear();
+      cache.set(key, value);
+    }
+    return value;
+  };
+}
+
+/** The GenAI metric attributes of a call with a given response model, made once per model. */
+function responseAttributes(base: Attributes, responseModel: string | undefined) {
+  const call: Attributes =
+    responseModel === undefined ? base : { ...base, [ATTR_GEN_AI_RESPONSE_MODEL]: responseModel };
+  return {
+    /** The call's GenAI metric attributes with `gen_ai.response.model` when the answer names one. */
+    call,
+    /** `gen_ai.client.token.usage` with `gen_ai.token.type` `input`. */
+    inputTokens: { ...call, [ATTR_GEN_AI_TOKEN_TYPE]: 'input' } as Attributes,
+    /** `gen_ai.client.token.usage` with `gen_ai.token.type` `output`. */
+    outputTokens: { ...call, [ATTR_GEN_AI_TOKEN_TYPE]: 'output' } as Attributes,
+    /** `call` with `error.type`. */
+    withError: keyed((type): Attributes => ({ ...call, [ATTR_ERROR_TYPE]: type })),
+    /** `call` with `gen_ai.token.modality`. */
+    modality: keyed((modality): Attributes => ({ ...call, [ATTR_GEN_AI_TOKEN_MODALITY]: modality })),
+  };
+}
+
+type ResponseAttributes = ReturnType<typeof responseAttributes>;
+
 /** The attributes of one call outcome: `bulwark.calls`, and the per-call counts. */
-export interface OutcomeAttributes {
+interface OutcomeAttributes {
   /** `bulwark.calls`: the call's identity, outcome, `error.type` and timeout phase. */
   readonly call: Attributes;
   /** `bulwark.call.attempts` and `bulwark.call.timeouts`: the call's identity and outcome. */
   readonly counts: Attributes;
-}
-
-/** The GenAI metric attributes of a call with a given response model, made once per model. */
-export interface ResponseAttributes {
-  /** The call's GenAI metric attributes with `gen_ai.response.model` when the answer names one. */
-  readonly call: Attributes;
-  /** `gen_ai.client.token.usage` with `gen_ai.token.type` `input`. */
-  readonly inputTokens: Attributes;
-  /** `gen_ai.client.token.usage` with `gen_ai.token.type` `output`. */
-  readonly outputTokens: Attributes;
-  /** {@link ResponseAttributes.call} with `error.type`. */
-  withError(type: string): Attributes;
-  /** {@link ResponseAttributes.call} with `gen_ai.token.modality`. */
-  modality(modality: string): Attributes;
 }
 
 /**
@@ -74,14 +103,11 @@ export interface ResponseAttributes {
  * `provider`. Calls alike share one description (and its attribute objects), so recording a call
  * allocates no attribute object that an earlier call of the same kind already made.
  */
-export interface CallDescription {
+export class CallDescription {
   /** True for a GenAI call (chat, generate, embeddings) of a known provider. */
   readonly genAi: boolean;
-  /** `gen_ai.operation.name` for GenAI calls, else the call's `operation` attribute. */
-  readonly operationName: string | undefined;
   readonly embeddings: boolean;
   readonly provider: string | undefined;
-  readonly model: string | undefined;
   readonly server: ServerAddress;
   readonly spanName: string;
   readonly spanKind: SpanKind;
@@ -91,110 +117,135 @@ export interface CallDescription {
   readonly policyMetricAttributes: Attributes;
   /** Attributes of `bulwark.model.load.duration` for an answer's `load_duration`. */
   readonly loadAttributes: Attributes;
-  /** Attributes of the per-call outcome metrics, made once per outcome, error type and phase. */
-  outcomeAttributes(outcome: string, type: string | undefined, phase: string | undefined): OutcomeAttributes;
-  /**
-   * An attribute set derived from this description's, made by `make` the first time `key` is asked
-   * for and shared afterwards (response model, error type, attempt number, event name...).
-   */
-  derive(key: string, make: () => Attributes): Attributes;
-  /** The GenAI metric attributes for an answer from `responseModel` (no string key, no closure per call). */
-  responseAttributes(responseModel: string | undefined): ResponseAttributes;
-  /** `bulwark.attempt.duration` of a successful attempt: the policy attributes with the attempt number. */
-  attemptAttributes(number: number): Attributes;
+  /** The operation span's start attributes, before the request's (GenAI calls). */
+  readonly #spanAttributes: Attributes;
+  /** The call's identity on the per-call outcome metrics. */
+  readonly #outcomeIdentity: Attributes;
+  readonly #outcomes = new Map<string, OutcomeAttributes>();
+  /** Failed attempts' attributes, by error type and attempt number. */
+  readonly #failedAttempts = keyed((): Attributes[] => []);
+  readonly #attempts: Attributes[] = [];
+  readonly #attemptSpans: Attributes[] = [];
+  #unnamedResponse: ResponseAttributes | undefined;
+  readonly #namedResponse = keyed((model) => responseAttributes(this.callMetricAttributes, model));
   /** `bulwark.events` of a policy event without extra attributes. */
-  eventAttributes(name: string): Attributes;
-}
+  readonly eventAttributes = keyed(
+    (name): Attributes => ({ ...this.policyMetricAttributes, [ATTR_BULWARK_EVENT_NAME]: name }),
+  );
+  /** `bulwark.events` of a timeout, with its phase. */
+  readonly timeoutEventAttributes = keyed(
+    (phase): Attributes => ({
+      ...this.policyMetricAttributes,
+      [ATTR_BULWARK_EVENT_NAME]: BulwarkEventName.Timeout,
+      [ATTR_BULWARK_TIMEOUT_PHASE]: phase,
+    }),
+  );
 
-const text = (value: unknown): string | undefined =>
-  typeof value === 'string' && value !== '' ? value : undefined;
+  constructor(attributes: Readonly<CallAttributes>, options: ResolvedOptions) {
+    const operation = text(attributes.operation);
+    const model = text(attributes.model);
+    const server = parseServerAddress(attributes.host);
+    const genAiOperation = operation === undefined ? undefined : GEN_AI_OPERATIONS[operation];
+    const namedProvider = text(attributes.provider);
+    const provider =
+      namedProvider ??
+      (genAiOperation !== undefined && server.port === OLLAMA_PORT ? GEN_AI_PROVIDER_OLLAMA : undefined);
+    const pipeline: Attributes = { [ATTR_BULWARK_PIPELINE_NAME]: options.name };
+    this.genAi = genAiOperation !== undefined && provider !== undefined;
+    this.embeddings = this.genAi && genAiOperation === GEN_AI_OPERATION_EMBEDDINGS;
+    this.provider = provider;
+    this.server = server;
+    let loadIdentity: Attributes;
+    if (genAiOperation !== undefined && provider !== undefined) {
+      const modelAttributes: Attributes = model === undefined ? {} : { [ATTR_GEN_AI_REQUEST_MODEL]: model };
+      const operationAttributes: Attributes = { [ATTR_GEN_AI_OPERATION_NAME]: genAiOperation };
+      this.spanName = model === undefined ? genAiOperation : `${genAiOperation} ${model}`;
+      this.spanKind = SpanKind.CLIENT;
+      this.callMetricAttributes = {
+        ...operationAttributes,
+        [ATTR_GEN_AI_PROVIDER_NAME]: provider,
+        ...modelAttributes,
+        ...server.attributes,
+      };
+      this.policyMetricAttributes = { ...pipeline, ...operationAttributes, ...modelAttributes };
+      this.#spanAttributes = this.callMetricAttributes;
+      this.#outcomeIdentity = { ...pipeline, ...this.callMetricAttributes };
+      loadIdentity = { [ATTR_GEN_AI_PROVIDER_NAME]: provider, ...modelAttributes, ...server.attributes };
+    } else {
+      const operationAttributes: Attributes =
+        operation === undefined ? {} : { [ATTR_BULWARK_OPERATION]: operation };
+      const modelAttributes: Attributes = model === undefined ? {} : { [ATTR_BULWARK_MODEL]: model };
+      const ollama = namedProvider === GEN_AI_PROVIDER_OLLAMA && operation !== undefined;
+      this.spanName = ollama ? `${SPAN_BULWARK_OLLAMA_PREFIX}${operation}` : (operation ?? SPAN_BULWARK_CALL);
+      this.spanKind = server.address === '' ? SpanKind.INTERNAL : SpanKind.CLIENT;
+      this.callMetricAttributes = { ...pipeline, ...operationAttributes, ...server.attributes };
+      this.policyMetricAttributes = { ...pipeline, ...operationAttributes };
+      this.#spanAttributes = { ...operationAttributes, ...modelAttributes, ...server.attributes };
+      this.#outcomeIdentity = {
+        ...pipeline,
+        ...operationAttributes,
+        ...modelAttributes,
+        ...server.attributes,
+      };
+      loadIdentity = { ...modelAttributes, ...server.attributes };
+    }
+    this.loadAttributes = {
+      ...loadIdentity,
+      [ATTR_BULWARK_MODEL_LOAD_OUTCOME]: CallOutcome.Success,
+      [ATTR_BULWARK_MODEL_LOAD_SOURCE]: ModelLoadSource.Server,
+    };
+  }
 
-/** Outcome attribute sets kept per description; error types and phases are few. */
-const MAX_OUTCOMES = 64;
+  /** The attributes an operation span starts with (samplers see them): a GenAI call's with its request's. */
+  spanStartAttributes(request: unknown): Attributes {
+    const attributes: Attributes = { ...this.#spanAttributes };
+    if (this.genAi) requestAttributes(request, attributes);
+    return attributes;
+  }
 
-function outcomeCache(identity: Attributes): CallDescription['outcomeAttributes'] {
-  const cache = new Map<string, OutcomeAttributes>();
-  return (outcome, type, phase) => {
+  /** The start attributes of an attempt span: its number and the call's server. */
+  attemptSpanAttributes(attempt: number): Attributes {
+    const shared = attempt < SHARED_ATTEMPT_SPANS;
+    let attributes = shared ? this.#attemptSpans[attempt] : undefined;
+    if (attributes === undefined) {
+      attributes = Object.freeze({ [ATTR_BULWARK_ATTEMPT_NUMBER]: attempt, ...this.server.attributes });
+      if (shared) this.#attemptSpans[attempt] = attributes;
+    }
+    return attributes;
+  }
+
+  /** Attributes of the per-call outcome metrics, made once per outcome, error type and phase. */
+  outcomeAttributes(outcome: string, type: string | undefined, phase: string | undefined): OutcomeAttributes {
     const key = `${outcome}\u0000${type ?? ''}\u0000${phase ?? ''}`;
-    let attributes = cache.get(key);
+    let attributes = this.#outcomes.get(key);
     if (attributes) return attributes;
-    const counts: Attributes = { ...identity, [ATTR_BULWARK_CALL_OUTCOME]: outcome };
+    const counts: Attributes = { ...this.#outcomeIdentity, [ATTR_BULWARK_CALL_OUTCOME]: outcome };
     const call: Attributes = { ...counts };
     if (type !== undefined) call[ATTR_ERROR_TYPE] = type;
     if (phase !== undefined) call[ATTR_BULWARK_TIMEOUT_PHASE] = phase;
     attributes = { call, counts };
-    if (cache.size >= MAX_OUTCOMES) cache.clear();
-    cache.set(key, attributes);
+    if (this.#outcomes.size >= 64) this.#outcomes.clear();
+    this.#outcomes.set(key, attributes);
     return attributes;
-  };
-}
+  }
 
-/** Derived attribute sets kept per description; beyond this many, they are made again. */
-const MAX_DERIVED = 256;
+  /** The GenAI metric attributes for an answer from `responseModel` (no string key, no closure per call). */
+  responseAttributes(responseModel: string | undefined): ResponseAttributes {
+    if (responseModel !== undefined) return this.#namedResponse(responseModel);
+    this.#unnamedResponse ??= responseAttributes(this.callMetricAttributes, undefined);
+    return this.#unnamedResponse;
+  }
 
-function deriveCache(): CallDescription['derive'] {
-  const cache = new Map<string, Attributes>();
-  return (key, make) => {
-    let attributes = cache.get(key);
-    if (attributes) return attributes;
-    attributes = make();
-    if (cache.size >= MAX_DERIVED) cache.clear();
-    cache.set(key, attributes);
-    return attributes;
-  };
-}
-
-/** Response models and event names kept per description; beyond this many, they are made again. */
-const MAX_KEYED = 64;
-
-function keyed<T>(make: (key: string) => T): (key: string) => T {
-  const cache = new Map<string, T>();
-  return (key) => {
-    let value = cache.get(key);
-    if (value !== undefined) return value;
-    value = make(key);
-    if (cache.size >= MAX_KEYED) cache.clear();
-    cache.set(key, value);
-    return value;
-  };
-}
-
-function makeResponseAttributes(base: Attributes, responseModel: string | undefined): ResponseAttributes {
-  const call: Attributes =
-    responseModel === undefined ? base : { ...base, [ATTR_GEN_AI_RESPONSE_MODEL]: responseModel };
-  return {
-    call,
-    inputTokens: { ...call, [ATTR_GEN_AI_TOKEN_TYPE]: 'input' },
-    outputTokens: { ...call, [ATTR_GEN_AI_TOKEN_TYPE]: 'output' },
-    withError: keyed((type) => ({ ...call, [ATTR_ERROR_TYPE]: type })),
-    modality: keyed((modality) => ({ ...call, [ATTR_GEN_AI_TOKEN_MODALITY]: modality })),
-  };
-}
-
-function responseCache(base: Attributes): CallDescription['responseAttributes'] {
-  let unnamed: ResponseAttributes | undefined;
-  const named = keyed((model) => makeResponseAttributes(base, model));
-  return (responseModel) => {
-    if (responseModel !== undefined) return named(responseModel);
-    unnamed ??= makeResponseAttributes(base, undefined);
-    return unnamed;
-  };
-}
-
-/** Attempt numbers on `bulwark.attempt.duration` stop at 5 ("5 or later"). */
-const MAX_ATTEMPT_NUMBER = 5;
-
-function attemptCache(base: Attributes): CallDescription['attemptAttributes'] {
-  const byNumber: Attributes[] = [];
-  return (number) => {
-    const index = Math.min(number, MAX_ATTEMPT_NUMBER);
-    let attributes = byNumber[index];
-    if (attributes === undefined) {
-      attributes = { ...base, [ATTR_BULWARK_ATTEMPT_NUMBER]: index };
-      byNumber[index] = attributes;
-    }
-    return attributes;
-  };
+  /** `bulwark.attempt.duration`: the policy attributes with the attempt number (5 or later is 5). */
+  attemptAttributes(attempt: number, type: string | undefined): Attributes {
+    const number = Math.min(attempt, MAX_ATTEMPT_NUMBER);
+    this.#attempts[number] ??= { ...this.policyMetricAttributes, [ATTR_BULWARK_ATTEMPT_NUMBER]: number };
+    const succeeded = this.#attempts[number];
+    if (type === undefined) return succeeded;
+    const failed = this.#failedAttempts(type);
+    failed[number] ??= { ...succeeded, [ATTR_ERROR_TYPE]: type };
+    return failed[number];
+  }
 }
 
 /** Descriptions kept per set of options; beyond this many kinds of call, the oldest is made again. */
@@ -202,13 +253,7 @@ const MAX_DESCRIPTIONS = 256;
 interface DescriptionCache {
   /** The last call's identity and description. */
   last:
-    | {
-        operation: unknown;
-        model: unknown;
-        host: unknown;
-        provider: unknown;
-        description: CallDescription;
-      }
+    | { operation: unknown; model: unknown; host: unknown; provider: unknown; description: CallDescription }
     | undefined;
   byKey: LruMap<string, CallDescription>;
 }
@@ -229,7 +274,7 @@ export function describeCall(
     (host !== undefined && typeof host !== 'string') ||
     (provider !== undefined && typeof provider !== 'string')
   )
-    return makeDescription(attributes, options);
+    return new CallDescription(attributes, options);
   let cache = descriptions.get(options);
   if (!cache) {
     cache = { last: undefined, byKey: new LruMap(MAX_DESCRIPTIONS) };
@@ -248,133 +293,9 @@ export function describeCall(
   const key = `${operation ?? ''}\u0000${model ?? ''}\u0000${host ?? ''}\u0000${provider ?? ''}`;
   let description = cache.byKey.peek(key);
   if (!description) {
-    description = makeDescription(attributes, options);
+    description = new CallDescription(attributes, options);
     cache.byKey.set(key, description);
   }
   cache.last = { operation, model, host, provider, description };
   return description;
-}
-
-function makeDescription(attributes: Readonly<CallAttributes>, options: ResolvedOptions): CallDescription {
-  const operation = text(attributes.operation);
-  const model = text(attributes.model);
-  const server = parseServerAddress(attributes.host);
-  const genAiOperation = operation === undefined ? undefined : GEN_AI_OPERATIONS[operation];
-  const namedProvider = text(attributes.provider);
-  const provider =
-    namedProvider ??
-    (genAiOperation !== undefined && server.port === OLLAMA_PORT ? GEN_AI_PROVIDER_OLLAMA : undefined);
-  const genAi = genAiOperation !== undefined && provider !== undefined;
-
-  const serverAttributes: Attributes = {};
-  if (server.address !== '') {
-    serverAttributes[ATTR_SERVER_ADDRESS] = server.address;
-    if (server.port !== undefined) serverAttributes[ATTR_SERVER_PORT] = server.port;
-  }
-
-  if (genAi) {
-    const modelAttributes: Attributes = model === undefined ? {} : { [ATTR_GEN_AI_REQUEST_MODEL]: model };
-    const callMetricAttributes: Attributes = {
-      [ATTR_GEN_AI_OPERATION_NAME]: genAiOperation,
-      [ATTR_GEN_AI_PROVIDER_NAME]: provider,
-      ...modelAttributes,
-      ...serverAttributes,
-    };
-    const policyMetricAttributes: Attributes = {
-      [ATTR_BULWARK_PIPELINE_NAME]: options.name,
-      [ATTR_GEN_AI_OPERATION_NAME]: genAiOperation,
-      ...modelAttributes,
-    };
-    return {
-      genAi,
-      operationName: genAiOperation,
-      embeddings: genAiOperation === GEN_AI_OPERATION_EMBEDDINGS,
-      provider,
-      model,
-      server,
-      spanName: model === undefined ? genAiOperation : `${genAiOperation} ${model}`,
-      spanKind: SpanKind.CLIENT,
-      callMetricAttributes,
-      policyMetricAttributes,
-      loadAttributes: {
-        [ATTR_GEN_AI_PROVIDER_NAME]: provider,
-        ...modelAttributes,
-        ...serverAttributes,
-        [ATTR_BULWARK_MODEL_LOAD_OUTCOME]: CallOutcome.Success,
-        [ATTR_BULWARK_MODEL_LOAD_SOURCE]: ModelLoadSource.Server,
-      },
-      outcomeAttributes: outcomeCache({
-        [ATTR_BULWARK_PIPELINE_NAME]: options.name,
-        ...callMetricAttributes,
-      }),
-      derive: deriveCache(),
-      responseAttributes: responseCache(callMetricAttributes),
-      attemptAttributes: attemptCache(policyMetricAttributes),
-      eventAttributes: keyed((name) => ({ ...policyMetricAttributes, [ATTR_BULWARK_EVENT_NAME]: name })),
-    };
-  }
-
-  const ollama = namedProvider === GEN_AI_PROVIDER_OLLAMA && operation !== undefined;
-  const operationAttributes: Attributes =
-    operation === undefined ? {} : { [ATTR_BULWARK_OPERATION]: operation };
-  const modelAttributes: Attributes = model === undefined ? {} : { [ATTR_BULWARK_MODEL]: model };
-  const callMetricAttributes: Attributes = {
-    [ATTR_BULWARK_PIPELINE_NAME]: options.name,
-    ...operationAttributes,
-    ...serverAttributes,
-  };
-  const policyMetricAttributes: Attributes = {
-    [ATTR_BULWARK_PIPELINE_NAME]: options.name,
-    ...operationAttributes,
-  };
-  return {
-    genAi,
-    operationName: operation,
-    embeddings: false,
-    provider,
-    model,
-    server,
-    spanName: ollama ? `${SPAN_BULWARK_OLLAMA_PREFIX}${operation}` : (operation ?? SPAN_BULWARK_CALL),
-    spanKind: server.address === '' ? SpanKind.INTERNAL : SpanKind.CLIENT,
-    callMetricAttributes,
-    policyMetricAttributes,
-    loadAttributes: {
-      ...modelAttributes,
-      ...serverAttributes,
-      [ATTR_BULWARK_MODEL_LOAD_OUTCOME]: CallOutcome.Success,
-      [ATTR_BULWARK_MODEL_LOAD_SOURCE]: ModelLoadSource.Server,
-    },
-    outcomeAttributes: outcomeCache({
-      [ATTR_BULWARK_PIPELINE_NAME]: options.name,
-      ...operationAttributes,
-      ...modelAttributes,
-      ...serverAttributes,
-    }),
-    derive: deriveCache(),
-    responseAttributes: responseCache(callMetricAttributes),
-    attemptAttributes: attemptCache(policyMetricAttributes),
-    eventAttributes: keyed((name) => ({ ...policyMetricAttributes, [ATTR_BULWARK_EVENT_NAME]: name })),
-  };
-}
-
-/** True when the call asks for a stream (its request's `stream: true`, or a `stream: true` attribute). */
-export function isStreamCall(attributes: Readonly<CallAttributes>): boolean {
-  return isStreamRequest(attributes.request) || attributes.stream === true;
-}
-
-/** The attributes an operation span starts with (samplers see them). */
-export function spanStartAttributes(description: CallDescription, request: unknown): Attributes {
-  const attributes: Attributes = {};
-  if (description.genAi) {
-    Object.assign(attributes, description.callMetricAttributes);
-    requestAttributes(request, attributes);
-    return attributes;
-  }
-  if (description.operationName !== undefined) attributes[ATTR_BULWARK_OPERATION] = description.operationName;
-  if (description.model !== undefined) attributes[ATTR_BULWARK_MODEL] = description.model;
-  if (description.server.address !== '') {
-    attributes[ATTR_SERVER_ADDRESS] = description.server.address;
-    if (description.server.port !== undefined) attributes[ATTR_SERVER_PORT] = description.server.port;
-  }
-  return attributes;
 }

@@ -9,6 +9,7 @@ import {
 import { type Cancel, cancelOf } from '@bulwark/core/internal';
 import {
   type Attributes,
+  type AttributeValue,
   createContextKey,
   type Context as OtelContext,
   context as otelContext,
@@ -18,11 +19,13 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
-import type { Instruments } from './active-instruments.js';
-import { type CallDescription, describeCall, isStreamCall } from './call-description.js';
+import type { Instruments } from './active-providers.js';
+import { type CallDescription, describeCall } from './call-description.js';
 import { inputMessages, outputMessages, systemInstructions } from './content.js';
-import { errorType, isRejection, timeoutLimitSeconds, timeoutPhase } from './error-type.js';
+import { errorType, isRejection, timeoutLimitSeconds, timeoutPhase, withErrorType } from './error-type.js';
 import { recordModelLoadWait } from './model-load.js';
+import type { OperationLayer } from './operation-layer.js';
+import { hasImages, isStreamRequest } from './request-attributes.js';
 import type { ResolvedOptions } from './resolve-options.js';
 import { summarizeResponse } from './response-attributes.js';
 import {
@@ -30,10 +33,7 @@ import {
   ATTR_BULWARK_ATTEMPT_NUMBER,
   ATTR_BULWARK_ATTEMPT_TIME_TO_FIRST_CHUNK,
   ATTR_BULWARK_EVENT_NAME,
-  ATTR_BULWARK_OLLAMA_EVAL_DURATION,
   ATTR_BULWARK_OLLAMA_LOAD_DURATION,
-  ATTR_BULWARK_OLLAMA_PROMPT_EVAL_DURATION,
-  ATTR_BULWARK_OLLAMA_TOTAL_DURATION,
   ATTR_BULWARK_RETRY_COUNT,
   ATTR_BULWARK_RETRY_REASON,
   ATTR_BULWARK_TIMEOUT_COUNT,
@@ -46,14 +46,11 @@ import {
   ATTR_GEN_AI_INPUT_MESSAGES,
   ATTR_GEN_AI_OUTPUT_MESSAGES,
   ATTR_GEN_AI_RESPONSE_FINISH_REASONS,
-  ATTR_GEN_AI_RESPONSE_ID,
   ATTR_GEN_AI_RESPONSE_MODEL,
   ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
   ATTR_GEN_AI_SYSTEM_INSTRUCTIONS,
   ATTR_GEN_AI_USAGE_INPUT_TOKENS,
   ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
-  ATTR_SERVER_ADDRESS,
-  ATTR_SERVER_PORT,
   BulwarkEventName,
   CallOutcome,
   EVENT_BULWARK_CANCELLED,
@@ -92,17 +89,7 @@ export const CALL: unique symbol = Symbol('bulwark.otel.call');
 export const ATTEMPT_KEY = createContextKey('bulwark.otel.attempt');
 
 /** The OpenTelemetry context key holding the call's state, for events that carry no Bulwark context. */
-export const CALL_KEY = createContextKey('bulwark.otel.call');
-
-/** Attempt numbers on metrics stop here: 5 means "5 or later". */
-const MAX_ATTEMPT_ATTRIBUTE = 5;
-
-/** The start attributes of attempt spans 0 to 7, made once. */
-const ATTEMPT_START_ATTRIBUTES: readonly Attributes[] = Array.from({ length: 8 }, (_, number) =>
-  Object.freeze({ [ATTR_BULWARK_ATTEMPT_NUMBER]: number }),
-);
-const attemptStartAttributes = (attempt: number): Attributes =>
-  ATTEMPT_START_ATTRIBUTES[attempt] ?? { [ATTR_BULWARK_ATTEMPT_NUMBER]: attempt };
+const CALL_KEY = createContextKey('bulwark.otel.call');
 
 /** SeverityNumber.WARN of the Logs API (a number, so no logs package is needed). */
 const SEVERITY_WARN = 13;
@@ -119,8 +106,18 @@ export function activeCallState(): CallState | undefined {
   return state instanceof CallState ? state : undefined;
 }
 
-const isObject = (value: unknown): value is object =>
-  (typeof value === 'object' && value !== null) || typeof value === 'function';
+/** Runs `next` with `active` as the OpenTelemetry context, a synchronous throw becoming a rejection. */
+export function runIn<T>(
+  active: OtelContext,
+  next: (context: Context) => Promise<T>,
+  context: Context,
+): Promise<T> {
+  try {
+    return otelContext.with(active, next, undefined, context);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
 
 /** What refused an attempt, for its span's status: `Circuit breaker "llama3.2" is open`. */
 function refusalText(error: unknown): string {
@@ -138,6 +135,8 @@ function messageOf(error: unknown): string {
 interface OpenAttempt {
   readonly number: number;
   readonly span: Span | undefined;
+  readonly startAt: number;
+  readonly clock: Clock;
 }
 
 /**
@@ -151,13 +150,11 @@ interface OpenAttempt {
  */
 export class CallState {
   /** The operation layer that made this state. */
-  readonly owner: object;
+  readonly owner: OperationLayer;
   readonly options: ResolvedOptions;
   /** The call's description; for a client with several hosts, with the latest attempt's host. */
   description: CallDescription;
-  /** The request object the client passed in `attributes.request`, if any. */
-  readonly request: unknown;
-  /** The call asks for a stream. */
+  /** The call asks for a stream (its request's `stream: true`, or a `stream: true` attribute). */
   readonly stream: boolean;
   readonly instruments: Instruments | undefined;
   /** The operation span, absent when no tracer provider is registered. */
@@ -196,8 +193,7 @@ export class CallState {
   readonly #startDescription: CallDescription;
 
   constructor(
-    owner: object,
-    options: ResolvedOptions,
+    owner: OperationLayer,
     description: CallDescription,
     context: Context,
     tracer: Tracer | undefined,
@@ -207,12 +203,11 @@ export class CallState {
     instruments: Instruments | undefined,
   ) {
     this.owner = owner;
-    this.options = options;
+    this.options = owner.options;
     this.description = description;
     this.#attributes = context.attributes;
     this.#startDescription = description;
-    this.request = context.attributes.request;
-    this.stream = isStreamCall(context.attributes);
+    this.stream = isStreamRequest(context.attributes.request) || context.attributes.stream === true;
     this.instruments = instruments;
     this.#tracer = tracer;
     this.span = span;
@@ -221,10 +216,10 @@ export class CallState {
     this.clock = context.clock;
     this.startAt = startAt;
     this.#cancel = cancelOf(context);
-    if (this.recording && options.captureContent && description.genAi && !description.embeddings) {
-      const input = inputMessages(this.request);
+    if (this.recording && this.options.captureContent && description.genAi && !description.embeddings) {
+      const input = inputMessages(context.attributes.request);
       if (input !== undefined) span?.setAttribute(ATTR_GEN_AI_INPUT_MESSAGES, input);
-      const system = systemInstructions(this.request);
+      const system = systemInstructions(context.attributes.request);
       if (system !== undefined) span?.setAttribute(ATTR_GEN_AI_SYSTEM_INSTRUCTIONS, system);
     }
   }
@@ -235,7 +230,7 @@ export class CallState {
   }
 
   /** The open span of an attempt, else the operation span (for events). */
-  spanFor(attempt: number | undefined): Span | undefined {
+  spanFor(attempt?: number): Span | undefined {
     if (!this.recording) return undefined;
     if (attempt === undefined) return this.span;
     if (this.#open?.number === attempt) return this.#open.span ?? this.span;
@@ -279,15 +274,14 @@ export class CallState {
   #gaveUp(event: GiveUpEvent): void {
     // A caller's cancel is not a give-up: the call records it as `bulwark.cancelled`.
     if (event.reason === 'cancelled') return;
-    const span = this.spanFor(undefined);
-    if (span) {
-      const attributes: Attributes = {
-        [ATTR_BULWARK_ATTEMPT_NUMBER]: event.attempt,
-        [ATTR_BULWARK_RETRY_REASON]: event.reason,
-      };
-      if (event.error !== undefined) attributes[ATTR_ERROR_TYPE] = errorType(event.error);
-      span.addEvent(EVENT_BULWARK_RETRY_GIVE_UP, attributes, event.at);
-    }
+    this.spanFor()?.addEvent(
+      EVENT_BULWARK_RETRY_GIVE_UP,
+      withErrorType(
+        { [ATTR_BULWARK_ATTEMPT_NUMBER]: event.attempt, [ATTR_BULWARK_RETRY_REASON]: event.reason },
+        event.error,
+      ),
+      event.at,
+    );
     this.countEvent(BulwarkEventName.GiveUp);
   }
 
@@ -308,15 +302,7 @@ export class CallState {
       if (attempt !== undefined) attributes[ATTR_BULWARK_ATTEMPT_NUMBER] = attempt;
       span.addEvent(EVENT_BULWARK_TIMEOUT, attributes, this.clock.now());
     }
-    this.instruments?.record(
-      METRIC_BULWARK_EVENTS,
-      1,
-      this.description.derive(`timeout\u0000${phase}`, () => ({
-        ...this.description.policyMetricAttributes,
-        [ATTR_BULWARK_EVENT_NAME]: BulwarkEventName.Timeout,
-        [ATTR_BULWARK_TIMEOUT_PHASE]: phase,
-      })),
-    );
+    this.instruments?.record(METRIC_BULWARK_EVENTS, 1, this.description.timeoutEventAttributes(phase));
   }
 
   /** Runs one attempt under its span: the attempt layer's work. */
@@ -331,8 +317,7 @@ export class CallState {
     const host = context.attributes.host;
     if (host !== this.#attributes.host || this.description !== this.#startDescription)
       this.description = describeCall({ ...this.#attributes, host }, this.options);
-    const clock = context.clock;
-    const startAt = clock.now();
+    const startAt = context.clock.now();
     let span: Span | undefined;
     // Attempt 0 needs no key (the hook reads "no key" as 0) unless an enclosing attempt set one.
     const inherited = attempt === 0 ? this.otelContext.getValue(ATTEMPT_KEY) : undefined;
@@ -341,28 +326,18 @@ export class CallState {
         ? this.otelContext
         : this.otelContext.setValue(ATTEMPT_KEY, attempt);
     if (this.recording && this.#tracer) {
-      const { server } = this.description;
       span = this.#tracer.startSpan(
         SPAN_BULWARK_ATTEMPT,
         {
           kind: SpanKind.INTERNAL,
           startTime: startAt,
-          attributes:
-            server.address === ''
-              ? attemptStartAttributes(attempt)
-              : server.port === undefined
-                ? { ...attemptStartAttributes(attempt), [ATTR_SERVER_ADDRESS]: server.address }
-                : {
-                    ...attemptStartAttributes(attempt),
-                    [ATTR_SERVER_ADDRESS]: server.address,
-                    [ATTR_SERVER_PORT]: server.port,
-                  },
+          attributes: this.description.attemptSpanAttributes(attempt),
         },
         this.otelContext,
       );
       active = trace.setSpan(active, span);
     }
-    const open: OpenAttempt = { number: attempt, span };
+    const open: OpenAttempt = { number: attempt, span, startAt, clock: context.clock };
     if (this.#open) {
       this.#openOthers ??= [];
       this.#openOthers.push(this.#open);
@@ -383,34 +358,21 @@ export class CallState {
         recordModelLoadWait(wait, this.description, this.instruments, span, attempt);
       },
     });
-    let promise: Promise<T>;
-    try {
-      promise = otelContext.with(active, next, undefined, inner);
-    } catch (error) {
-      promise = Promise.reject(error);
-    }
-    return promise.then(
+    return runIn(active, next, inner).then(
       (value) => {
-        this.#endAttempt(open, startAt, clock, cancelOf(inner), undefined, false);
+        this.#endAttempt(open, cancelOf(inner), undefined, false);
         return value;
       },
       (error: unknown) => {
-        this.#endAttempt(open, startAt, clock, cancelOf(inner), error, true);
+        this.#endAttempt(open, cancelOf(inner), error, true);
         throw error;
       },
     );
   }
 
-  #endAttempt(
-    open: OpenAttempt,
-    startAt: number,
-    clock: Clock,
-    cancel: Cancel,
-    error: unknown,
-    failed: boolean,
-  ): void {
-    const { number: attempt, span } = open;
-    const endAt = clock.now();
+  #endAttempt(open: OpenAttempt, cancel: Cancel, error: unknown, failed: boolean): void {
+    const { number: attempt, span, startAt } = open;
+    const endAt = open.clock.now();
     let type: string | undefined;
     if (failed) {
       this.#lastAttemptError = error;
@@ -431,19 +393,11 @@ export class CallState {
     if (this.#open === open) this.#open = this.#openOthers?.pop();
     else if (this.#openOthers) this.#openOthers = this.#openOthers.filter((other) => other !== open);
     span?.end(endAt);
-    const instruments = this.instruments;
-    if (instruments) {
-      const number = Math.min(attempt, MAX_ATTEMPT_ATTRIBUTE);
-      const attributes =
-        type === undefined
-          ? this.description.attemptAttributes(number)
-          : this.description.derive(`attempt\u0000${number}\u0000${type}`, () => ({
-              ...this.description.policyMetricAttributes,
-              [ATTR_BULWARK_ATTEMPT_NUMBER]: number,
-              [ATTR_ERROR_TYPE]: type,
-            }));
-      instruments.record(METRIC_BULWARK_ATTEMPT_DURATION, (endAt - startAt) / 1000, attributes);
-    }
+    this.instruments?.record(
+      METRIC_BULWARK_ATTEMPT_DURATION,
+      (endAt - startAt) / 1000,
+      this.description.attemptAttributes(attempt, type),
+    );
   }
 
   /**
@@ -481,29 +435,24 @@ export class CallState {
         this.#refused(this.#ran + 1, error);
       else this.noteTimeout(error, undefined);
     }
-    const { description } = this;
-    const summary = failed ? undefined : summarizeResponse(value);
+    const { description, span } = this;
+    const summary =
+      failed || !description.genAi ? undefined : summarizeResponse(value, description.embeddings);
     const type = failed && !cancelled ? errorType(error) : undefined;
-    const delivered = this.firstChunkAt !== undefined;
-    const streamed = this.stream && this.firstChunkAt !== undefined;
     // The caller's first chunk for a stream; the first chunk of the last attempt otherwise.
     const firstChunkAt = this.firstChunkAt ?? this.attemptFirstChunkAt;
-    const span = this.span;
 
     if (span && this.recording) {
-      if (description !== this.#startDescription && description.server.address !== '') {
-        span.setAttribute(ATTR_SERVER_ADDRESS, description.server.address);
-        if (description.server.port !== undefined)
-          span.setAttribute(ATTR_SERVER_PORT, description.server.port);
-      }
+      if (description !== this.#startDescription) span.setAttributes(description.server.attributes);
       span.setAttribute(ATTR_BULWARK_ATTEMPT_COUNT, this.attempts);
       if (this.attempts > 1) span.setAttribute(ATTR_BULWARK_RETRY_COUNT, this.attempts - 1);
       if (this.timeouts > 0) span.setAttribute(ATTR_BULWARK_TIMEOUT_COUNT, this.timeouts);
       if (description.genAi) {
-        if (summary) this.#responseAttributes(span, summary);
+        // One setAttribute per key: the SDK's setAttributes copies the object into entries first.
+        for (const name in summary) span.setAttribute(name, summary[name] as AttributeValue);
         if (firstChunkAt !== undefined)
           span.setAttribute(ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, (firstChunkAt - this.startAt) / 1000);
-        if (type !== undefined && delivered)
+        if (type !== undefined && this.firstChunkAt !== undefined)
           span.setAttribute(ATTR_GEN_AI_RESPONSE_FINISH_REASONS, ['error']);
         if (this.options.captureContent && !failed && !description.embeddings) {
           const output = outputMessages(value);
@@ -519,142 +468,55 @@ export class CallState {
     if (type !== undefined) this.#recordFailure(error, type, endAt);
     if (cancelled) this.countEvent(BulwarkEventName.Cancelled);
     span?.end(endAt);
-    if (this.instruments) {
-      const outcome = cancelled
-        ? CallOutcome.Cancelled
-        : type === undefined
-          ? CallOutcome.Success
-          : timeoutPhase(error) !== undefined
-            ? CallOutcome.Timeout
-            : CallOutcome.Error;
-      this.#recordOutcome(
-        this.instruments,
-        outcome,
-        type,
-        outcome === CallOutcome.Timeout ? timeoutPhase(error) : undefined,
-      );
-      this.#recordMetrics(this.instruments, summary, type, endAt, streamed, firstChunkAt);
-    }
-  }
-
-  /** The per-call outcome: `bulwark.calls`, and the call's attempts and timeouts. */
-  #recordOutcome(
-    instruments: Instruments,
-    outcome: string,
-    type: string | undefined,
-    phase: string | undefined,
-  ): void {
-    const attributes = this.description.outcomeAttributes(outcome, type, phase);
-    instruments.record(METRIC_BULWARK_CALLS, 1, attributes.call);
-    instruments.record(METRIC_BULWARK_CALL_ATTEMPTS, this.attempts, attributes.counts);
-    instruments.record(METRIC_BULWARK_CALL_TIMEOUTS, this.timeouts, attributes.counts);
-  }
-
-  #responseAttributes(span: Span, summary: NonNullable<ReturnType<typeof summarizeResponse>>): void {
-    if (summary.model !== undefined) span.setAttribute(ATTR_GEN_AI_RESPONSE_MODEL, summary.model);
-    if (summary.id !== undefined) span.setAttribute(ATTR_GEN_AI_RESPONSE_ID, summary.id);
-    if (summary.finishReasons !== undefined && !this.description.embeddings)
-      span.setAttribute(ATTR_GEN_AI_RESPONSE_FINISH_REASONS, summary.finishReasons);
-    if (summary.inputTokens !== undefined)
-      span.setAttribute(ATTR_GEN_AI_USAGE_INPUT_TOKENS, summary.inputTokens);
-    if (summary.outputTokens !== undefined && !this.description.embeddings)
-      span.setAttribute(ATTR_GEN_AI_USAGE_OUTPUT_TOKENS, summary.outputTokens);
-    if (summary.loadSeconds !== undefined)
-      span.setAttribute(ATTR_BULWARK_OLLAMA_LOAD_DURATION, summary.loadSeconds);
-    if (summary.promptEvalSeconds !== undefined)
-      span.setAttribute(ATTR_BULWARK_OLLAMA_PROMPT_EVAL_DURATION, summary.promptEvalSeconds);
-    if (summary.evalSeconds !== undefined)
-      span.setAttribute(ATTR_BULWARK_OLLAMA_EVAL_DURATION, summary.evalSeconds);
-    if (summary.totalSeconds !== undefined)
-      span.setAttribute(ATTR_BULWARK_OLLAMA_TOTAL_DURATION, summary.totalSeconds);
-  }
-
-  /** The terminal failure, recorded once: a log record when a logger is given, else on the span. */
-  #recordFailure(error: unknown, type: string, at: number): void {
-    const logger = this.options.logger;
-    if (logger) {
-      const attributes: Record<string, string> = {
-        [ATTR_EXCEPTION_MESSAGE]: messageOf(error),
-        [ATTR_ERROR_TYPE]: type,
-      };
-      if (error instanceof Error) {
-        attributes[ATTR_EXCEPTION_TYPE] = error.name;
-        if (error.stack !== undefined) attributes[ATTR_EXCEPTION_STACKTRACE] = error.stack;
-      }
-      try {
-        logger.emit({
-          eventName: this.description.genAi
-            ? EVENT_GEN_AI_CLIENT_OPERATION_EXCEPTION
-            : EVENT_BULWARK_OPERATION_EXCEPTION,
-          timestamp: at,
-          severityNumber: SEVERITY_WARN,
-          severityText: 'WARN',
-          body: messageOf(error),
-          attributes,
-          context: this.otelContext,
-        });
-      } catch {
-        // A failing logger must not change the call's outcome.
-      }
-      return;
-    }
-    if (this.recording && this.span) {
-      this.span.recordException(error instanceof Error ? error : messageOf(error), at);
-    }
-  }
-
-  #recordMetrics(
-    instruments: Instruments,
-    summary: ReturnType<typeof summarizeResponse>,
-    type: string | undefined,
-    endAt: number,
-    streamed: boolean,
-    firstChunkAt: number | undefined,
-  ): void {
-    const { description, options } = this;
+    const instruments = this.instruments;
+    if (!instruments) return;
+    const phase = type === undefined ? undefined : timeoutPhase(error);
+    const outcome = cancelled
+      ? CallOutcome.Cancelled
+      : type === undefined
+        ? CallOutcome.Success
+        : phase !== undefined
+          ? CallOutcome.Timeout
+          : CallOutcome.Error;
+    const counted = description.outcomeAttributes(
+      outcome,
+      type,
+      outcome === CallOutcome.Timeout ? phase : undefined,
+    );
+    instruments.record(METRIC_BULWARK_CALLS, 1, counted.call);
+    instruments.record(METRIC_BULWARK_CALL_ATTEMPTS, this.attempts, counted.counts);
+    instruments.record(METRIC_BULWARK_CALL_TIMEOUTS, this.timeouts, counted.counts);
     const durationSeconds = (endAt - this.startAt) / 1000;
+    const response = description.responseAttributes(
+      summary?.[ATTR_GEN_AI_RESPONSE_MODEL] as string | undefined,
+    );
+    const withError = type === undefined ? response.call : response.withError(type);
     if (!description.genAi) {
-      instruments.record(
-        METRIC_BULWARK_PIPELINE_DURATION,
-        durationSeconds,
-        type === undefined
-          ? description.callMetricAttributes
-          : description.derive(`error\u0000${type}`, () => ({
-              ...description.callMetricAttributes,
-              [ATTR_ERROR_TYPE]: type,
-            })),
-      );
+      instruments.record(METRIC_BULWARK_PIPELINE_DURATION, durationSeconds, withError);
       return;
     }
-    const response = description.responseAttributes(summary?.model);
-    const attributes = response.call;
-    const withError = type === undefined ? attributes : response.withError(type);
-    if (options.emitV1)
-      instruments.record(METRIC_GEN_AI_CLIENT_OPERATION_DURATION, durationSeconds, withError);
-    if (options.emitLatest)
-      instruments.record(
-        description.embeddings
-          ? METRIC_GEN_AI_CLIENT_EMBEDDINGS_DURATION
-          : METRIC_GEN_AI_CLIENT_INFERENCE_DURATION,
-        durationSeconds,
-        withError,
-      );
-
-    const input = summary?.inputTokens;
-    const output = description.embeddings ? undefined : summary?.outputTokens;
-    if (options.emitV1) {
+    const { embeddings } = description;
+    this.#recordGenAi(
+      METRIC_GEN_AI_CLIENT_OPERATION_DURATION,
+      embeddings ? METRIC_GEN_AI_CLIENT_EMBEDDINGS_DURATION : METRIC_GEN_AI_CLIENT_INFERENCE_DURATION,
+      durationSeconds,
+      withError,
+    );
+    const input = summary?.[ATTR_GEN_AI_USAGE_INPUT_TOKENS] as number | undefined;
+    const output = summary?.[ATTR_GEN_AI_USAGE_OUTPUT_TOKENS] as number | undefined;
+    if (this.options.emitV1) {
       if (input !== undefined)
         instruments.record(METRIC_GEN_AI_CLIENT_TOKEN_USAGE, input, response.inputTokens);
       if (output !== undefined)
         instruments.record(METRIC_GEN_AI_CLIENT_TOKEN_USAGE, output, response.outputTokens);
     }
-    if (options.emitLatest) {
-      if (description.embeddings) {
+    if (this.options.emitLatest) {
+      if (embeddings) {
         if (input !== undefined)
           instruments.record(METRIC_GEN_AI_CLIENT_EMBEDDINGS_OPERATION_INPUT_TOKENS, input, withError);
       } else {
         // The genai-main counters are recorded for every inference, failed ones with 0 and modality unknown.
-        const modality = input === undefined ? 'unknown' : hasImages(this.request) ? 'unknown' : 'text';
+        const modality = input === undefined || hasImages(this.#attributes.request) ? 'unknown' : 'text';
         instruments.record(
           METRIC_GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS,
           input ?? 0,
@@ -671,39 +533,67 @@ export class CallState {
           instruments.record(METRIC_GEN_AI_CLIENT_INFERENCE_OPERATION_OUTPUT_TOKENS, output, withError);
       }
     }
+    const loadSeconds = summary?.[ATTR_BULWARK_OLLAMA_LOAD_DURATION] as number | undefined;
+    if (loadSeconds !== undefined && !this.waitedOnLoad)
+      instruments.record(METRIC_BULWARK_MODEL_LOAD_DURATION, loadSeconds, description.loadAttributes);
+    if (firstChunkAt === undefined) return;
+    this.#recordGenAi(
+      METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
+      METRIC_GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK,
+      (firstChunkAt - this.startAt) / 1000,
+      response.call,
+    );
+    if (
+      this.stream &&
+      this.firstChunkAt !== undefined &&
+      this.options.timePerOutputChunk &&
+      type === undefined &&
+      output !== undefined &&
+      output > 1
+    )
+      this.#recordGenAi(
+        METRIC_GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK,
+        METRIC_GEN_AI_CLIENT_INFERENCE_TIME_PER_OUTPUT_CHUNK,
+        (endAt - this.firstChunkAt) / 1000 / (output - 1),
+        response.call,
+      );
+  }
 
-    if (summary?.loadSeconds !== undefined && !this.waitedOnLoad)
-      instruments.record(METRIC_BULWARK_MODEL_LOAD_DURATION, summary.loadSeconds, description.loadAttributes);
+  /** Records a GenAI metric under its v1.41.1 name, its genai-main name, or both (the `semconv` option). */
+  #recordGenAi(v1: string, latest: string, value: number, attributes: Attributes): void {
+    if (this.options.emitV1) this.instruments?.record(v1, value, attributes);
+    if (this.options.emitLatest) this.instruments?.record(latest, value, attributes);
+  }
 
-    if (firstChunkAt !== undefined) {
-      const toFirstChunk = (firstChunkAt - this.startAt) / 1000;
-      if (options.emitV1)
-        instruments.record(METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK, toFirstChunk, attributes);
-      if (options.emitLatest)
-        instruments.record(METRIC_GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK, toFirstChunk, attributes);
+  /** The terminal failure, recorded once: a log record when a logger is given, else on the span. */
+  #recordFailure(error: unknown, type: string, at: number): void {
+    const logger = this.options.logger;
+    if (!logger) {
+      if (this.recording) this.span?.recordException(error instanceof Error ? error : messageOf(error), at);
+      return;
     }
-    if (streamed && firstChunkAt !== undefined) {
-      if (options.timePerOutputChunk && type === undefined && output !== undefined && output > 1) {
-        const perChunk = (endAt - firstChunkAt) / 1000 / (output - 1);
-        if (options.emitV1)
-          instruments.record(METRIC_GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK, perChunk, attributes);
-        if (options.emitLatest)
-          instruments.record(METRIC_GEN_AI_CLIENT_INFERENCE_TIME_PER_OUTPUT_CHUNK, perChunk, attributes);
-      }
+    const attributes: Record<string, string> = {
+      [ATTR_EXCEPTION_MESSAGE]: messageOf(error),
+      [ATTR_ERROR_TYPE]: type,
+    };
+    if (error instanceof Error) {
+      attributes[ATTR_EXCEPTION_TYPE] = error.name;
+      if (error.stack !== undefined) attributes[ATTR_EXCEPTION_STACKTRACE] = error.stack;
+    }
+    try {
+      logger.emit({
+        eventName: this.description.genAi
+          ? EVENT_GEN_AI_CLIENT_OPERATION_EXCEPTION
+          : EVENT_BULWARK_OPERATION_EXCEPTION,
+        timestamp: at,
+        severityNumber: SEVERITY_WARN,
+        severityText: 'WARN',
+        body: messageOf(error),
+        attributes,
+        context: this.otelContext,
+      });
+    } catch {
+      // A failing logger must not change the call's outcome.
     }
   }
-}
-
-/** True when a chat or generate request carries images (its token modality is then not just text). */
-function hasImages(request: unknown): boolean {
-  if (!isObject(request)) return false;
-  const fields = request as Record<string, unknown>;
-  if (Array.isArray(fields.images) && fields.images.length > 0) return true;
-  if (!Array.isArray(fields.messages)) return false;
-  return fields.messages.some(
-    (message) =>
-      isObject(message) &&
-      Array.isArray((message as { images?: unknown }).images) &&
-      ((message as { images: unknown[] }).images.length ?? 0) > 0,
-  );
 }

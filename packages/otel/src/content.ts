@@ -96,35 +96,34 @@ export function systemInstructions(request: unknown): string | undefined {
 
 /**
  * `gen_ai.output.messages` of a final answer: Ollama chat (`message`), generate (`response`,
- * `thinking`) or OpenAI-shaped (`choices[].message`). `finishReason` overrides the answer's own.
+ * `thinking`) or OpenAI-shaped (`choices[].message`).
  */
-export function outputMessages(value: unknown, finishReason?: string): string | undefined {
+export function outputMessages(value: unknown): string | undefined {
   if (!isObject(value)) return undefined;
-  const reason = finishReason ?? (typeof value.done_reason === 'string' ? value.done_reason : 'stop');
+  const reason = typeof value.done_reason === 'string' ? value.done_reason : 'stop';
+  let messages: Message[];
   if (isObject(value.message)) {
-    return JSON.stringify([
+    messages = [
       {
         role: 'assistant',
         parts: messageParts({ ...value.message, role: 'assistant' }),
         finish_reason: reason,
       },
-    ]);
-  }
-  if (typeof value.response === 'string') {
+    ];
+  } else if (typeof value.response === 'string') {
     const parts: Part[] = [];
     if (typeof value.thinking === 'string' && value.thinking !== '')
       parts.push({ type: 'reasoning', content: value.thinking });
     parts.push({ type: 'text', content: value.response });
-    return JSON.stringify([{ role: 'assistant', parts, finish_reason: reason }]);
-  }
-  if (Array.isArray(value.choices)) {
-    const messages = value.choices.filter(isObject).map((choice) => ({
+    messages = [{ role: 'assistant', parts, finish_reason: reason }];
+  } else if (Array.isArray(value.choices)) {
+    messages = value.choices.filter(isObject).map((choice) => ({
       role: 'assistant',
       parts: isObject(choice.message) ? messageParts({ ...choice.message, role: 'assistant' }) : [],
-      finish_reason:
-        finishReason ?? (typeof choice.finish_reason === 'string' ? choice.finish_reason : 'stop'),
+      finish_reason: typeof choice.finish_reason === 'string' ? choice.finish_reason : 'stop',
     }));
-    return JSON.stringify(messages);
+  } else {
+    return undefined;
   }
-  return undefined;
+  return JSON.stringify(messages);
 }

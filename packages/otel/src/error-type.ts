@@ -1,5 +1,6 @@
 import { BulwarkError, ErrorCode } from '@bulwark/core';
-import { ERROR_TYPE_OTHER } from './semconv.js';
+import type { Attributes } from '@opentelemetry/api';
+import { ATTR_ERROR_TYPE, ERROR_TYPE_OTHER } from './semconv.js';
 
 /**
  * The `error.type` of an error: the HTTP status as a string for a server's error answer (`"503"`),
@@ -13,6 +14,12 @@ export function errorType(error: unknown): string {
     if (typeof code === 'string' && code !== '') return code;
   }
   return ERROR_TYPE_OTHER;
+}
+
+/** `attributes` with the `error.type` of `error`, when there is one. */
+export function withErrorType(attributes: Attributes, error: unknown): Attributes {
+  if (error !== undefined) attributes[ATTR_ERROR_TYPE] = errorType(error);
+  return attributes;
 }
 
 /** The error a breaker or bulkhead throws when it refuses an attempt before dispatch. */

@@ -1,17 +1,8 @@
 import { InvalidOptionError, type Policy, wrap } from '@bulwark/core';
-import { AttemptLayer } from './attempt-layer.js';
-import { OperationLayer } from './operation-layer.js';
-import { subscribePolicyEvents } from './policy-events.js';
+import { AttemptLayer, OperationLayer } from './operation-layer.js';
+import { nestedPolicies, subscribePolicyEvents } from './policy-events.js';
 import { resolveOptions } from './resolve-options.js';
 import type { InstrumentOptions } from './types.js';
-
-function isInstrumented(policy: Policy, seen = new Set<unknown>()): boolean {
-  if (policy instanceof OperationLayer) return true;
-  if (seen.has(policy)) return false;
-  seen.add(policy);
-  const inner = (policy as { policies?: unknown }).policies;
-  return Array.isArray(inner) && inner.some((child) => isInstrumented(child as Policy, seen));
-}
 
 function assertPolicy(policy: unknown, where: string): asserts policy is Policy {
   if (!policy || typeof (policy as Policy).run !== 'function') {
@@ -20,7 +11,7 @@ function assertPolicy(policy: unknown, where: string): asserts policy is Policy 
 }
 
 function build(policy: Policy, options: ReturnType<typeof resolveOptions>): Policy {
-  if (isInstrumented(policy)) return policy;
+  for (const inner of nestedPolicies(policy)) if (inner instanceof OperationLayer) return policy;
   subscribePolicyEvents(policy, options.name);
   const operation = new OperationLayer(options);
   return wrap(operation, policy, new AttemptLayer(operation));

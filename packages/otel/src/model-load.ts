@@ -1,7 +1,7 @@
 import type { ModelLoadWait } from '@bulwark/core';
 import { LruMap } from '@bulwark/core/internal';
 import type { Attributes, Span } from '@opentelemetry/api';
-import type { Instruments } from './active-instruments.js';
+import type { Instruments } from './active-providers.js';
 import type { CallDescription } from './call-description.js';
 import {
   ATTR_BULWARK_ATTEMPT_NUMBER,
@@ -12,8 +12,6 @@ import {
   ATTR_BULWARK_MODEL_LOAD_WAIT_OUTCOME,
   ATTR_GEN_AI_PROVIDER_NAME,
   ATTR_GEN_AI_REQUEST_MODEL,
-  ATTR_SERVER_ADDRESS,
-  ATTR_SERVER_PORT,
   CallOutcome,
   EVENT_BULWARK_MODEL_LOAD,
   METRIC_BULWARK_MODEL_LOAD_DURATION,
@@ -39,16 +37,13 @@ function attributesOf(wait: ModelLoadWait, provider: string | undefined, outcome
   const key = `${wait.host}\u0000${wait.model}\u0000${provider ?? ''}\u0000${outcome}`;
   let attributes = loadAttributes.get(key);
   if (attributes) return attributes;
-  attributes = {};
-  if (provider !== undefined) attributes[ATTR_GEN_AI_PROVIDER_NAME] = provider;
-  attributes[ATTR_GEN_AI_REQUEST_MODEL] = wait.model;
-  const server = parseServerAddress(wait.host);
-  if (server.address !== '') {
-    attributes[ATTR_SERVER_ADDRESS] = server.address;
-    if (server.port !== undefined) attributes[ATTR_SERVER_PORT] = server.port;
-  }
-  attributes[ATTR_BULWARK_MODEL_LOAD_OUTCOME] = outcome;
-  attributes[ATTR_BULWARK_MODEL_LOAD_SOURCE] = ModelLoadSource.Client;
+  attributes = {
+    ...(provider === undefined ? {} : { [ATTR_GEN_AI_PROVIDER_NAME]: provider }),
+    [ATTR_GEN_AI_REQUEST_MODEL]: wait.model,
+    ...parseServerAddress(wait.host).attributes,
+    [ATTR_BULWARK_MODEL_LOAD_OUTCOME]: outcome,
+    [ATTR_BULWARK_MODEL_LOAD_SOURCE]: ModelLoadSource.Client,
+  };
   loadAttributes.set(key, attributes);
   return attributes;
 }
@@ -66,27 +61,24 @@ export function recordModelLoadWait(
   attempt: number,
 ): void {
   const key = `${wait.host}\u0000${wait.model}`;
+  const seen = openLoads.peek(key);
+  const known = seen !== undefined && Math.abs(seen - wait.loadStartedAt) < SAME_LOAD_MS;
   if (wait.type === 'wait-start') {
-    const seen = openLoads.peek(key);
-    if (seen === undefined || Math.abs(seen - wait.loadStartedAt) >= SAME_LOAD_MS)
-      openLoads.set(key, wait.loadStartedAt);
+    if (!known) openLoads.set(key, wait.loadStartedAt);
     return;
   }
   const elapsedMs = wait.at - wait.loadStartedAt;
-  if (span)
-    span.addEvent(
-      EVENT_BULWARK_MODEL_LOAD,
-      {
-        [ATTR_BULWARK_MODEL_LOAD_WAIT_OUTCOME]: wait.outcome,
-        [ATTR_BULWARK_MODEL_LOAD_WAIT_DURATION]: wait.waitedMs / 1000,
-        [ATTR_BULWARK_MODEL_LOAD_ELAPSED]: elapsedMs / 1000,
-        [ATTR_BULWARK_ATTEMPT_NUMBER]: attempt,
-      },
-      wait.at,
-    );
-  if (wait.outcome === 'left') return;
-  const seen = openLoads.peek(key);
-  if (seen === undefined || Math.abs(seen - wait.loadStartedAt) >= SAME_LOAD_MS) return;
+  span?.addEvent(
+    EVENT_BULWARK_MODEL_LOAD,
+    {
+      [ATTR_BULWARK_MODEL_LOAD_WAIT_OUTCOME]: wait.outcome,
+      [ATTR_BULWARK_MODEL_LOAD_WAIT_DURATION]: wait.waitedMs / 1000,
+      [ATTR_BULWARK_MODEL_LOAD_ELAPSED]: elapsedMs / 1000,
+      [ATTR_BULWARK_ATTEMPT_NUMBER]: attempt,
+    },
+    wait.at,
+  );
+  if (wait.outcome === 'left' || !known) return;
   openLoads.delete(key);
   instruments?.record(
     METRIC_BULWARK_MODEL_LOAD_DURATION,

@@ -1,9 +1,8 @@
 import { type Attributes, BasePolicy, type Context } from '@bulwark/core';
 import { context as otelContext, type Span, trace } from '@opentelemetry/api';
-import { activeInstruments } from './active-instruments.js';
-import { activeTracer } from './active-tracer.js';
-import { describeCall, spanStartAttributes } from './call-description.js';
-import { CALL, CallState, callStateOf } from './call-state.js';
+import { activeInstruments, activeTracer } from './active-providers.js';
+import { describeCall } from './call-description.js';
+import { CALL, CallState, callStateOf, runIn } from './call-state.js';
 import type { ResolvedOptions } from './resolve-options.js';
 
 /**
@@ -34,7 +33,7 @@ export class OperationLayer extends BasePolicy {
         description.spanName,
         {
           kind: description.spanKind,
-          attributes: spanStartAttributes(description, context.attributes.request),
+          attributes: description.spanStartAttributes(context.attributes.request),
           startTime: startAt,
         },
         parent,
@@ -44,28 +43,12 @@ export class OperationLayer extends BasePolicy {
         return otelContext.with(trace.setSpan(parent, span), next, undefined, context);
       }
     }
-    const state = new CallState(
-      this,
-      this.options,
-      description,
-      context,
-      tracer,
-      span,
-      parent,
-      startAt,
-      instruments,
-    );
+    const state = new CallState(this, description, context, tracer, span, parent, startAt, instruments);
     const inner = context.with({
       attributes: { [CALL]: state } as unknown as Attributes,
       onCallEvent: (event) => state.onCallEvent(event),
     });
-    let promise: Promise<T>;
-    try {
-      promise = otelContext.with(state.otelContext, next, undefined, inner);
-    } catch (error) {
-      promise = Promise.reject(error);
-    }
-    return promise.then(
+    return runIn(state.otelContext, next, inner).then(
       (value) => {
         state.end(value, undefined, false);
         return value;
@@ -75,5 +58,24 @@ export class OperationLayer extends BasePolicy {
         throw error;
       },
     );
+  }
+}
+
+/**
+ * The inner layer of an instrumented policy, so it runs once per attempt (inside any retry): one
+ * `bulwark.attempt` span per attempt, with the attempt's OpenTelemetry context active while it runs.
+ */
+export class AttemptLayer extends BasePolicy {
+  readonly #owner: OperationLayer;
+
+  constructor(owner: OperationLayer) {
+    super();
+    this.#owner = owner;
+  }
+
+  run<T>(context: Context, next: (context: Context) => Promise<T>): Promise<T> {
+    const state = callStateOf(context);
+    // Only the state of our own operation layer: a nested instrumentation must not add spans twice.
+    return state && state.owner === this.#owner ? state.runAttempt(context, next) : next(context);
   }
 }

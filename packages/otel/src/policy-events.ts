@@ -9,10 +9,10 @@ import type {
   RetryEvent,
   TimeoutEvent,
 } from '@bulwark/core';
-import { type Attributes, trace } from '@opentelemetry/api';
-import { activeInstruments } from './active-instruments.js';
+import { trace } from '@opentelemetry/api';
+import { activeInstruments } from './active-providers.js';
 import { activeCallState, callStateOf } from './call-state.js';
-import { errorType } from './error-type.js';
+import { errorType, withErrorType } from './error-type.js';
 import { watchPolicy } from './policy-gauges.js';
 import {
   ATTR_BULWARK_ATTEMPT_NUMBER,
@@ -48,45 +48,41 @@ const breakerEventNames: Readonly<Record<string, string>> = {
 
 function onRetry({ attempt, delayMs, error, context }: RetryEvent): void {
   const call = callStateOf(context);
-  if (!call) return;
-  const span = call.spanFor(undefined);
-  if (span) {
-    const attributes: Attributes = {
-      [ATTR_BULWARK_ATTEMPT_NUMBER]: attempt,
-      [ATTR_BULWARK_RETRY_DELAY]: delayMs / 1000,
-    };
-    if (error !== undefined) attributes[ATTR_ERROR_TYPE] = errorType(error);
-    span.addEvent(EVENT_BULWARK_RETRY, attributes, call.clock.now());
-  }
-  call.countEvent(BulwarkEventName.Retry);
+  call
+    ?.spanFor()
+    ?.addEvent(
+      EVENT_BULWARK_RETRY,
+      withErrorType(
+        { [ATTR_BULWARK_ATTEMPT_NUMBER]: attempt, [ATTR_BULWARK_RETRY_DELAY]: delayMs / 1000 },
+        error,
+      ),
+      call.clock.now(),
+    );
+  call?.countEvent(BulwarkEventName.Retry);
 }
 
 function onBudgetExhausted({ attempt, error, context }: RetryBudgetExhaustedEvent): void {
   const call = callStateOf(context);
-  if (!call) return;
-  const span = call.spanFor(undefined);
-  if (span) {
-    const attributes: Attributes = { [ATTR_BULWARK_ATTEMPT_NUMBER]: attempt };
-    if (error !== undefined) attributes[ATTR_ERROR_TYPE] = errorType(error);
-    span.addEvent(EVENT_BULWARK_RETRY_BUDGET_EXHAUSTED, attributes, call.clock.now());
-  }
-  call.countEvent(BulwarkEventName.RetryBudgetExhausted);
-}
-
-function onTimeout({ attempt, error, context }: TimeoutEvent): void {
-  callStateOf(context)?.noteTimeout(error, attempt);
+  call
+    ?.spanFor()
+    ?.addEvent(
+      EVENT_BULWARK_RETRY_BUDGET_EXHAUSTED,
+      withErrorType({ [ATTR_BULWARK_ATTEMPT_NUMBER]: attempt }, error),
+      call.clock.now(),
+    );
+  call?.countEvent(BulwarkEventName.RetryBudgetExhausted);
 }
 
 function onStateChange({ key, from, to }: CircuitStateChangeEvent): void {
   // Not a per-call event: the call that caused it is the one whose context is active, if any.
   const call = activeCallState();
-  const attributes: Attributes = {
-    [ATTR_BULWARK_CIRCUIT_BREAKER_STATE]: attributeState(to),
-    [ATTR_BULWARK_CIRCUIT_BREAKER_PREVIOUS_STATE]: attributeState(from),
-    [ATTR_BULWARK_CIRCUIT_BREAKER_KEY]: key,
-  };
-  const span = call ? call.spanFor(undefined) : trace.getActiveSpan();
-  if (span?.isRecording()) span.addEvent(EVENT_BULWARK_CIRCUIT_BREAKER_STATE_CHANGE, attributes);
+  const span = call ? call.spanFor() : trace.getActiveSpan();
+  if (span?.isRecording())
+    span.addEvent(EVENT_BULWARK_CIRCUIT_BREAKER_STATE_CHANGE, {
+      [ATTR_BULWARK_CIRCUIT_BREAKER_STATE]: attributeState(to),
+      [ATTR_BULWARK_CIRCUIT_BREAKER_PREVIOUS_STATE]: attributeState(from),
+      [ATTR_BULWARK_CIRCUIT_BREAKER_KEY]: key,
+    });
   const eventName = breakerEventNames[to] as string;
   const extra = { [ATTR_BULWARK_CIRCUIT_BREAKER_KEY]: key };
   if (call) call.countEvent(eventName, extra);
@@ -96,35 +92,33 @@ function onStateChange({ key, from, to }: CircuitStateChangeEvent): void {
 
 function onBreakerRejected({ key, context }: CircuitRejectedEvent): void {
   const call = callStateOf(context);
-  if (!call) return;
   call
-    .spanFor(undefined)
+    ?.spanFor()
     ?.addEvent(
       EVENT_BULWARK_CIRCUIT_BREAKER_REJECTED,
       { [ATTR_BULWARK_ATTEMPT_NUMBER]: context.attempt, [ATTR_BULWARK_CIRCUIT_BREAKER_KEY]: key },
       call.clock.now(),
     );
-  call.countEvent(BulwarkEventName.CircuitRejected);
+  call?.countEvent(BulwarkEventName.CircuitRejected);
 }
 
 function onQueued({ key, context }: BulkheadQueuedEvent): void {
   const call = callStateOf(context);
   call
-    ?.spanFor(undefined)
+    ?.spanFor()
     ?.addEvent(EVENT_BULWARK_BULKHEAD_QUEUED, { [ATTR_BULWARK_BULKHEAD_KEY]: key }, call.clock.now());
 }
 
 function onAcquired({ key, waitedMs, context }: BulkheadAcquiredEvent): void {
   const call = callStateOf(context);
-  if (!call) return;
   call
-    .spanFor(undefined)
+    ?.spanFor()
     ?.addEvent(
       EVENT_BULWARK_BULKHEAD_ACQUIRED,
       { [ATTR_BULWARK_BULKHEAD_KEY]: key, [ATTR_BULWARK_BULKHEAD_QUEUE_DURATION]: waitedMs / 1000 },
       call.clock.now(),
     );
-  call.instruments?.record(METRIC_BULWARK_BULKHEAD_QUEUE_DURATION, waitedMs / 1000, {
+  call?.instruments?.record(METRIC_BULWARK_BULKHEAD_QUEUE_DURATION, waitedMs / 1000, {
     [ATTR_BULWARK_PIPELINE_NAME]: call.options.name,
     [ATTR_BULWARK_BULKHEAD_KEY]: key,
   });
@@ -132,71 +126,62 @@ function onAcquired({ key, waitedMs, context }: BulkheadAcquiredEvent): void {
 
 function onBulkheadRejected({ key, error, context }: BulkheadRejectedEvent): void {
   const call = callStateOf(context);
-  if (!call) return;
   call
-    .spanFor(undefined)
+    ?.spanFor()
     ?.addEvent(
       EVENT_BULWARK_BULKHEAD_REJECTED,
       { [ATTR_BULWARK_BULKHEAD_KEY]: key, [ATTR_ERROR_TYPE]: errorType(error) },
       call.clock.now(),
     );
-  call.countEvent(BulwarkEventName.BulkheadRejected);
+  call?.countEvent(BulwarkEventName.BulkheadRejected);
 }
 
-/** Subscribes to the events of one policy, by its kind. */
-function subscribe(policy: ObservablePolicy): void {
-  switch (policy.kind) {
-    case 'retry':
-      // Its give-up is a lifecycle event: the call record receives it from the context.
-      policy.onRetry(onRetry);
-      policy.onBudgetExhausted(onBudgetExhausted);
-      return;
-    case 'timeout':
-      policy.onTimeout(onTimeout);
-      return;
-    case 'circuit-breaker':
-      policy.onStateChange(onStateChange);
-      policy.onRejected(onBreakerRejected);
-      return;
-    case 'bulkhead':
-      policy.onQueued(onQueued);
-      policy.onAcquired(onAcquired);
-      policy.onRejected(onBulkheadRejected);
-      return;
-  }
-}
-
-const KINDS: ReadonlySet<unknown> = new Set<ObservablePolicy['kind']>([
-  'retry',
-  'timeout',
-  'circuit-breaker',
-  'bulkhead',
-]);
-
-/** A policy that says which kind of {@link ObservablePolicy} it is. */
-function isObservable(policy: object): policy is ObservablePolicy {
-  return KINDS.has((policy as { kind?: unknown }).kind);
+/** `policy` and every policy inside it (`policies` of wrapped policies, recursively), each once. */
+export function* nestedPolicies(policy: object, seen = new Set<object>()): Generator<object> {
+  if (seen.has(policy)) return;
+  seen.add(policy);
+  yield policy;
+  const inner = (policy as { policies?: unknown }).policies;
+  if (!Array.isArray(inner)) return;
+  for (const child of inner)
+    if (typeof child === 'object' && child !== null) yield* nestedPolicies(child, seen);
 }
 
 const subscribed = new WeakSet<object>();
 
 /**
  * Subscribes, once per policy object for the process's life, to the events of `policy` and of
- * every policy inside it (`policies` of wrapped policies, recursively). The listeners find the
- * call they belong to in the event's context, so one subscription serves every instrumentation
- * sharing the policy and nothing is counted twice.
+ * every policy inside it, by its kind. The listeners find the call they belong to in the event's
+ * context, so one subscription serves every instrumentation sharing the policy and nothing is
+ * counted twice.
  */
-export function subscribePolicyEvents(policy: object, pipelineName: string, seen = new Set<object>()): void {
-  if (seen.has(policy)) return;
-  seen.add(policy);
-  const inner = (policy as { policies?: unknown }).policies;
-  if (Array.isArray(inner)) {
-    for (const child of inner)
-      if (typeof child === 'object' && child !== null) subscribePolicyEvents(child, pipelineName, seen);
+export function subscribePolicyEvents(root: object, pipelineName: string): void {
+  for (const policy of nestedPolicies(root)) {
+    const observable = policy as ObservablePolicy;
+    if (!['retry', 'timeout', 'circuit-breaker', 'bulkhead'].includes(observable.kind)) continue;
+    watchPolicy(observable, pipelineName);
+    if (subscribed.has(policy)) continue;
+    subscribed.add(policy);
+    switch (observable.kind) {
+      case 'retry':
+        // Its give-up is a lifecycle event: the call record receives it from the context.
+        observable.onRetry(onRetry);
+        observable.onBudgetExhausted(onBudgetExhausted);
+        break;
+      case 'timeout':
+        observable.onTimeout(({ attempt, error, context }: TimeoutEvent) =>
+          callStateOf(context)?.noteTimeout(error, attempt),
+        );
+        break;
+      case 'circuit-breaker':
+        observable.onStateChange(onStateChange);
+        observable.onRejected(onBreakerRejected);
+        break;
+      case 'bulkhead':
+        observable.onQueued(onQueued);
+        observable.onAcquired(onAcquired);
+        observable.onRejected(onBulkheadRejected);
+        break;
+    }
   }
-  if (!isObservable(policy)) return;
-  watchPolicy(policy, pipelineName);
-  if (subscribed.has(policy)) return;
-  subscribed.add(policy);
-  subscribe(policy);
 }

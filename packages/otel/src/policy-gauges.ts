@@ -1,6 +1,6 @@
 import type { ObservablePolicy } from '@bulwark/core';
-import { type Attributes, type ObservableResult, ValueType } from '@opentelemetry/api';
-import { type Instruments, onInstruments } from './active-instruments.js';
+import { type Meter, ValueType } from '@opentelemetry/api';
+import type { Instruments } from './active-providers.js';
 import {
   ATTR_BULWARK_BULKHEAD_KEY,
   ATTR_BULWARK_CIRCUIT_BREAKER_KEY,
@@ -14,93 +14,52 @@ import {
 } from './semconv.js';
 
 type Watchable = Exclude<ObservablePolicy, { kind: 'timeout' }>;
-type Of<K extends Watchable['kind']> = Extract<Watchable, { kind: K }>;
+type Kind = Watchable['kind'];
+type Of<K extends Kind> = Extract<Watchable, { kind: K }>;
 
 /** The states a breaker reports on `bulwark.circuit_breaker.state`, one series each. */
 const BREAKER_STATES = ['closed', 'open', 'half-open'] as const;
 
-interface Watched<P extends object> {
-  readonly policy: WeakRef<P>;
-  readonly pipeline: string;
-}
-
-const breakers: Watched<Of<'circuit-breaker'>>[] = [];
-const bulkheads: Watched<Of<'bulkhead'>>[] = [];
-const retries: Watched<Of<'retry'>>[] = [];
+/** The watched policies of each kind, by weak reference, with their pipeline's name. */
+const watched: { [K in Kind]: { readonly policy: WeakRef<Of<K>>; readonly pipeline: string }[] } = {
+  'circuit-breaker': [],
+  bulkhead: [],
+  retry: [],
+};
 const known = new WeakSet<object>();
 
 /** Drops the entries whose policy was collected; calls `visit` with the live ones. */
-function each<P extends object>(list: Watched<P>[], visit: (policy: P, pipeline: string) => void): void {
+function each<K extends Kind>(kind: K, visit: (policy: Of<K>, pipeline: string) => void): void {
+  const list = watched[kind];
   for (let index = list.length - 1; index >= 0; index--) {
-    const entry = list[index] as Watched<P>;
+    const entry = list[index] as (typeof list)[number];
     const policy = entry.policy.deref();
     if (policy === undefined) list.splice(index, 1);
-    else visit(policy, entry.pipeline);
+    else visit(policy as Of<K>, entry.pipeline);
   }
 }
 
-function observeBreakers(result: ObservableResult): void {
-  each(breakers, (policy, pipeline) => {
-    for (const [key, status] of policy.states()) {
-      for (const state of BREAKER_STATES) {
-        const attributes: Attributes = {
-          [ATTR_BULWARK_PIPELINE_NAME]: pipeline,
-          [ATTR_BULWARK_CIRCUIT_BREAKER_KEY]: key,
-          [ATTR_BULWARK_CIRCUIT_BREAKER_STATE]: state.replace('-', '_'),
-        };
-        result.observe(state === status.state ? 1 : 0, attributes);
-      }
-    }
-  });
-}
-
-function observeBulkheads(executing: ObservableResult, queued: ObservableResult): void {
-  each(bulkheads, (policy, pipeline) => {
-    for (const [key, status] of policy.states()) {
-      const attributes: Attributes = {
-        [ATTR_BULWARK_PIPELINE_NAME]: pipeline,
-        [ATTR_BULWARK_BULKHEAD_KEY]: key,
-      };
-      executing.observe(status.running, attributes);
-      queued.observe(status.queued, attributes);
-    }
-  });
-}
-
-function observeBudgets(result: ObservableResult): void {
-  each(retries, (policy, pipeline) => {
-    for (const [key, status] of policy.states()) {
-      if (Number.isFinite(status.remaining))
-        result.observe(status.remaining, {
-          [ATTR_BULWARK_PIPELINE_NAME]: pipeline,
-          [ATTR_BULWARK_RETRY_KEY]: key,
-        });
-    }
-  });
-}
-
-/** Which observable instruments exist on which meter's instruments. */
-const registered = new WeakMap<Instruments, Set<string>>();
-
-function register(instruments: Instruments): void {
-  let done = registered.get(instruments);
-  if (!done) {
-    done = new Set();
-    registered.set(instruments, done);
-  }
-  const { meter } = instruments;
-  if (breakers.length > 0 && !done.has('breaker')) {
-    done.add('breaker');
+/** Creates the observable instruments that report one kind of policy. */
+const GAUGES: { readonly [K in Kind]: (meter: Meter) => void } = {
+  'circuit-breaker': (meter) =>
     meter
       .createObservableGauge(METRIC_BULWARK_CIRCUIT_BREAKER_STATE, {
         description: 'Circuit breaker state: one series per state, 1 for the current one.',
         unit: '1',
         valueType: ValueType.INT,
       })
-      .addCallback(observeBreakers);
-  }
-  if (bulkheads.length > 0 && !done.has('bulkhead')) {
-    done.add('bulkhead');
+      .addCallback((result) =>
+        each('circuit-breaker', (policy, pipeline) => {
+          for (const [key, status] of policy.states())
+            for (const state of BREAKER_STATES)
+              result.observe(state === status.state ? 1 : 0, {
+                [ATTR_BULWARK_PIPELINE_NAME]: pipeline,
+                [ATTR_BULWARK_CIRCUIT_BREAKER_KEY]: key,
+                [ATTR_BULWARK_CIRCUIT_BREAKER_STATE]: state.replace('-', '_'),
+              });
+        }),
+      ),
+  bulkhead: (meter) => {
     const executing = meter.createObservableUpDownCounter(METRIC_BULWARK_BULKHEAD_EXECUTING, {
       description: 'Calls holding a bulkhead slot.',
       unit: '{request}',
@@ -113,30 +72,52 @@ function register(instruments: Instruments): void {
     });
     meter.addBatchObservableCallback(
       (result) =>
-        observeBulkheads(
-          { observe: (value, attributes) => result.observe(executing, value, attributes) },
-          { observe: (value, attributes) => result.observe(queued, value, attributes) },
-        ),
+        each('bulkhead', (policy, pipeline) => {
+          for (const [key, status] of policy.states()) {
+            const attributes = { [ATTR_BULWARK_PIPELINE_NAME]: pipeline, [ATTR_BULWARK_BULKHEAD_KEY]: key };
+            result.observe(executing, status.running, attributes);
+            result.observe(queued, status.queued, attributes);
+          }
+        }),
       [executing, queued],
     );
-  }
-  if (retries.length > 0 && !done.has('retry')) {
-    done.add('retry');
+  },
+  retry: (meter) =>
     meter
       .createObservableGauge(METRIC_BULWARK_RETRY_BUDGET_REMAINING, {
         description: 'Retries the retry budget still allows.',
         unit: '{retry}',
         valueType: ValueType.INT,
       })
-      .addCallback(observeBudgets);
+      .addCallback((result) =>
+        each('retry', (policy, pipeline) => {
+          for (const [key, status] of policy.states())
+            if (Number.isFinite(status.remaining))
+              result.observe(status.remaining, {
+                [ATTR_BULWARK_PIPELINE_NAME]: pipeline,
+                [ATTR_BULWARK_RETRY_KEY]: key,
+              });
+        }),
+      ),
+};
+
+/** The latest instruments made, which a policy watched from now on reports on. */
+let current: Instruments | undefined;
+
+/** Which kinds have their observable instruments on which meter's instruments. */
+const registered = new WeakMap<Instruments, Set<Kind>>();
+
+/** Creates, on these instruments' meter, the gauges of every kind of policy watched and not yet reported there. */
+export function registerGauges(instruments: Instruments): void {
+  current = instruments;
+  const done = registered.get(instruments) ?? new Set<Kind>();
+  registered.set(instruments, done);
+  for (const kind of Object.keys(GAUGES) as Kind[]) {
+    if (watched[kind].length === 0 || done.has(kind)) continue;
+    done.add(kind);
+    GAUGES[kind](instruments.meter);
   }
 }
-
-let current: Instruments | undefined;
-onInstruments((instruments) => {
-  current = instruments;
-  register(instruments);
-});
 
 /**
  * Watches a policy's state for the gauges (`bulwark.circuit_breaker.state`,
@@ -146,8 +127,9 @@ onInstruments((instruments) => {
 export function watchPolicy(policy: ObservablePolicy, pipeline: string): void {
   if (policy.kind === 'timeout' || known.has(policy)) return;
   known.add(policy);
-  if (policy.kind === 'circuit-breaker') breakers.push({ policy: new WeakRef(policy), pipeline });
-  else if (policy.kind === 'bulkhead') bulkheads.push({ policy: new WeakRef(policy), pipeline });
-  else retries.push({ policy: new WeakRef(policy), pipeline });
-  if (current) register(current);
+  (watched[policy.kind] as { policy: WeakRef<Watchable>; pipeline: string }[]).push({
+    policy: new WeakRef(policy),
+    pipeline,
+  });
+  if (current) registerGauges(current);
 }

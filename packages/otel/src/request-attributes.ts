@@ -20,9 +20,25 @@ const finite = (value: unknown): value is number => typeof value === 'number' &&
 
 const NO_OPTIONS: Fields = Object.freeze({});
 
-/** A parameter from Ollama's `options`, else from the request itself (OpenAI's shape). */
-function read(options: Fields, request: Fields, name: string): unknown {
-  return options[name] ?? request[name];
+/** Numeric parameters, read from Ollama's `options`, else from the request itself (OpenAI's shape). */
+const NUMBERS: readonly (readonly [string, string])[] = [
+  ['temperature', ATTR_GEN_AI_REQUEST_TEMPERATURE],
+  ['top_p', ATTR_GEN_AI_REQUEST_TOP_P],
+  ['top_k', ATTR_GEN_AI_REQUEST_TOP_K],
+  ['seed', ATTR_GEN_AI_REQUEST_SEED],
+  ['frequency_penalty', ATTR_GEN_AI_REQUEST_FREQUENCY_PENALTY],
+  ['presence_penalty', ATTR_GEN_AI_REQUEST_PRESENCE_PENALTY],
+];
+
+const withImages = (fields: unknown): boolean =>
+  isObject(fields) && Array.isArray(fields.images) && fields.images.length > 0;
+
+/** True when a chat or generate request carries images (its token modality is then not just text). */
+export function hasImages(request: unknown): boolean {
+  return (
+    withImages(request) ||
+    (isObject(request) && Array.isArray(request.messages) && request.messages.some(withImages))
+  );
 }
 
 /** True when the request object asks for a stream (`stream: true`). */
@@ -39,22 +55,14 @@ export function requestAttributes(request: unknown, into: Attributes): void {
   if (!isObject(request)) return;
   const options: Fields = isObject(request.options) ? request.options : NO_OPTIONS;
 
-  const temperature = read(options, request, 'temperature');
-  if (finite(temperature)) into[ATTR_GEN_AI_REQUEST_TEMPERATURE] = temperature;
-  const topP = read(options, request, 'top_p');
-  if (finite(topP)) into[ATTR_GEN_AI_REQUEST_TOP_P] = topP;
-  const topK = read(options, request, 'top_k');
-  if (finite(topK)) into[ATTR_GEN_AI_REQUEST_TOP_K] = topK;
+  for (const [name, attribute] of NUMBERS) {
+    const value = options[name] ?? request[name];
+    if (finite(value)) into[attribute] = value;
+  }
   const maxTokens = options.num_predict ?? request.max_completion_tokens ?? request.max_tokens;
   // Ollama: -1 means no limit, -2 fill the context; neither is a token count.
   if (finite(maxTokens) && maxTokens > 0) into[ATTR_GEN_AI_REQUEST_MAX_TOKENS] = maxTokens;
-  const seed = read(options, request, 'seed');
-  if (finite(seed)) into[ATTR_GEN_AI_REQUEST_SEED] = seed;
-  const frequencyPenalty = read(options, request, 'frequency_penalty');
-  if (finite(frequencyPenalty)) into[ATTR_GEN_AI_REQUEST_FREQUENCY_PENALTY] = frequencyPenalty;
-  const presencePenalty = read(options, request, 'presence_penalty');
-  if (finite(presencePenalty)) into[ATTR_GEN_AI_REQUEST_PRESENCE_PENALTY] = presencePenalty;
-  const stop = read(options, request, 'stop');
+  const stop = options.stop ?? request.stop;
   if (typeof stop === 'string') into[ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = [stop];
   else if (Array.isArray(stop) && stop.every((entry) => typeof entry === 'string'))
     into[ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = stop as string[];

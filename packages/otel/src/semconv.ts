@@ -19,17 +19,11 @@
 // ---------------------------------------------------------------------------------------------
 // General attributes (stable)
 
-/** `stable` */
 export const ATTR_ERROR_TYPE = 'error.type';
-/** `stable` */
 export const ATTR_SERVER_ADDRESS = 'server.address';
-/** `stable` */
 export const ATTR_SERVER_PORT = 'server.port';
-/** `stable` */
 export const ATTR_EXCEPTION_TYPE = 'exception.type';
-/** `stable` */
 export const ATTR_EXCEPTION_MESSAGE = 'exception.message';
-/** `stable` */
 export const ATTR_EXCEPTION_STACKTRACE = 'exception.stacktrace';
 /** `stable`: the ordinal of an HTTP resend, from 1 on. */
 export const ATTR_HTTP_REQUEST_RESEND_COUNT = 'http.request.resend_count';
@@ -38,29 +32,21 @@ export const ATTR_HTTP_REQUEST_RESEND_COUNT = 'http.request.resend_count';
 export const ERROR_TYPE_OTHER = '_OTHER';
 
 // ---------------------------------------------------------------------------------------------
-// GenAI attributes (v1.41.1; same names in genai-main)
+// GenAI attributes (v1.41.1 unless marked; same names in genai-main)
 
 /** `v1.41.1` Required. */
 export const ATTR_GEN_AI_OPERATION_NAME = 'gen_ai.operation.name';
 /** `v1.41.1` Required. Replaces the deprecated `gen_ai.system`. */
 export const ATTR_GEN_AI_PROVIDER_NAME = 'gen_ai.provider.name';
-/** `v1.41.1` */
 export const ATTR_GEN_AI_REQUEST_MODEL = 'gen_ai.request.model';
-/** `v1.41.1` */
 export const ATTR_GEN_AI_REQUEST_TEMPERATURE = 'gen_ai.request.temperature';
-/** `v1.41.1` */
 export const ATTR_GEN_AI_REQUEST_TOP_P = 'gen_ai.request.top_p';
 /** `v1.41.1` (double in v1.41.1, int in genai-main) */
 export const ATTR_GEN_AI_REQUEST_TOP_K = 'gen_ai.request.top_k';
-/** `v1.41.1` */
 export const ATTR_GEN_AI_REQUEST_MAX_TOKENS = 'gen_ai.request.max_tokens';
-/** `v1.41.1` */
 export const ATTR_GEN_AI_REQUEST_SEED = 'gen_ai.request.seed';
-/** `v1.41.1` */
 export const ATTR_GEN_AI_REQUEST_STOP_SEQUENCES = 'gen_ai.request.stop_sequences';
-/** `v1.41.1` */
 export const ATTR_GEN_AI_REQUEST_FREQUENCY_PENALTY = 'gen_ai.request.frequency_penalty';
-/** `v1.41.1` */
 export const ATTR_GEN_AI_REQUEST_PRESENCE_PENALTY = 'gen_ai.request.presence_penalty';
 /** `v1.41.1`: set (true) if and only if the request streams. */
 export const ATTR_GEN_AI_REQUEST_STREAM = 'gen_ai.request.stream';
@@ -68,17 +54,12 @@ export const ATTR_GEN_AI_REQUEST_STREAM = 'gen_ai.request.stream';
 export const ATTR_GEN_AI_OUTPUT_TYPE = 'gen_ai.output.type';
 /** `v1.41.1`: embeddings span. */
 export const ATTR_GEN_AI_EMBEDDINGS_DIMENSION_COUNT = 'gen_ai.embeddings.dimension.count';
-/** `v1.41.1` */
 export const ATTR_GEN_AI_RESPONSE_MODEL = 'gen_ai.response.model';
-/** `v1.41.1` */
 export const ATTR_GEN_AI_RESPONSE_ID = 'gen_ai.response.id';
-/** `v1.41.1` */
 export const ATTR_GEN_AI_RESPONSE_FINISH_REASONS = 'gen_ai.response.finish_reasons';
 /** `v1.41.1`: seconds. Set for every call that received a chunk, streamed or not. */
 export const ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK = 'gen_ai.response.time_to_first_chunk';
-/** `v1.41.1` */
 export const ATTR_GEN_AI_USAGE_INPUT_TOKENS = 'gen_ai.usage.input_tokens';
-/** `v1.41.1` */
 export const ATTR_GEN_AI_USAGE_OUTPUT_TOKENS = 'gen_ai.usage.output_tokens';
 /** `v1.41.1`: `input`, `output` on `gen_ai.client.token.usage`. */
 export const ATTR_GEN_AI_TOKEN_TYPE = 'gen_ai.token.type';

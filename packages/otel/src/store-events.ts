@@ -1,6 +1,6 @@
 import type { Disposable, Event } from '@bulwark/core';
-import { trace } from '@opentelemetry/api';
-import { activeInstruments } from './active-instruments.js';
+import { type Attributes, trace } from '@opentelemetry/api';
+import { activeInstruments } from './active-providers.js';
 import { errorType } from './error-type.js';
 import {
   ATTR_BULWARK_EVENT_NAME,
@@ -22,8 +22,18 @@ export interface ObservableStore {
   readonly onAvailable: Event<{ readonly store: string; readonly unavailableMs: number }>;
 }
 
-/** `retry budget` → `retry_budget`, the attribute's form. */
-const storeName = (store: string): string => store.trim().replace(/\s+/g, '_');
+/**
+ * One change of a store: a `bulwark.events` point and a span event on the active span, both with
+ * `bulwark.store.name` (`retry budget` → `retry_budget`, the attribute's form).
+ */
+function report(store: string, eventName: string, spanEvent: string, extra: Attributes): void {
+  const attributes = { [ATTR_BULWARK_STORE_NAME]: store.trim().replace(/\s+/g, '_') };
+  activeInstruments()?.record(METRIC_BULWARK_EVENTS, 1, {
+    [ATTR_BULWARK_EVENT_NAME]: eventName,
+    ...attributes,
+  });
+  trace.getActiveSpan()?.addEvent(spanEvent, { ...attributes, ...extra });
+}
 
 /**
  * Reports when shared stores fall back to local state and when they return: each change adds one
@@ -35,32 +45,18 @@ const storeName = (store: string): string => store.trim().replace(/\s+/g, '_');
  * const stop = instrumentStores(redisBulkheadStore({ client }), redisBreakerStore({ client }));
  */
 export function instrumentStores(...stores: ObservableStore[]): Disposable {
-  const subscriptions: Disposable[] = [];
-  for (const store of stores) {
-    subscriptions.push(
-      store.onUnavailable(({ store: name, error }) => {
-        const attributes = { [ATTR_BULWARK_STORE_NAME]: storeName(name) };
-        activeInstruments()?.record(METRIC_BULWARK_EVENTS, 1, {
-          [ATTR_BULWARK_EVENT_NAME]: BulwarkEventName.StoreUnavailable,
-          ...attributes,
-        });
-        trace
-          .getActiveSpan()
-          ?.addEvent(EVENT_BULWARK_STORE_UNAVAILABLE, { ...attributes, [ATTR_ERROR_TYPE]: errorType(error) });
+  const subscriptions = stores.flatMap((store) => [
+    store.onUnavailable(({ store: name, error }) =>
+      report(name, BulwarkEventName.StoreUnavailable, EVENT_BULWARK_STORE_UNAVAILABLE, {
+        [ATTR_ERROR_TYPE]: errorType(error),
       }),
-      store.onAvailable(({ store: name, unavailableMs }) => {
-        const attributes = { [ATTR_BULWARK_STORE_NAME]: storeName(name) };
-        activeInstruments()?.record(METRIC_BULWARK_EVENTS, 1, {
-          [ATTR_BULWARK_EVENT_NAME]: BulwarkEventName.StoreAvailable,
-          ...attributes,
-        });
-        trace.getActiveSpan()?.addEvent(EVENT_BULWARK_STORE_AVAILABLE, {
-          ...attributes,
-          [ATTR_BULWARK_STORE_UNAVAILABLE_DURATION]: unavailableMs / 1_000,
-        });
+    ),
+    store.onAvailable(({ store: name, unavailableMs }) =>
+      report(name, BulwarkEventName.StoreAvailable, EVENT_BULWARK_STORE_AVAILABLE, {
+        [ATTR_BULWARK_STORE_UNAVAILABLE_DURATION]: unavailableMs / 1_000,
       }),
-    );
-  }
+    ),
+  ]);
   return {
     dispose() {
       for (const subscription of subscriptions.splice(0)) subscription.dispose();
