@@ -5,6 +5,7 @@ import {
   type Clock,
   type Context,
   type GiveUpEvent,
+  TimeoutError,
 } from '@bulwark/core';
 import { type Cancel, cancelOf } from '@bulwark/core/internal';
 import {
@@ -224,9 +225,13 @@ export class CallState {
     }
   }
 
-  /** The caller cancelled: its signal aborted and this is the signal's reason. */
+  /**
+   * The caller cancelled: its signal aborted and this is the signal's reason. A Bulwark timeout as
+   * the reason is a deadline (the call's own `totalMs`, or a policy's around the client), recorded
+   * as a timeout, as `retry()` reports it (`outer-deadline`).
+   */
   isCancel(error: unknown): boolean {
-    return this.#cancel.aborted && error === this.#cancel.reason;
+    return this.#cancel.aborted && error === this.#cancel.reason && !TimeoutError.is(error);
   }
 
   /** The open span of an attempt, else the operation span (for events). */

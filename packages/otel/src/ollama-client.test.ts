@@ -254,6 +254,20 @@ describe('the Ollama client with instrument', () => {
     expect(call.attributes['error.type']).toBe(ErrorCode.Timeout);
   });
 
+  it("records a call's own totalMs running out as a timeout and an outer-deadline give-up, not a cancel", async () => {
+    sim.setFaults([{ route: '/api/chat', kind: 'hang' }]);
+    await expect(
+      client().chat({ model: 'llama3.2', messages }, { timeout: { totalMs: 200 } }),
+    ).rejects.toMatchObject({ code: ErrorCode.Timeout, phase: 'total' });
+    const call = callSpan();
+    expect(call.events.map((event) => event.name)).not.toContain('bulwark.cancelled');
+    expect(call.attributes).toMatchObject({ 'error.type': ErrorCode.Timeout, 'bulwark.timeout.count': 1 });
+    expect(call.status.code).toBe(SpanStatusCode.ERROR);
+    const giveUp = call.events.find((event) => event.name === 'bulwark.retry.give_up');
+    expect(giveUp?.attributes?.['bulwark.retry.reason']).toBe('outer-deadline');
+    expect(call.events.filter((event) => event.name === 'bulwark.timeout')).toHaveLength(1);
+  });
+
   it('traces an embeddings call', async () => {
     const answer = await client().embed({ model: 'nomic-embed-text', input: [PROMPT, 'another'] });
     expect(answer.embeddings).toHaveLength(2);
