@@ -93,6 +93,29 @@ describe('LineReader', () => {
     expect(read(cut(bytes(`${exact}\r\n`), [13, 50, 99]), 101)).toEqual([JSON.parse(exact)]);
   });
 
+  it('reads the lines of one chunk as one parse only when each line is one object on its own', () => {
+    const objects = [{ a: 1 }, { b: '},{' }, { c: [1, 2] }];
+    expect(read([bytes(`${objects.map((object) => JSON.stringify(object)).join('\n')}\n`)])).toEqual(objects);
+    // Two objects on one line are not a record, even where the lines joined would parse.
+    expect(() => read([bytes('{"a":1},{"b":2}\n{"c":3}\n')])).toThrow(ProtocolError);
+    // Lines that are objects only when joined.
+    expect(() => read([bytes('{"a":"x\n"}\n')])).toThrow(ProtocolError);
+    expect(() => read([bytes('{"a":[1\n2]}\n{"b":1}\n')])).toThrow(ProtocolError);
+    // Other JSON values are read as they are, one line at a time.
+    expect(read([bytes('{"a":1}\n[1]\n2\n')])).toEqual([{ a: 1 }, [1], 2]);
+  });
+
+  it('delivers the records before a bad or over-long line of the same chunk, then fails', () => {
+    for (const bad of ['not json', `{"c":"${'x'.repeat(200)}"}`]) {
+      const reader = new LineReader(100);
+      const records: unknown[] = [];
+      expect(() =>
+        reader.push(bytes(`{"a":1}\n{"b":2}\n${bad}\n{"d":4}\n`), (record) => records.push(record)),
+      ).toThrow(ProtocolError);
+      expect(records).toEqual([{ a: 1 }, { b: 2 }]);
+    }
+  });
+
   it('arbitrary chunking gives the same records (property)', () => {
     const value = fc.oneof(
       fc.string({ unit: 'grapheme' }),
