@@ -21,18 +21,17 @@ afterAll(async () => {
 const messages = [{ role: 'user', content: 'hello' }];
 
 /** The events as `type attempt[ outcome| reason]` lines, which are what a listener would log. */
-const lines = (events: CallEvent[]) =>
-  events.map((event) => {
-    switch (event.type) {
-      case 'attempt-start':
-      case 'commit':
-        return `${event.type} ${event.attempt}`;
-      case 'attempt-end':
-        return `${event.type} ${event.attempt} ${event.outcome}`;
-      case 'give-up':
-        return `${event.type} ${event.attempt} ${event.reason}`;
-    }
-  });
+const line = (event: CallEvent): string => {
+  switch (event.type) {
+    case 'attempt-end':
+      return `${event.type} ${event.attempt} ${event.outcome}`;
+    case 'give-up':
+      return `${event.type} ${event.attempt} ${event.reason}`;
+    default:
+      return `${event.type} ${event.attempt}`;
+  }
+};
+const lines = (events: CallEvent[]) => events.map(line);
 
 describe('ollama calls take onCallEvent', () => {
   it('a whole chat that succeeds on its second attempt reports both attempts', async () => {
