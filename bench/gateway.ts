@@ -1,15 +1,10 @@
 // `pnpm build && tsx bench/gateway.ts [--quick]`: the gateway suite of `pnpm bench`
 // alone: added latency per call and streaming throughput against a direct connection.
-import { startSimProcess } from './lib/sim-process.js';
+import { BENCH_SIM, startSimProcess } from './lib/sim-process.js';
 import { gatewayOverhead } from './suites/gateway.js';
 
 const quick = process.argv.includes('--quick');
-const sim = await startSimProcess({
-  models: ['llama3.2', { name: 'long', replyTokens: 1_000_000 }],
-  numParallel: 2_048,
-  maxQueue: 100_000,
-  requestLogLimit: 0,
-});
+const sim = await startSimProcess(BENCH_SIM);
 try {
   const result = await gatewayOverhead(
     sim.url,

@@ -1,12 +1,11 @@
 // `pnpm bench` (`--quick` for a run under a minute): Bulwark beside the baselines a user would
 // otherwise pick, measured in one run against the simulator in a separate process. Every figure is
 // the median of at least 5 rounds, with its spread. Targets below are reported, never enforced.
-// It measures the built packages (`pnpm bench` runs `pnpm build` first), see lib/built.ts.
+// It measures the built packages (`pnpm bench` runs `pnpm build` first); see lib/built.ts.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { assertBuilt } from './lib/built.js';
-import { startSimProcess } from './lib/sim-process.js';
-import { formatNumber, type Summary } from './lib/stats.js';
+import { BENCH_SIM, startSimProcess } from './lib/sim-process.js';
+import { formatNumber, ratio, type Summary } from './lib/stats.js';
 import { renderTable } from './lib/table.js';
 import { faults } from './suites/faults.js';
 import { runFleetSuite } from './suites/fleet.js';
@@ -19,7 +18,6 @@ import { simulatorCapacity } from './suites/simulator.js';
 import { streaming } from './suites/streaming.js';
 import { FLOOR, REFERENCE, throughput } from './suites/throughput.js';
 
-assertBuilt();
 const quick = process.argv.includes('--quick');
 const config = quick
   ? {
@@ -61,14 +59,8 @@ const target = (what: string, value: number, limit: number, above: boolean, unit
 };
 const show = (summary: Summary | undefined, digits = 0) =>
   summary ? `${formatNumber(summary.median, digits)} ±${Math.round(summary.spread * 50)}%` : '—';
-const ratio = (a: Summary | undefined, b: Summary | undefined) => (a && b ? a.median / b.median : Number.NaN);
 
-const sim = await startSimProcess({
-  models: ['llama3.2', { name: 'long', replyTokens: 1_000_000 }],
-  numParallel: 2_048,
-  maxQueue: 100_000,
-  requestLogLimit: 0,
-});
+const sim = await startSimProcess(BENCH_SIM);
 const faultSim = await startSimProcess({
   models: ['llama3.2'],
   numParallel: 2_048,

@@ -2,13 +2,11 @@
 // the stream and pipeline targets alone (the full pipeline beside raw undici at c=1/32/256, a long
 // stream beside a raw line reader), for a profile (`node --cpu-prof --import tsx …`) or repeated runs.
 // Ratios are compared within one run; the figures need a quiet machine.
-import { assertBuilt } from './lib/built.js';
-import { startSimProcess } from './lib/sim-process.js';
-import { formatNumber, type Summary } from './lib/stats.js';
+import { BENCH_SIM, startSimProcess } from './lib/sim-process.js';
+import { formatNumber, ratio } from './lib/stats.js';
 import { streaming } from './suites/streaming.js';
 import { throughput } from './suites/throughput.js';
 
-assertBuilt();
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const value = (name: string, fallback: number) => {
@@ -18,14 +16,8 @@ const value = (name: string, fallback: number) => {
 const rounds = value('--rounds', 5);
 const durationMs = value('--duration-ms', quick ? 300 : 1_500);
 const concurrencies = args.includes('--c') ? [value('--c', 32)] : [1, 32, 256];
-const ratio = (a: Summary | undefined, b: Summary | undefined) => (a && b ? a.median / b.median : Number.NaN);
 
-const sim = await startSimProcess({
-  models: ['llama3.2', { name: 'long', replyTokens: 1_000_000 }],
-  numParallel: 2_048,
-  maxQueue: 100_000,
-  requestLogLimit: 0,
-});
+const sim = await startSimProcess(BENCH_SIM);
 try {
   if (!args.includes('--no-throughput')) {
     const rows = await throughput(sim.url, {

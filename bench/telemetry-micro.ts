@@ -12,8 +12,11 @@ import { context, metrics, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, NoopSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { assertBuilt } from './lib/built.js';
 import { formatNumber, summarize } from './lib/stats.js';
 import { telemetryFloor } from './lib/telemetry-floor.js';
+
+assertBuilt();
 
 class Reader extends MetricReader {
   constructor() {

@@ -33,16 +33,28 @@ const line = (event: CallEvent): string => {
 };
 const lines = (events: CallEvent[]) => events.map(line);
 
+/** Runs `call` with a retrying client against the simulator, whose first chat answers `fault`. */
+async function withClient(
+  fault: { status: number; message?: string },
+  call: (ollama: Ollama) => Promise<void>,
+): Promise<void> {
+  sim.clearFaults();
+  sim.setFaults([{ route: '/api/chat', times: 1, ...fault }]);
+  const ollama = new Ollama({
+    host: sim.url,
+    modelState: false,
+    policy: retry({ maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 5 }),
+  });
+  try {
+    await call(ollama);
+  } finally {
+    await ollama.close();
+  }
+}
+
 describe('ollama calls take onCallEvent', () => {
   it('a whole chat that succeeds on its second attempt reports both attempts', async () => {
-    sim.clearFaults();
-    sim.setFaults([{ route: '/api/chat', status: 503, times: 1 }]);
-    const ollama = new Ollama({
-      host: sim.url,
-      modelState: false,
-      policy: retry({ maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 5 }),
-    });
-    try {
+    await withClient({ status: 503 }, async (ollama) => {
       const events: CallEvent[] = [];
       const answer = await ollama.chat(
         { model: 'llama3.2', messages },
@@ -55,20 +67,11 @@ describe('ollama calls take onCallEvent', () => {
         'attempt-start 1',
         'attempt-end 1 success',
       ]);
-    } finally {
-      await ollama.close();
-    }
+    });
   });
 
   it('a streamed chat commits its attempt when the caller gets the first chunk', async () => {
-    sim.clearFaults();
-    sim.setFaults([{ route: '/api/chat', status: 503, times: 1 }]);
-    const ollama = new Ollama({
-      host: sim.url,
-      modelState: false,
-      policy: retry({ maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 5 }),
-    });
-    try {
+    await withClient({ status: 503 }, async (ollama) => {
       const events: CallEvent[] = [];
       const stream = await ollama.chat(
         { model: 'llama3.2', messages, stream: true },
@@ -86,16 +89,11 @@ describe('ollama calls take onCallEvent', () => {
         'commit 1',
         'attempt-end 1 success',
       ]);
-    } finally {
-      await ollama.close();
-    }
+    });
   });
 
   it('a streamed chat that fails with a status no retry helps gives up as not-retryable', async () => {
-    sim.clearFaults();
-    sim.setFaults([{ route: '/api/chat', status: 400, message: 'bad request', times: 1 }]);
-    const ollama = new Ollama({ host: sim.url, modelState: false, policy: retry({ maxAttempts: 3 }) });
-    try {
+    await withClient({ status: 400, message: 'bad request' }, async (ollama) => {
       const events: CallEvent[] = [];
       await expect(
         ollama.chat(
@@ -104,9 +102,7 @@ describe('ollama calls take onCallEvent', () => {
         ),
       ).rejects.toMatchObject({ status: 400 });
       expect(lines(events)).toEqual(['attempt-start 0', 'attempt-end 0 failure', 'give-up 0 not-retryable']);
-    } finally {
-      await ollama.close();
-    }
+    });
   });
 
   it('rejects a listener that is not a function, naming it', async () => {

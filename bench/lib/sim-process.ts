@@ -1,5 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { assertBuilt } from './built.js';
 
 export interface SimProcess {
   url: string;
@@ -7,8 +8,20 @@ export interface SimProcess {
   close(): Promise<void>;
 }
 
-/** Starts the simulator in a child process and waits until it listens. */
+/** The simulator most suites measure against: a short model, and a long one for streams. */
+export const BENCH_SIM = {
+  models: ['llama3.2', { name: 'long', replyTokens: 1_000_000 }],
+  numParallel: 2_048,
+  maxQueue: 100_000,
+  requestLogLimit: 0,
+};
+
+/**
+ * Starts the simulator in a child process and waits until it listens. Stops first when the
+ * packages would be measured from their sources (see built.ts).
+ */
 export async function startSimProcess(options: Record<string, unknown> = {}): Promise<SimProcess> {
+  assertBuilt();
   const child: ChildProcess = fork(
     fileURLToPath(new URL('./sim-child.ts', import.meta.url)),
     [JSON.stringify(options)],

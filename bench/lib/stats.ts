@@ -47,3 +47,8 @@ export function formatNumber(value: number, digits = 0): string {
 export function formatSummary(summary: Summary, unit: string, digits = 0): string {
   return `${formatNumber(summary.median, digits)} ${unit} ±${Math.round(summary.spread * 50)}%`;
 }
+
+/** `a`'s median over `b`'s, or NaN when either is missing. */
+export function ratio(a: Summary | undefined, b: Summary | undefined): number {
+  return a && b ? a.median / b.median : Number.NaN;
+}

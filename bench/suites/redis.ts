@@ -110,6 +110,7 @@ export async function redisOverhead(
 
 // `pnpm build && tsx bench/suites/redis.ts`: this suite alone, against an in-process simulator.
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  (await import('../lib/built.js')).assertBuilt();
   const { startOllamaSim } = await import('@bulwark/ollama-sim');
   const sim = await startOllamaSim({ models: [MODEL], numParallel: 2_048, requestLogLimit: 0 });
   try {

@@ -6,6 +6,16 @@ type Listener = () => void;
 const noop: Listener = () => {};
 
 /**
+ * Calls `listener` once when `signal` aborts; the returned function stops listening. A signal that
+ * can never abort (a call made without one) costs nothing: no listener is added.
+ */
+export function whenAborted(signal: AbortSignal, listener: Listener): Listener {
+  if (signal === neverAborted || signal.aborted) return noop;
+  signal.addEventListener('abort', listener, { once: true });
+  return () => signal.removeEventListener('abort', listener);
+}
+
+/**
  * A call's cancellation, as the policies of one call pass it inward: aborted once, with a reason,
  * followed by listeners. It makes an `AbortSignal` only when someone asks for one
  * (`context.signal`): on Node 20 an `AbortController` and the first listener on its signal cost
@@ -80,12 +90,7 @@ export class Cancel {
    * is added when it already aborted or never can.
    */
   onAbort(listener: Listener): Listener {
-    const source = this.#source;
-    if (source !== undefined) {
-      if (source === neverAborted || source.aborted) return noop;
-      source.addEventListener('abort', listener, { once: true });
-      return () => source.removeEventListener('abort', listener);
-    }
+    if (this.#source !== undefined) return whenAborted(this.#source, listener);
     if (this.#aborted) return noop;
     if (this.#listeners === undefined) this.#listeners = [listener];
     else this.#listeners.push(listener);

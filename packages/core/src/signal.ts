@@ -48,17 +48,7 @@ export function linkSignal(
   };
 }
 
-/**
- * Calls `listener` once when `signal` aborts; the returned function stops listening. A signal that
- * can never abort (a call made without one) costs nothing: no listener is added.
- */
-export function whenAborted(signal: AbortSignal, listener: () => void): () => void {
-  if (signal === neverAborted || signal.aborted) return noop;
-  signal.addEventListener('abort', listener, { once: true });
-  return () => signal.removeEventListener('abort', listener);
-}
-
-const noop = (): void => {};
+export { whenAborted } from './cancel.js';
 
 /**
  * Waits `ms` on `clock`; rejects at once with the reason if `signal` (or `cancel`) aborts first.

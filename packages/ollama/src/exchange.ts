@@ -24,13 +24,19 @@ export interface StreamHandlers {
   isFinal(record: Json): boolean;
   /** Hands a record on. */
   deliver(record: Json): void;
+  /** Who reads the records handed over, when it can fall behind (a stream's `Channel`). */
+  consumer?: StreamConsumer;
+}
+
+/** How far behind the reader of a stream's records is. */
+export interface StreamConsumer {
   /**
    * After a chunk's records: `none` when the reader has taken them all, `some` when some wait
    * unread, `full` when so many wait that the socket must be held.
    */
-  backlog?(): 'none' | 'some' | 'full';
+  backlog(): 'none' | 'some' | 'full';
   /** Settles once the reader has taken every record handed over (or the stream ended). */
-  emptied?(): Promise<void>;
+  emptied(): Promise<void>;
 }
 
 /** The phase budgets in force for one attempt, defaults applied. */
@@ -364,13 +370,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
    * mark the socket is held, so that TCP holds the server back.
    */
   #holdIfBehind(): void {
-    const handlers = this.#handlers;
-    const backlog = handlers?.backlog?.() ?? 'none';
+    const consumer = this.#handlers?.consumer;
+    if (consumer === undefined) return;
+    const backlog = consumer.backlog();
     if (backlog === 'none') return;
     if (!this.#behind) {
       this.#behind = true;
       this.#options.guard.clear('idle');
-      (handlers as StreamHandlers & { emptied(): Promise<void> }).emptied().then(() => this.#catchUp());
+      consumer.emptied().then(() => this.#catchUp());
     }
     if (backlog === 'full' && !this.#held) {
       this.#held = true;

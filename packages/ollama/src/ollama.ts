@@ -580,8 +580,7 @@ export class Ollama {
                   whole.add(record);
                   channel.push(record as T, lifetime);
                 },
-                backlog: () => channel.backlog(),
-                emptied: () => channel.emptied(),
+                consumer: channel,
               },
             });
             // The attempt (and a bulkhead slot, a span) lasts until the caller has read the last chunk.

@@ -234,7 +234,10 @@ export class RetryPolicy extends BasePolicy implements Extract<ObservablePolicy,
 
         const backoffContext: RetryBackoffContext = {
           attempt: attempt + 1,
-          signal: context.signal,
+          // Made only if a backoff reads it (see core's Cancel).
+          get signal() {
+            return context.signal;
+          },
           result: { error },
           error,
           context: attemptContext,
